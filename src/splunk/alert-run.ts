@@ -1,0 +1,190 @@
+/**
+ * One run of the alert action, start to exit code: argv → stdin payload → params →
+ * results file → one pipeline call per accepted row. Every outside effect (stdin,
+ * stderr, environment, clock, XML parser, splunkd REST) comes in through AlertRunIO so
+ * the whole contract runs in tests exactly as it runs under splunkd.
+ */
+import { handleAlertRow, PipelineDeps } from '../pipeline';
+import type { Result } from '../result';
+import { parseActionConfig } from './action-config';
+import { alertAddress } from './alert-address';
+import { EXIT, ExitCode, worseExit } from './exit-codes';
+import { checkInvocation } from './invocation';
+import { createLogger, Logger } from './log';
+import { AlertPayload, parsePayload, XmlParser } from './payload';
+import { readResultsFile, ResultFields, ResultRow, resultsLayout, ResultsLayout, ridFor } from './results-file';
+import {
+  connectionFromServerUri,
+  mergeSecrets,
+  ResolvedSecrets,
+  Secrets,
+  secretsFromEnv,
+  SplunkConnection,
+  SplunkRestErrorKind,
+} from './secrets';
+
+export const ACTION_NAME = 'soar_response';
+
+export interface AlertRunIO {
+  readonly args: readonly string[];
+  /** All of stdin; undefined when it exceeded the size limit. */
+  readonly readStdin: () => Promise<string | undefined>;
+  readonly writeStderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly now: () => Date;
+  readonly parseXml: XmlParser;
+  readonly fetchStoredSecrets: (conn: SplunkConnection) => Promise<Result<Secrets, SplunkRestErrorKind>>;
+}
+
+/** How long the storage/passwords request may take; the whole run has maxtime (5m). */
+const SECRETS_TIMEOUT_MS = 10_000;
+
+export interface RunSummary {
+  readonly exitCode: ExitCode;
+  readonly rows: number;
+  readonly handedOff: number;
+  readonly rejected: number;
+  readonly failed: number;
+}
+
+export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
+  const started = io.now().getTime();
+  const bootLog = createLogger(io.writeStderr, { base: { action_name: ACTION_NAME } });
+  const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0 });
+
+  const invocation = checkInvocation(io.args);
+  if (!invocation.ok) {
+    bootLog.fatal('Unsupported execution mode', { message: invocation.error.message });
+    bootLog.flush();
+    return empty(EXIT.USAGE);
+  }
+
+  const stdin = await io.readStdin();
+  if (stdin === undefined) {
+    bootLog.error('Payload rejected', { reason: 'too_large', message: 'stdin exceeded the payload size limit' });
+    bootLog.flush();
+    return empty(EXIT.BAD_PAYLOAD);
+  }
+  const parsed = await parsePayload(stdin, io.parseXml);
+  if (!parsed.ok) {
+    bootLog.error('Payload rejected', { reason: parsed.error.kind, message: parsed.error.message });
+    bootLog.flush();
+    return empty(EXIT.BAD_PAYLOAD);
+  }
+  const payload = parsed.value;
+  const layout = resultsLayout(payload.resultsFile, payload.resultId);
+  const { config, problems } = parseActionConfig(payload.configuration);
+
+  const log = createLogger(io.writeStderr, {
+    level: config.logLevel,
+    base: {
+      action_name: ACTION_NAME,
+      search_name: payload.searchName || 'adhoc',
+      sid: payload.sid,
+      app: payload.app,
+      user: payload.owner,
+      action_mode: payload.sid.includes('scheduler') ? 'saved' : 'adhoc',
+      digest_mode: layout.mode === 'digest' ? 1 : 0,
+    },
+  });
+  log.redact(payload.sessionKey);
+  let exitCode: ExitCode = EXIT.OK;
+  for (const p of problems) {
+    log.error('Invalid action configuration', { reason: p.kind, message: p.message });
+    exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
+  }
+  log.info('Invoking modular action', { results_file: payload.resultsFile, rid: layout.baseRid });
+
+  const deps: PipelineDeps = { log, secrets: memoize(() => resolveSecrets(payload, io, log)), now: io.now };
+  let rows = 0;
+  let handedOff = 0;
+  let rejected = 0;
+  let failed = 0;
+  const handleRow = async (row: ResultRow): Promise<void> => {
+    rows += 1;
+    const outcome = await handleOneRow(row, payload, config, layout, { ...deps, log: log.child({ rid: row.rid }) });
+    if (outcome === 'handed_off') handedOff += 1;
+    else if (outcome === 'rejected') rejected += 1;
+    else failed += 1;
+  };
+
+  const read = await readResultsFile(payload.resultsFile, layout, handleRow);
+  if (!read.ok) {
+    log.error('Cannot read results_file', { reason: read.error.kind, message: read.error.message, action_status: 'failure' });
+    exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
+    if (rows === 0 && payload.result !== undefined) {
+      // splunkd also sends the first result row inline: handle it rather than lose it.
+      log.warn('Using the payload result row instead of results_file', { rows_available: 1 });
+      await handleRow({ rid: ridFor(layout, 0), index: 0, fields: payload.result as ResultFields });
+    }
+  }
+  if (rejected + failed > 0) exitCode = worseExit(exitCode, EXIT.PARTIAL);
+
+  log.info('Modular action script duration', {
+    action_status: exitCode === EXIT.OK ? 'success' : 'failure',
+    duration: io.now().getTime() - started,
+    rows,
+    handed_off: handedOff,
+    rejected,
+    failed,
+    exit_code: exitCode,
+  });
+  log.flush();
+  return { exitCode, rows, handedOff, rejected, failed };
+}
+
+async function handleOneRow(
+  row: ResultRow,
+  payload: AlertPayload,
+  config: ReturnType<typeof parseActionConfig>['config'],
+  _layout: ResultsLayout,
+  deps: PipelineDeps,
+): Promise<'handed_off' | 'rejected' | 'failed'> {
+  const address = alertAddress(row.fields, config.addressFields);
+  if (!address.ok) {
+    deps.log.error('Result row rejected', { reason: address.error.kind, message: address.error.message, action_status: 'failure' });
+    return 'rejected';
+  }
+  try {
+    const outcome = await handleAlertRow(
+      {
+        row: row.fields,
+        attacker: address.value,
+        searchName: payload.searchName,
+        sid: payload.sid,
+        rid: row.rid,
+        config,
+        resultsLink: payload.resultsLink,
+        app: payload.app,
+        owner: payload.owner,
+      },
+      deps,
+    );
+    if (outcome.status === 'handed_off') return 'handed_off';
+    deps.log.error('Incident pipeline failed', { reason: outcome.error.kind, message: outcome.error.message, action_status: 'failure' });
+    return 'failed';
+  } catch (e) {
+    deps.log.error('Incident pipeline crashed', { reason: 'internal', message: (e as Error).stack ?? String(e), action_status: 'failure' });
+    return 'failed';
+  }
+}
+
+async function resolveSecrets(payload: AlertPayload, io: AlertRunIO, log: Logger): Promise<ResolvedSecrets> {
+  let stored: Secrets = {};
+  if (payload.serverUri && payload.sessionKey) {
+    const conn = connectionFromServerUri(payload.serverUri, payload.sessionKey, SECRETS_TIMEOUT_MS);
+    const fetched = conn.ok ? await io.fetchStoredSecrets(conn.value) : conn;
+    if (fetched.ok) stored = fetched.value;
+    else log.warn('Cannot read storage/passwords; using SOAR_* environment variables', { reason: fetched.error.kind, message: fetched.error.message });
+  } else {
+    log.debug('No server_uri/session_key in payload; secrets from SOAR_* environment variables only');
+  }
+  const resolved = mergeSecrets(stored, secretsFromEnv(io.env));
+  for (const value of Object.values(resolved.values)) log.redact(value);
+  return resolved;
+}
+
+function memoize<T>(make: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => (promise ??= make());
+}

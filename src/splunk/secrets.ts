@@ -1,0 +1,248 @@
+/**
+ * Secrets (API keys, the Discord webhook URL) live in Splunk's encrypted credential store,
+ * storage/passwords, in realm `soar_edr` (DESIGN.md §2) — never in params, which Splunk
+ * stores in plain text in savedsearches.conf and passes around in every payload. The SOAR_*
+ * environment variables are the fallback for runs outside Splunk.
+ */
+import type { Failure } from '../result';
+import { fail, ok, Result } from '../result';
+
+export const SECRET_REALM = 'soar_edr';
+export const SECRET_APP = 'soar_edr';
+export const SECRET_NAMES = ['virustotal_api_key', 'abuseipdb_api_key', 'discord_webhook_url'] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+export const SECRET_ENV: Readonly<Record<SecretName, string>> = {
+  virustotal_api_key: 'SOAR_VIRUSTOTAL_API_KEY',
+  abuseipdb_api_key: 'SOAR_ABUSEIPDB_API_KEY',
+  discord_webhook_url: 'SOAR_DISCORD_WEBHOOK_URL',
+};
+
+export type Secrets = Partial<Record<SecretName, string>>;
+export type SecretOrigin = 'storage/passwords' | 'environment';
+
+export interface ResolvedSecrets {
+  readonly values: Secrets;
+  readonly origin: Partial<Record<SecretName, SecretOrigin>>;
+}
+
+export function isSecretName(name: string): name is SecretName {
+  return (SECRET_NAMES as readonly string[]).includes(name);
+}
+
+/** One storage/passwords entry as splunkd lists it (entry[].content). */
+export interface StoredCredential {
+  readonly realm?: unknown;
+  readonly username?: unknown;
+  readonly clear_password?: unknown;
+}
+
+/** Pick our secrets out of a storage/passwords listing (other apps' entries ignored). */
+export function secretsFromCredentials(entries: readonly StoredCredential[]): Secrets {
+  const out: Secrets = {};
+  for (const e of entries) {
+    if (e.realm !== SECRET_REALM || typeof e.username !== 'string' || !isSecretName(e.username)) continue;
+    if (typeof e.clear_password === 'string' && e.clear_password !== '') out[e.username] = e.clear_password;
+  }
+  return out;
+}
+
+export function secretsFromEnv(env: Readonly<Record<string, string | undefined>>): Secrets {
+  const out: Secrets = {};
+  for (const name of SECRET_NAMES) {
+    const v = env[SECRET_ENV[name]]?.trim();
+    if (v) out[name] = v;
+  }
+  return out;
+}
+
+/** storage/passwords wins; the environment fills what it lacks. */
+export function mergeSecrets(stored: Secrets, env: Secrets): ResolvedSecrets {
+  const values: Secrets = {};
+  const origin: Partial<Record<SecretName, SecretOrigin>> = {};
+  for (const name of SECRET_NAMES) {
+    if (stored[name]) {
+      values[name] = stored[name];
+      origin[name] = 'storage/passwords';
+    } else if (env[name]) {
+      values[name] = env[name];
+      origin[name] = 'environment';
+    }
+  }
+  return { values, origin };
+}
+
+const WEBHOOK_URL = /^https?:\/\/[^\s/]*\/api\/(v\d+\/)?webhooks\/\d+\/[\w-]+/i;
+const SECRET_PARAM_NAMES = /(api[_-]?key|apikey|token|secret|password|passwd|webhook)/i;
+
+/**
+ * A secret pasted into a param would be stored in plain text and shown to anyone who can
+ * read the saved search: refuse it, and say where it belongs.
+ */
+export function secretsInParams(
+  configuration: Readonly<Record<string, string>>,
+): { readonly param: string; readonly problem: Failure<'secret_in_param'> }[] {
+  const found: { param: string; problem: Failure<'secret_in_param'> }[] = [];
+  for (const [key, value] of Object.entries(configuration)) {
+    if (value.trim() === '') continue;
+    const looksLikeWebhook = WEBHOOK_URL.test(value);
+    if (!isSecretName(key) && !SECRET_PARAM_NAMES.test(key) && !looksLikeWebhook) continue;
+    const target = isSecretName(key) ? key : looksLikeWebhook ? 'discord_webhook_url' : '<name>';
+    found.push({
+      param: key,
+      problem: {
+        kind: 'secret_in_param',
+        message:
+          `param ${key} holds a secret, which Splunk stores in plain text; it was ignored. ` +
+          `Remove it from the alert and store it in storage/passwords instead: ` +
+          `soar-edr secrets set ${target} (realm ${SECRET_REALM}; names: ${SECRET_NAMES.join(', ')})`,
+      },
+    });
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------
+// The shell: splunkd's REST API through Splunk's official JavaScript SDK.
+
+export interface SplunkConnection {
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+  /** Either a session key (alert action) … */
+  readonly sessionKey?: string;
+  /** … or a user and password (the admin CLI). */
+  readonly username?: string;
+  readonly password?: string;
+  readonly timeoutMs: number;
+}
+
+export type SplunkRestErrorKind = 'auth' | 'forbidden' | 'unreachable' | 'timeout' | 'bad_response' | 'not_found';
+
+export function connectionFromServerUri(serverUri: string, sessionKey: string, timeoutMs: number): Result<SplunkConnection, 'bad_response'> {
+  let url: URL;
+  try {
+    url = new URL(serverUri);
+  } catch {
+    return fail('bad_response', `server_uri ${JSON.stringify(serverUri)} is not a URL`);
+  }
+  const scheme = url.protocol === 'http:' ? 'http' : 'https';
+  const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+  return ok({ scheme, host: url.hostname, port, sessionKey, timeoutMs });
+}
+
+/** What we use of splunk-sdk's Service; the SDK ships no type declarations. */
+interface SdkService {
+  login(): Promise<unknown>;
+  storagePasswords(ns: { owner: string; app: string }): SdkCollection;
+}
+interface SdkEntity {
+  name: string;
+  properties(): Record<string, unknown>;
+  update(props: Record<string, string>, timeout?: number): Promise<unknown>;
+  remove(timeout?: number): Promise<unknown>;
+}
+interface SdkCollection {
+  fetch(options: Record<string, string | number>, timeout?: number): Promise<SdkCollection>;
+  list(): SdkEntity[];
+  create(params: Record<string, string>, timeout?: number): Promise<SdkEntity>;
+}
+type SdkServiceClass = new (params: Record<string, unknown>) => SdkService;
+
+/**
+ * Loaded on first use only: most runs resolve secrets once, and the SDK is by far the
+ * largest piece of code we ship (it is bundled separately, bin/vendor/splunk-sdk.cjs).
+ */
+function loadService(): SdkServiceClass {
+  // The SDK prints splunkd's messages to the console unless told otherwise; our stdout
+  // stays empty and stderr carries only our own level-prefixed lines.
+  process.env.LOG_LEVEL = '0';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('splunk-sdk/lib/service') as SdkServiceClass;
+}
+
+function makeService(conn: SplunkConnection): SdkService {
+  const Service = loadService();
+  return new Service({
+    scheme: conn.scheme,
+    host: conn.host.includes(':') && !conn.host.startsWith('[') ? `[${conn.host}]` : conn.host,
+    port: conn.port,
+    sessionKey: conn.sessionKey,
+    username: conn.username,
+    password: conn.password,
+    owner: 'nobody',
+    app: SECRET_APP,
+    autologin: conn.sessionKey ? false : true,
+    version: 'default',
+    timeout: conn.timeoutMs,
+  });
+}
+
+/** Translate the SDK's rejection (a response object, an Error, or [err, entity]) into a Failure. */
+export function restFailure(err: unknown, what: string): Failure<SplunkRestErrorKind> {
+  const e = Array.isArray(err) ? err[0] : err;
+  const status = typeof e === 'object' && e !== null && 'status' in e ? (e as { status: unknown }).status : undefined;
+  const detail = restMessage(e);
+  if (status === 401) return { kind: 'auth', message: `splunkd rejected the credentials for ${what} (401${detail})` };
+  if (status === 403) return { kind: 'forbidden', message: `splunkd refused ${what} (403${detail}): the user needs the list_storage_passwords capability (edit_storage_passwords to change secrets)` };
+  if (status === 404) return { kind: 'not_found', message: `splunkd has no ${what} (404${detail})` };
+  if (status === 'abort') return { kind: 'timeout', message: `splunkd did not answer ${what} in time` };
+  if (typeof status === 'number' && status >= 400 && status < 600) return { kind: 'bad_response', message: `splunkd answered ${what} with HTTP ${status}${detail}` };
+  return { kind: 'unreachable', message: `cannot reach splunkd for ${what}${detail || (e instanceof Error ? `: ${e.message}` : '')}` };
+}
+
+function restMessage(e: unknown): string {
+  if (typeof e !== 'object' || e === null) return '';
+  const data = (e as { data?: unknown }).data;
+  const messages = typeof data === 'object' && data !== null ? (data as { messages?: unknown }).messages : undefined;
+  if (Array.isArray(messages) && messages.length > 0 && typeof messages[0]?.text === 'string') return `: ${messages[0].text}`;
+  const inner = (e as { error?: unknown }).error;
+  if (inner instanceof Error) return `: ${inner.message}`;
+  if (typeof inner === 'object' && inner !== null && 'code' in inner) return `: ${String((inner as { code: unknown }).code)}`;
+  return '';
+}
+
+async function listCredentials(service: SdkService, timeoutMs: number): Promise<SdkEntity[]> {
+  const collection = service.storagePasswords({ owner: 'nobody', app: SECRET_APP });
+  await collection.fetch({ count: 0, search: `realm=${SECRET_REALM}` }, timeoutMs);
+  return collection.list();
+}
+
+/** Read our secrets from storage/passwords (one request). */
+export async function fetchStoredSecrets(conn: SplunkConnection): Promise<Result<Secrets, SplunkRestErrorKind>> {
+  try {
+    const service = makeService(conn);
+    if (!conn.sessionKey) await service.login();
+    const entities = await listCredentials(service, conn.timeoutMs);
+    return ok(secretsFromCredentials(entities.map((e) => e.properties() as StoredCredential)));
+  } catch (err) {
+    const f = restFailure(err, 'storage/passwords');
+    return fail(f.kind, f.message);
+  }
+}
+
+/** Names (never values) of our secrets present in storage/passwords. */
+export async function listStoredSecrets(conn: SplunkConnection): Promise<Result<SecretName[], SplunkRestErrorKind>> {
+  const r = await fetchStoredSecrets(conn);
+  if (!r.ok) return r;
+  return ok(SECRET_NAMES.filter((n) => r.value[n] !== undefined));
+}
+
+/** Create or update one secret in realm soar_edr, app soar_edr. */
+export async function storeSecret(conn: SplunkConnection, name: SecretName, value: string): Promise<Result<'created' | 'updated', SplunkRestErrorKind>> {
+  try {
+    const service = makeService(conn);
+    if (!conn.sessionKey) await service.login();
+    const existing = (await listCredentials(service, conn.timeoutMs)).find((e) => e.name === `${SECRET_REALM}:${name}:`);
+    if (existing) {
+      await existing.update({ password: value }, conn.timeoutMs);
+      return ok('updated');
+    }
+    const collection = service.storagePasswords({ owner: 'nobody', app: SECRET_APP });
+    await collection.create({ name, realm: SECRET_REALM, password: value }, conn.timeoutMs);
+    return ok('created');
+  } catch (err) {
+    const f = restFailure(err, `storage/passwords (${name})`);
+    return fail(f.kind, f.message);
+  }
+}
