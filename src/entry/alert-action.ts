@@ -52,6 +52,7 @@ runAlertAction({
   now: () => new Date(),
   parseXml,
   fetchStoredSecrets,
+  maxRssKb: () => process.resourceUsage().maxRSS,
 }).then(
   (summary) => {
     process.exitCode = summary.exitCode;

@@ -34,6 +34,8 @@ export interface AlertRunIO {
   readonly now: () => Date;
   readonly parseXml: XmlParser;
   readonly fetchStoredSecrets: (conn: SplunkConnection) => Promise<Result<Secrets, SplunkRestErrorKind>>;
+  /** Peak resident memory so far, in KiB (reported in the closing line). */
+  readonly maxRssKb: () => number;
 }
 
 /** How long the storage/passwords request may take; the whole run has maxtime (5m). */
@@ -128,6 +130,7 @@ export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
     rejected,
     failed,
     exit_code: exitCode,
+    max_rss_kb: io.maxRssKb(),
   });
   log.flush();
   return { exitCode, rows, handedOff, rejected, failed };
