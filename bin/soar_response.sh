@@ -11,13 +11,20 @@
 # Exit code 5: no usable Node (one FATAL line on stderr says what was tried).
 
 MIN_NODE_MAJOR=18
-here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || {
+case $0 in
+  */*) bin_dir=${0%/*} ;;
+  *) bin_dir=. ;;
+esac
+here=$(CDPATH='' cd -- "$bin_dir" && pwd) || {
   echo "FATAL action_name=\"soar_response\" signature=\"Launcher failed\" message=\"cannot locate the app bin directory\"" >&2
   exit 5
 }
 main="$here/soar_response_main.cjs"
 tried=""
 node=""
+newline='
+'
+
 
 # try_node PATH: accept PATH if it runs and reports version >= MIN_NODE_MAJOR.
 try_node() {
@@ -26,7 +33,8 @@ try_node() {
     tried="$tried $candidate(not found)"
     return 1
   fi
-  version=$("$candidate" --version 2>/dev/null | head -n 1)
+  version=$("$candidate" --version 2>/dev/null)
+  version=${version%%"$newline"*}
   major=${version#v}
   major=${major%%.*}
   case $major in

@@ -33,7 +33,8 @@ export function normalizeAddress(text: string): Result<{ address: string; family
   if (value.length === 0 || value.length > MAX_ADDRESS_CHARS) {
     return fail('invalid_address', `${describeValue(text)} is not an IPv4 or IPv6 address`);
   }
-  if (isIPv4(value)) return ok({ address: ipaddr.IPv4.parse(value).toString(), family: 4 });
+  // net.isIPv4 admits only canonical dotted quads (no leading zeros): the text is the canonical form.
+  if (isIPv4(value)) return ok({ address: value, family: 4 });
   if (value.includes('%')) {
     return fail('invalid_address', `${describeValue(text)} carries an IPv6 zone id: link-local scoped addresses cannot be attributed to an attacker`);
   }

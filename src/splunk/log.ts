@@ -24,7 +24,30 @@ export function parseLogLevel(text: string | undefined): LogLevel | undefined {
  * characters made visible so a crafted username cannot forge a second log line or
  * reorder what an analyst reads, and long values cut with a note of the full length.
  */
+const NEEDS_ESCAPE =
+  // eslint-disable-next-line no-control-regex
+  /[\\"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\uD800-\uDFFF]/;
+const ESCAPED =
+  // eslint-disable-next-line no-control-regex
+  /[\\"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function escapeChar(ch: string): string {
+  if (ch === '\\') return '\\\\';
+  if (ch === '"') return '\\"';
+  if (ch === '\n') return '\\n';
+  if (ch === '\r') return '\\r';
+  if (ch === '\t') return '\\t';
+  return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Quote a value for a key="value" pair: backslash and quote escaped, control and bidi
+ * characters made visible so a crafted username cannot forge a second log line or
+ * reorder what an analyst reads, and long values cut with a note of the full length.
+ */
 export function quoteLogValue(value: string): string {
+  // Most values need nothing: one test, no copy (a digest run formats millions of them).
+  if (value.length <= MAX_LOG_VALUE && !NEEDS_ESCAPE.test(value)) return `"${value}"`;
   let text = value;
   let suffix = '';
   if (text.length > MAX_LOG_VALUE) {
@@ -33,32 +56,30 @@ export function quoteLogValue(value: string): string {
     // Never end on half a surrogate pair.
     if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1);
   }
-  const escaped = text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\\"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
-    (ch) => {
-      if (ch === '\\') return '\\\\';
-      if (ch === '"') return '\\"';
-      if (ch === '\n') return '\\n';
-      if (ch === '\r') return '\\r';
-      if (ch === '\t') return '\\t';
-      return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    },
-  );
-  return `"${escaped}${suffix}"`;
+  return `"${text.replace(ESCAPED, escapeChar)}${suffix}"`;
 }
 
 const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const checkedKeys = new Set<string>();
+
+/** ` key="value"` for each non-empty field, in order. */
+function formatFields(fields: LogFields): string {
+  let out = '';
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (!checkedKeys.has(key)) {
+      // Keys come from our code, never from data; a bad one is a programming error.
+      if (!KEY_PATTERN.test(key)) throw new Error(`invalid log key: ${key}`);
+      checkedKeys.add(key);
+    }
+    out += ` ${key}=${quoteLogValue(typeof value === 'string' ? value : String(value))}`;
+  }
+  return out;
+}
 
 export function formatLogLine(level: LogLevel, fields: LogFields): string {
-  const parts: string[] = [level];
-  for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined || value === null || value === '') continue;
-    // Keys come from our code, never from data; a bad one is a programming error.
-    if (!KEY_PATTERN.test(key)) throw new Error(`invalid log key: ${key}`);
-    parts.push(`${key}=${quoteLogValue(String(value))}`);
-  }
-  return parts.join(' ');
+  return level + formatFields(fields);
 }
 
 export interface Logger {
@@ -97,10 +118,11 @@ export function createLogger(
     buffer: [],
     bufferedChars: 0,
   };
-  return makeLogger(state, options.base ?? {});
+  return makeLogger(state, formatFields(options.base ?? {}));
 }
 
-function makeLogger(state: LoggerState, base: LogFields): Logger {
+/** `prefix` is the already formatted base fields: computed once, not per line. */
+function makeLogger(state: LoggerState, prefix: string): Logger {
   const flush = (): void => {
     if (state.buffer.length === 0) return;
     const text = state.buffer.join('');
@@ -110,7 +132,7 @@ function makeLogger(state: LoggerState, base: LogFields): Logger {
   };
   const log = (level: LogLevel, signature: string, fields: LogFields = {}): void => {
     if (LEVEL_ORDER[level] < state.threshold) return;
-    let line = formatLogLine(level, { ...base, signature, ...fields });
+    let line = `${level}${prefix} signature=${quoteLogValue(signature)}${formatFields(fields)}`;
     for (const secret of state.secrets) {
       if (line.includes(secret)) line = line.split(secret).join('********');
     }
@@ -125,7 +147,7 @@ function makeLogger(state: LoggerState, base: LogFields): Logger {
     warn: (s, f) => log('WARN', s, f),
     error: (s, f) => log('ERROR', s, f),
     fatal: (s, f) => log('FATAL', s, f),
-    child: (fields) => makeLogger(state, { ...base, ...fields }),
+    child: (fields) => makeLogger(state, prefix + formatFields(fields)),
     redact: (secret) => {
       // Short strings would blank out ordinary words; real keys and URLs are long.
       if (secret && secret.length >= 8) {

@@ -16,10 +16,10 @@ function which(tool: string): string {
   return found;
 }
 
-/** A PATH holding only the tools the launcher uses besides node. */
+/** A PATH with no node on it (the launcher needs no other tool). */
 function pathWithoutNode(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'soar-path-'));
-  for (const tool of ['dirname', 'head']) symlinkSync(which(tool), path.join(dir, tool));
+  for (const tool of ['true']) symlinkSync(which(tool), path.join(dir, tool));
   return dir;
 }
 

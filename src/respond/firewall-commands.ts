@@ -1,0 +1,155 @@
+/**
+ * The firewall commands a block WOULD run. Nothing here executes anything: the product
+ * only simulates blocks, and shows the exact commands so an analyst can run them by hand.
+ *
+ * The address is attacker-influenced and ends up in a shell command line, so it is
+ * validated first and embedded only when it is exactly its own canonical form.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import * as ipaddr from 'ipaddr.js';
+import { fail, ok, Result } from '../result';
+import { capLength, safeText } from './safe-text';
+
+export type AddressFamily = 4 | 6;
+
+export interface CanonicalAddress {
+  /** Dotted quad, or RFC 5952 IPv6 (lower case, zeros compressed). */
+  readonly address: string;
+  readonly family: AddressFamily;
+}
+
+export type FirewallErrorKind = 'invalid_address' | 'not_canonical' | 'family_mismatch' | 'invalid_expiry';
+
+/** Longest textual IPv6 (with an embedded IPv4) is 45 characters. */
+const MAX_ADDRESS_CHARS = 45;
+
+/** iptables' time match cannot express dates past 2038-01-19T03:14:07Z. */
+const XT_TIME_LAST_EPOCH_SEC = 2 ** 31 - 1;
+
+export const NFT_TABLE = 'inet soar_edr';
+const NFT_SET: Readonly<Record<AddressFamily, string>> = { 4: 'blocked_v4', 6: 'blocked_v6' };
+const IPTABLES: Readonly<Record<AddressFamily, string>> = { 4: 'iptables', 6: 'ip6tables' };
+const RULE_COMMENT = 'soar-edr';
+
+/**
+ * One-time nftables setup the `nft add element` commands rely on: a table with one timed
+ * set per family and a drop rule for each. Kept apart so per-incident output stays short.
+ */
+export const NFT_SETUP_COMMANDS: readonly string[] = [
+  `nft add table ${NFT_TABLE}`,
+  `nft 'add set ${NFT_TABLE} ${NFT_SET[4]} { type ipv4_addr; flags timeout; }'`,
+  `nft 'add set ${NFT_TABLE} ${NFT_SET[6]} { type ipv6_addr; flags timeout; }'`,
+  `nft 'add chain ${NFT_TABLE} input { type filter hook input priority -10; policy accept; }'`,
+  `nft add rule ${NFT_TABLE} input ip saddr @${NFT_SET[4]} drop`,
+  `nft add rule ${NFT_TABLE} input ip6 saddr @${NFT_SET[6]} drop`,
+];
+
+function shown(text: string): string {
+  return JSON.stringify(capLength(safeText(text), 60));
+}
+
+/**
+ * Parse an address strictly: four-part decimal IPv4 only (no octal/hex/short forms that
+ * tools read differently), IPv6 without a zone id; IPv4-mapped IPv6 becomes IPv4.
+ */
+export function canonicalAddress(text: string): Result<CanonicalAddress, 'invalid_address'> {
+  if (text.length === 0 || text.length > MAX_ADDRESS_CHARS) {
+    return fail('invalid_address', `${shown(text)} is not an IPv4 or IPv6 address`);
+  }
+  if (isIPv4(text)) return ok({ address: ipaddr.IPv4.parse(text).toString(), family: 4 });
+  if (text.includes('%')) {
+    return fail('invalid_address', `${shown(text)} carries an IPv6 zone id, which names a local interface, not a remote host`);
+  }
+  if (isIPv6(text) && ipaddr.IPv6.isValid(text)) {
+    const v6 = ipaddr.IPv6.parse(text);
+    if (v6.isIPv4MappedAddress()) return ok({ address: v6.toIPv4Address().toString(), family: 4 });
+    return ok({ address: v6.toRFC5952String(), family: 6 });
+  }
+  return fail('invalid_address', `${shown(text)} is not an IPv4 or IPv6 address`);
+}
+
+/** Accept `ip` only when it is already canonical and of the stated family. */
+function blockableAddress(ip: string, family: AddressFamily): Result<string, FirewallErrorKind> {
+  const parsed = canonicalAddress(ip);
+  if (!parsed.ok) return parsed;
+  if (parsed.value.address !== ip) {
+    return fail('not_canonical', `${shown(ip)} is not in canonical form; pass "${parsed.value.address}" (normalise addresses before building commands)`);
+  }
+  if (parsed.value.family !== family) {
+    return fail('family_mismatch', `${ip} is an IPv${parsed.value.family} address but family ${family} was given`);
+  }
+  return ok(ip);
+}
+
+export interface BlockExpiry {
+  /** When the block lapses (Unix seconds). */
+  readonly expiresEpochSec: number;
+  /** The moment the commands would run (Unix seconds); nft timeouts are relative to it. */
+  readonly nowEpochSec: number;
+}
+
+function checkedExpiry(expiry: BlockExpiry): Result<BlockExpiry, 'invalid_expiry'> {
+  const { expiresEpochSec, nowEpochSec } = expiry;
+  if (!Number.isSafeInteger(expiresEpochSec) || !Number.isSafeInteger(nowEpochSec) || nowEpochSec < 0) {
+    return fail('invalid_expiry', `expiry times must be whole Unix seconds (got expires=${expiresEpochSec}, now=${nowEpochSec})`);
+  }
+  if (expiresEpochSec <= nowEpochSec) {
+    return fail('invalid_expiry', `the block would already have expired (expires ${expiresEpochSec} <= now ${nowEpochSec})`);
+  }
+  return ok(expiry);
+}
+
+/** `YYYY-MM-DDThh:mm:ss` in UTC, the form `iptables -m time --datestop` reads (UTC by default). */
+function xtTimeStamp(epochSec: number): string {
+  return new Date(epochSec * 1000).toISOString().slice(0, 19);
+}
+
+function iptablesRuleSpec(ip: string, expiresEpochSec: number | undefined): string {
+  const until =
+    expiresEpochSec !== undefined && expiresEpochSec <= XT_TIME_LAST_EPOCH_SEC
+      ? ` -m time --datestop ${xtTimeStamp(expiresEpochSec)}`
+      : '';
+  return `INPUT -s ${ip} -m comment --comment ${RULE_COMMENT}${until} -j DROP`;
+}
+
+/**
+ * The commands that would block `ip`: an iptables/ip6tables rule and an nftables set
+ * element (see NFT_SETUP_COMMANDS). With an expiry, the iptables rule stops matching at
+ * the expiry time and the nft element times out by itself.
+ */
+export function firewallCommands(ip: string, family: AddressFamily, expiry?: BlockExpiry): Result<string[], FirewallErrorKind> {
+  const address = blockableAddress(ip, family);
+  if (!address.ok) return address;
+  let nftTimeout = '';
+  let expiresEpochSec: number | undefined;
+  if (expiry !== undefined) {
+    const checked = checkedExpiry(expiry);
+    if (!checked.ok) return checked;
+    expiresEpochSec = checked.value.expiresEpochSec;
+    nftTimeout = ` timeout ${checked.value.expiresEpochSec - checked.value.nowEpochSec}s`;
+  }
+  return ok([
+    `${IPTABLES[family]} -I ${iptablesRuleSpec(ip, expiresEpochSec)}`,
+    `nft 'add element ${NFT_TABLE} ${NFT_SET[family]} { ${ip}${nftTimeout} }'`,
+  ]);
+}
+
+/**
+ * The commands that would lift the block again. iptables deletes by exact rule, so pass
+ * the same expiry the block was built with.
+ */
+export function firewallUnblockCommands(
+  ip: string,
+  family: AddressFamily,
+  expiresEpochSec?: number,
+): Result<string[], FirewallErrorKind> {
+  const address = blockableAddress(ip, family);
+  if (!address.ok) return address;
+  if (expiresEpochSec !== undefined && !Number.isSafeInteger(expiresEpochSec)) {
+    return fail('invalid_expiry', `expiry must be whole Unix seconds (got ${expiresEpochSec})`);
+  }
+  return ok([
+    `${IPTABLES[family]} -D ${iptablesRuleSpec(ip, expiresEpochSec)}`,
+    `nft 'delete element ${NFT_TABLE} ${NFT_SET[family]} { ${ip} }'`,
+  ]);
+}
