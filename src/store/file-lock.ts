@@ -1,0 +1,110 @@
+/**
+ * An exclusive lock between processes on one host: a lock file created with O_EXCL that
+ * holds the owner's pid. A lock whose owner died (SIGKILL, maxtime) is taken over once its
+ * pid no longer runs, or once it is older than `staleMs` (a pid can be reused).
+ */
+import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+
+export interface LockOptions {
+  /** Give up after this long (the action must finish inside maxtime). */
+  readonly timeoutMs?: number;
+  /** A lock older than this is considered abandoned. */
+  readonly staleMs?: number;
+}
+
+export class LockTimeoutError extends Error {
+  constructor(readonly lockFile: string, waitedMs: number) {
+    super(`could not lock ${lockFile} within ${waitedMs} ms (another soar_response process holds it)`);
+  }
+}
+
+const sleepArray = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepArray, 0, 0, ms);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tryAcquire(lockFile: string): boolean {
+  try {
+    const fd = openSync(lockFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** The inode of an abandoned lock file, or undefined when the lock is live or gone. */
+function abandonedInode(lockFile: string, staleMs: number): number | undefined {
+  try {
+    const st = statSync(lockFile);
+    const age = Date.now() - st.mtimeMs;
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    // A file just created may not hold its pid yet: give it a moment before judging.
+    const abandoned = pid ? !pidAlive(pid) || age > staleMs : age > 1000;
+    return abandoned ? st.ino : undefined;
+  } catch (e) {
+    // Released between our checks: not abandoned, just free.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Remove an abandoned lock without ever removing a fresh one: move it aside first, and if
+ * what was moved is not the file judged abandoned (another waiter took over in between),
+ * put it back.
+ */
+function breakAbandoned(lockFile: string, inode: number): void {
+  const aside = `${lockFile}.${process.pid}.${Date.now()}.stale`;
+  try {
+    renameSync(lockFile, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (statSync(aside).ino === inode) rmSync(aside, { force: true });
+  else renameSync(aside, lockFile);
+}
+
+/**
+ * Run `fn` holding the lock. Synchronous on purpose: the critical sections are a few file
+ * operations, and a lock held across an await would serialise unrelated work.
+ */
+export function withFileLock<T>(lockFile: string, fn: () => T, options: LockOptions = {}): T {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const staleMs = options.staleMs ?? 60_000;
+  mkdirSync(path.dirname(lockFile), { recursive: true });
+  const started = Date.now();
+  let delay = 1;
+  while (!tryAcquire(lockFile)) {
+    const inode = abandonedInode(lockFile, staleMs);
+    if (inode !== undefined) {
+      breakAbandoned(lockFile, inode);
+      continue;
+    }
+    if (Date.now() - started > timeoutMs) throw new LockTimeoutError(lockFile, Date.now() - started);
+    sleepSync(delay + Math.floor(Math.random() * delay));
+    delay = Math.min(delay * 2, 50);
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { appendDurably, fileSize, readJsonIfExists, writeFileAtomic } from '../../src/store/durable-file';
+import { LockTimeoutError, withFileLock } from '../../src/store/file-lock';
+import { resolveDataDir } from '../../src/store/data-dir';
+
+const OUT = path.resolve(__dirname, '../../src/store');
+
+function runNode(script: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['-e', script]);
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d));
+    c.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+describe('store', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'soar-store-'));
+  });
+
+  it('resolves the data directory as DESIGN.md §3 says', () => {
+    assert.equal(resolveDataDir({ SOAR_DATA_DIR: '/data/x', SPLUNK_HOME: '/opt/splunk' }, '/home/u'), '/data/x');
+    assert.equal(resolveDataDir({ SPLUNK_HOME: '/opt/splunk' }, '/home/u'), '/opt/splunk/var/lib/soar_edr');
+    assert.equal(resolveDataDir({ XDG_DATA_HOME: '/xdg' }, '/home/u'), '/xdg/soar-edr');
+    assert.equal(resolveDataDir({}, '/home/u'), '/home/u/.local/share/soar-edr');
+  });
+
+  it('writeFileAtomic replaces the content and leaves no temporary file', () => {
+    const f = path.join(dir, 'sub', 'state.json');
+    writeFileAtomic(f, '{"a":1}');
+    writeFileAtomic(f, '{"a":2}');
+    assert.deepEqual(readJsonIfExists(f), { value: { a: 2 } });
+    assert.deepEqual(readdirSync(path.dirname(f)), ['state.json']);
+  });
+
+  it('readJsonIfExists tells missing from corrupt', () => {
+    assert.equal(readJsonIfExists(path.join(dir, 'none.json')), undefined);
+    writeFileSync(path.join(dir, 'bad.json'), '{"half":');
+    const r = readJsonIfExists(path.join(dir, 'bad.json'));
+    assert.ok(r && 'corrupt' in r);
+  });
+
+  it('8 processes appending 200 records each under the lock: every record whole, header once', async () => {
+    const file = path.join(dir, 'rows.csv');
+    const lock = path.join(dir, 'rows.lock');
+    const script = (n: number) => `
+      const { appendDurably, fileSize } = require(${JSON.stringify(path.join(OUT, 'durable-file.js'))});
+      const { withFileLock } = require(${JSON.stringify(path.join(OUT, 'file-lock.js'))});
+      for (let i = 0; i < 200; i++) {
+        withFileLock(${JSON.stringify(lock)}, () => {
+          const header = fileSize(${JSON.stringify(file)}) === 0 ? 'writer,seq,pad\\n' : '';
+          appendDurably(${JSON.stringify(file)}, header + '${n},' + i + ',' + 'x'.repeat(500) + '\\n');
+        });
+      }`;
+    const results = await Promise.all(Array.from({ length: 8 }, (_, n) => runNode(script(n))));
+    assert.ok(results.every((r) => r.code === 0), results.map((r) => r.stderr).join('\n'));
+    const lines = readFileSync(file, 'utf8').split('\n').slice(0, -1);
+    assert.equal(lines[0], 'writer,seq,pad');
+    assert.equal(lines.length, 1 + 8 * 200);
+    const seen = new Set(lines.slice(1));
+    assert.equal(seen.size, 1600);
+    assert.ok(lines.slice(1).every((l) => /^\d,\d+,x{500}$/.test(l)));
+    assert.ok(!existsSync(lock), 'the lock is released');
+  });
+
+  it('SIGKILL while appending leaves only whole records', async () => {
+    const file = path.join(dir, 'killed.csv');
+    const child = spawn(process.execPath, ['-e', `
+      const { appendDurably } = require(${JSON.stringify(path.join(OUT, 'durable-file.js'))});
+      for (let i = 0; ; i++) appendDurably(${JSON.stringify(file)}, i + ',' + 'y'.repeat(3000) + '\\n');`]);
+    await new Promise((r) => setTimeout(r, 400));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.length > 0 && text.endsWith('\n'), 'no partial last record');
+    assert.ok(text.split('\n').slice(0, -1).every((l) => /^\d+,y{3000}$/.test(l)));
+    assert.equal(fileSize(file), Buffer.byteLength(text));
+  });
+
+  it('appendDurably creates missing folders', () => {
+    const f = path.join(dir, 'a', 'b', 'c.txt');
+    appendDurably(f, 'one\n');
+    appendDurably(f, 'two\n');
+    assert.equal(readFileSync(f, 'utf8'), 'one\ntwo\n');
+  });
+
+  describe('file lock', () => {
+    it('times out, naming the lock, when a live process holds it', () => {
+      const lock = path.join(dir, 'held.lock');
+      withFileLock(lock, () => {
+        assert.throws(() => withFileLock(lock, () => 1, { timeoutMs: 100 }), (e: unknown) => e instanceof LockTimeoutError && e.message.includes(lock));
+      });
+    });
+    it('takes over a lock whose owner died', async () => {
+      const lock = path.join(dir, 'dead.lock');
+      // A pid that no longer runs: a finished child's.
+      const child = spawn(process.execPath, ['-e', '0']);
+      await new Promise((res) => child.on('close', res));
+      writeFileSync(lock, `${child.pid}\n`);
+      assert.equal(withFileLock(lock, () => 'got it', { timeoutMs: 2000 }), 'got it');
+      assert.ok(!existsSync(lock));
+    });
+    it('takes over a lock older than staleMs even if its pid runs (pid reuse)', () => {
+      const lock = path.join(dir, 'old.lock');
+      writeFileSync(lock, `${process.pid}\n`);
+      const past = new Date(Date.now() - 120_000);
+      utimesSync(lock, past, past);
+      assert.equal(withFileLock(lock, () => 7, { timeoutMs: 2000, staleMs: 60_000 }), 7);
+    });
+    it('releases the lock when the critical section throws', () => {
+      const lock = path.join(dir, 'throw.lock');
+      assert.throws(() => withFileLock(lock, () => {
+        throw new Error('boom');
+      }), /boom/);
+      assert.ok(!existsSync(lock));
+    });
+  });
+});
