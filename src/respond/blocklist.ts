@@ -1,0 +1,306 @@
+/**
+ * The simulated blocklist, `blocklist.csv` (DESIGN.md §4): one row per address currently
+ * blocked. Every change rewrites the whole (small) file atomically under the blocklist
+ * lock, so readers never see half a file and concurrent actions never lose an entry.
+ *
+ * Repeat offenders get longer blocks: the n-th block of an address within the lookback
+ * lasts baseSeconds · 2^(n-1), capped at maxSeconds. Because expired entries leave the
+ * blocklist, the count of recent blocks lives on in the ledger (`block-history.json`),
+ * rewritten under the same lock. A manual unblock clears the address's history too: an
+ * analyst lifting a block says the block was wrong.
+ *
+ * Nothing here runs a command: it returns the exact commands a block would run.
+ */
+import * as path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { createObjectCsvStringifier } from 'csv-writer';
+import { fail, ok, Result } from '../result';
+import { DataLayout } from '../store/data-dir';
+import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
+import { LockOptions, withFileLock } from '../store/file-lock';
+import { Verdict } from './incident';
+import { AddressFamily, canonicalAddress, firewallCommands, firewallUnblockCommands } from './firewall-commands';
+import { capLength, safeCsvCell, safeText } from './safe-text';
+import { guardStorage, StorageErrorKind } from './storage-failure';
+
+export const blocklistColumns = ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason'] as const;
+
+export interface BlockEntry {
+  readonly ip: string;
+  readonly family: AddressFamily;
+  /** Epoch ms of the first block still remembered, the latest block, and the expiry. */
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+  readonly expiresMs: number;
+  /** How many times the address was blocked within the lookback (this block included). */
+  readonly count: number;
+  readonly verdict: string;
+  readonly reason: string;
+}
+
+export interface BlockPolicy {
+  readonly baseSeconds: number;
+  readonly maxSeconds: number;
+  /** An earlier block that expired longer ago than this no longer counts. Default 30 days. */
+  readonly lookbackSeconds?: number;
+}
+
+export interface BlockResult {
+  readonly entry: BlockEntry;
+  /** Length of this block in seconds (after doubling and capping). */
+  readonly durationSeconds: number;
+  /** Whether an earlier block of this address counted (active, or expired within the lookback). */
+  readonly repeat: boolean;
+  /** What the block would run; never executed. */
+  readonly commands: readonly string[];
+}
+
+export type BlocklistErrorKind =
+  | StorageErrorKind
+  | 'invalid_address'
+  | 'not_canonical'
+  | 'invalid_policy'
+  | 'invalid_time'
+  | 'corrupt_blocklist';
+
+export interface BlocklistOptions {
+  readonly lock?: LockOptions;
+}
+
+const DEFAULT_LOOKBACK_SECONDS = 30 * 86_400;
+const MAX_REASON_CHARS = 500;
+
+export function blocklistLockFile(layout: DataLayout): string {
+  return path.join(layout.locks, 'blocklist.lock');
+}
+
+function historyFile(layout: DataLayout): string {
+  return path.join(layout.ledger, 'block-history.json');
+}
+
+/** Per address: how many recent blocks, and when the latest one lapsed (or lapses). */
+interface OffenceHistory {
+  [ip: string]: { count: number; firstSeenMs: number; expiresMs: number };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function canonical(ip: string): Result<{ address: string; family: AddressFamily }, 'invalid_address' | 'not_canonical'> {
+  const parsed = canonicalAddress(ip);
+  if (!parsed.ok) return parsed;
+  if (parsed.value.address !== ip) {
+    return fail('not_canonical', `${JSON.stringify(capLength(safeText(ip), 60))} is not in canonical form; pass "${parsed.value.address}"`);
+  }
+  return ok(parsed.value);
+}
+
+function checkedPolicy(policy: BlockPolicy): Result<Required<BlockPolicy>, 'invalid_policy'> {
+  const { baseSeconds, maxSeconds } = policy;
+  const lookbackSeconds = policy.lookbackSeconds ?? DEFAULT_LOOKBACK_SECONDS;
+  const whole = (n: number): boolean => Number.isSafeInteger(n) && n > 0;
+  if (!whole(baseSeconds) || !whole(maxSeconds) || !Number.isSafeInteger(lookbackSeconds) || lookbackSeconds < 0 || baseSeconds > maxSeconds) {
+    return fail(
+      'invalid_policy',
+      `block durations must be whole seconds with 0 < base <= max and lookback >= 0 (got base=${baseSeconds}, max=${maxSeconds}, lookback=${lookbackSeconds})`,
+    );
+  }
+  return ok({ baseSeconds, maxSeconds, lookbackSeconds });
+}
+
+/** Length of the `count`-th block: base doubled per repeat, capped. */
+export function blockDurationSeconds(count: number, policy: Pick<BlockPolicy, 'baseSeconds' | 'maxSeconds'>): number {
+  const doublings = Math.max(0, count - 1);
+  // 2^53 overflows long before any sane cap; stop doubling once past the cap.
+  if (doublings >= 53) return policy.maxSeconds;
+  return Math.min(policy.baseSeconds * 2 ** doublings, policy.maxSeconds);
+}
+
+const stringifier = createObjectCsvStringifier({ header: blocklistColumns.map((c) => ({ id: c, title: c })) });
+
+export function blocklistCsv(entries: readonly BlockEntry[]): string {
+  const rows = entries.map((e) => {
+    const raw: Record<(typeof blocklistColumns)[number], string> = {
+      ip: e.ip,
+      first_seen: iso(e.firstSeenMs),
+      last_seen: iso(e.lastSeenMs),
+      expires: iso(e.expiresMs),
+      count: String(e.count),
+      verdict: e.verdict,
+      reason: capLength(e.reason, MAX_REASON_CHARS),
+    };
+    const safe = {} as Record<string, string>;
+    for (const column of blocklistColumns) safe[column] = safeCsvCell(raw[column]);
+    return safe;
+  });
+  return (stringifier.getHeaderString() ?? '') + (rows.length > 0 ? stringifier.stringifyRecords(rows) : '');
+}
+
+/** Parse blocklist.csv text; any row that is not a valid entry makes the whole file suspect. */
+export function parseBlocklistCsv(text: string, file = 'blocklist.csv'): Result<BlockEntry[], 'corrupt_blocklist'> {
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  } catch (e) {
+    return fail('corrupt_blocklist', `${file} is not valid CSV (${(e as Error).message}); fix or remove it`);
+  }
+  const entries: BlockEntry[] = [];
+  for (const [i, row] of rows.entries()) {
+    const address = canonical(row.ip ?? '');
+    const firstSeenMs = Date.parse(row.first_seen ?? '');
+    const lastSeenMs = Date.parse(row.last_seen ?? '');
+    const expiresMs = Date.parse(row.expires ?? '');
+    const count = Number(row.count);
+    if (!address.ok || !Number.isFinite(firstSeenMs) || !Number.isFinite(lastSeenMs) || !Number.isFinite(expiresMs) || !Number.isSafeInteger(count) || count < 1) {
+      return fail('corrupt_blocklist', `${file} row ${i + 2} is not a valid block entry (ip, times or count); fix or remove it`);
+    }
+    entries.push({
+      ip: address.value.address,
+      family: address.value.family,
+      firstSeenMs,
+      lastSeenMs,
+      expiresMs,
+      count,
+      verdict: row.verdict ?? '',
+      reason: row.reason ?? '',
+    });
+  }
+  return ok(entries);
+}
+
+function readEntries(layout: DataLayout): Result<BlockEntry[], 'corrupt_blocklist'> {
+  const text = readTextIfExists(layout.blocklist);
+  return text === undefined ? ok([]) : parseBlocklistCsv(text, layout.blocklist);
+}
+
+function readHistory(layout: DataLayout): OffenceHistory {
+  const read = readJsonIfExists(historyFile(layout));
+  // A lost history only shortens the next block; it must not stop blocking.
+  if (read === undefined || 'corrupt' in read || read.value === null || typeof read.value !== 'object') return {};
+  return read.value as OffenceHistory;
+}
+
+function prunedHistory(history: OffenceHistory, nowMs: number, lookbackMs: number): OffenceHistory {
+  const kept: OffenceHistory = {};
+  for (const [ip, h] of Object.entries(history)) {
+    if (h && Number.isFinite(h.expiresMs) && nowMs - h.expiresMs <= lookbackMs) kept[ip] = h;
+  }
+  return kept;
+}
+
+function validTime(nowMs: number): Result<number, 'invalid_time'> {
+  return Number.isSafeInteger(nowMs) && nowMs >= 0 ? ok(nowMs) : fail('invalid_time', `now must be whole epoch milliseconds (got ${nowMs})`);
+}
+
+/**
+ * Block `ip` (already canonical; allowlist and private-address decisions are the caller's)
+ * and return the entry with the commands the block would run.
+ */
+export function blockAddress(
+  layout: DataLayout,
+  ip: string,
+  verdict: Verdict,
+  reason: string,
+  nowMs: number,
+  policy: BlockPolicy,
+  options: BlocklistOptions = {},
+): Result<BlockResult, BlocklistErrorKind> {
+  const address = canonical(ip);
+  if (!address.ok) return address;
+  const checked = checkedPolicy(policy);
+  if (!checked.ok) return checked;
+  const now = validTime(nowMs);
+  if (!now.ok) return now;
+  const { baseSeconds, maxSeconds, lookbackSeconds } = checked.value;
+  // Whole seconds: the firewall commands and the CSV speak in seconds.
+  const nowSec = Math.floor(nowMs / 1000);
+  const lookbackMs = lookbackSeconds * 1000;
+  return guardStorage<BlockResult, BlocklistErrorKind>('updating the blocklist', () =>
+    withFileLock(blocklistLockFile(layout), () => {
+      const read = readEntries(layout);
+      if (!read.ok) return read;
+      const entries = read.value;
+      const history = prunedHistory(readHistory(layout), nowMs, lookbackMs);
+      const current = entries.find((e) => e.ip === ip);
+      const past = history[ip];
+      const previousCount = current?.count ?? past?.count ?? 0;
+      const count = previousCount + 1;
+      const durationSeconds = blockDurationSeconds(count, { baseSeconds, maxSeconds });
+      const newExpiresSec = nowSec + durationSeconds;
+      // A repeat while still blocked never shortens the running block.
+      const expiresSec = current ? Math.max(newExpiresSec, Math.floor(current.expiresMs / 1000)) : newExpiresSec;
+      const commands = firewallCommands(ip, address.value.family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
+      if (!commands.ok) return fail('invalid_time', commands.error.message);
+      const entry: BlockEntry = {
+        ip,
+        family: address.value.family,
+        firstSeenMs: current?.firstSeenMs ?? past?.firstSeenMs ?? nowSec * 1000,
+        lastSeenMs: nowSec * 1000,
+        expiresMs: expiresSec * 1000,
+        count,
+        verdict,
+        reason: safeText(reason),
+      };
+      history[ip] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs };
+      // History first: a crash between the two writes shortens a later block, never loses this one.
+      writeFileAtomic(historyFile(layout), JSON.stringify(history));
+      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), entry]));
+      return ok({ entry, durationSeconds, repeat: previousCount > 0, commands: commands.value });
+    }, options.lock),
+  );
+}
+
+export interface UnblockResult {
+  /** The entry removed, or null when the address was not blocked. */
+  readonly removed: BlockEntry | null;
+  /** What lifting the block would run (iptables deletes by the exact rule, expiry included). */
+  readonly commands: readonly string[];
+}
+
+/** Lift the block of `ip` (the CLI's `soar-edr unblock`) and forget its offence history. */
+export function unblockAddress(layout: DataLayout, ip: string, options: BlocklistOptions = {}): Result<UnblockResult, BlocklistErrorKind> {
+  const address = canonical(ip);
+  if (!address.ok) return address;
+  return guardStorage<UnblockResult, BlocklistErrorKind>('updating the blocklist', () =>
+    withFileLock(blocklistLockFile(layout), () => {
+      const read = readEntries(layout);
+      if (!read.ok) return read;
+      const removed = read.value.find((e) => e.ip === ip) ?? null;
+      const history = readHistory(layout);
+      if (history[ip] !== undefined) {
+        delete history[ip];
+        writeFileAtomic(historyFile(layout), JSON.stringify(history));
+      }
+      if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.ip !== ip)));
+      const expiresSec = removed === null ? undefined : Math.floor(removed.expiresMs / 1000);
+      const commands = firewallUnblockCommands(ip, address.value.family, expiresSec);
+      if (!commands.ok) return fail('invalid_time', commands.error.message);
+      return ok({ removed, commands: commands.value });
+    }, options.lock),
+  );
+}
+
+/** Remove every entry whose expiry has passed; their count stays in the history for the lookback. */
+export function purgeExpired(layout: DataLayout, nowMs: number, options: BlocklistOptions = {}): Result<BlockEntry[], BlocklistErrorKind> {
+  const now = validTime(nowMs);
+  if (!now.ok) return now;
+  return guardStorage<BlockEntry[], BlocklistErrorKind>('purging the blocklist', () =>
+    withFileLock(blocklistLockFile(layout), () => {
+      const read = readEntries(layout);
+      if (!read.ok) return read;
+      const expired = read.value.filter((e) => e.expiresMs <= nowMs);
+      if (expired.length > 0) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.expiresMs > nowMs)));
+      return ok(expired);
+    }, options.lock),
+  );
+}
+
+/** Blocks in force at `nowMs` (no lock: the file is only ever replaced whole). */
+export function listBlocks(layout: DataLayout, nowMs: number): Result<BlockEntry[], BlocklistErrorKind> {
+  return guardStorage<BlockEntry[], BlocklistErrorKind>('reading the blocklist', () => {
+    const read = readEntries(layout);
+    if (!read.ok) return read;
+    return ok(read.value.filter((e) => e.expiresMs > nowMs));
+  });
+}

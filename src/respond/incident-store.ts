@@ -1,0 +1,201 @@
+/**
+ * The incident record, written before any network call: the TXT report (atomic replace)
+ * and one `incidents.csv` row (one O_APPEND write under the incidents lock), exactly once
+ * per Splunk result (sid + rid) however many processes run and wherever one is killed.
+ *
+ * Exactly once, including crashes: under the lock, a ledger marker for hash(sid, rid) is
+ * written first as "pending" with the chosen incident id, then the report, then the row,
+ * then the marker becomes "recorded". A later call for the same result that finds a
+ * pending marker knows its writer died (it holds the lock now), so it finishes the job
+ * with the same incident id, appending the row only if the file does not hold it yet.
+ *
+ * Updates (`updateIncidentReport`) rewrite the TXT report only: incidents.csv keeps one
+ * row per incident (DESIGN.md §4), so it stays the record of what was known when the
+ * detection fired; the updated report and the Discord update message carry the rest.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import * as path from 'node:path';
+import { createObjectCsvStringifier } from 'csv-writer';
+import { fail, ok, Result } from '../result';
+import { DataLayout } from '../store/data-dir';
+import { appendDurably, fileSize, readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
+import { LockOptions, withFileLock } from '../store/file-lock';
+import { Incident } from './incident';
+import { renderIncidentReport, reportFileName } from './incident-report';
+import { incidentCsvColumns, incidentCsvRecord } from './incident-row';
+import { guardStorage, StorageErrorKind } from './storage-failure';
+
+/** An incident before the store has given it an id. */
+export type IncidentDraft = Omit<Incident, 'incidentId'>;
+
+export type RecordErrorKind = StorageErrorKind | 'invalid_incident_id' | 'no_free_incident_id';
+
+export interface RecordedIncident {
+  /** `recorded`: this call wrote it; `duplicate`: this sid + rid was recorded before. */
+  readonly status: 'recorded' | 'duplicate';
+  readonly incidentId: string;
+  /** Absolute path of the TXT report. */
+  readonly reportFile: string;
+  /** The stored incident for `recorded` (and a finished crashed record); undefined for a plain duplicate. */
+  readonly incident?: Incident;
+}
+
+export interface RecordOptions {
+  readonly lock?: LockOptions;
+}
+
+const INCIDENT_ID_ATTEMPTS = 8;
+
+/** `INC-YYYYMMDD-HHMMSS-xxxxxx` (UTC) from a time and at least three random bytes. */
+export function newIncidentId(nowMs: number, random: Uint8Array): string {
+  if (random.length < 3) throw new RangeError('newIncidentId needs at least 3 random bytes');
+  const iso = new Date(nowMs).toISOString();
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
+  return `INC-${stamp}-${Buffer.from(random.subarray(0, 3)).toString('hex')}`;
+}
+
+/** Ledger key of one Splunk result; JSON keeps "a|b"+"c" apart from "a"+"b|c". */
+export function resultKeyHash(sid: string, rid: string): string {
+  return createHash('sha256').update(JSON.stringify([sid, rid])).digest('hex');
+}
+
+export function incidentsLockFile(layout: DataLayout): string {
+  return path.join(layout.locks, 'incidents.lock');
+}
+
+function markerFile(layout: DataLayout, sid: string, rid: string): string {
+  return path.join(layout.ledger, 'incidents', `${resultKeyHash(sid, rid)}.json`);
+}
+
+interface IncidentMarker {
+  readonly state: 'pending' | 'recorded';
+  readonly incidentId: string;
+  readonly sid: string;
+  readonly rid: string;
+}
+
+function readMarker(file: string): IncidentMarker | undefined {
+  const read = readJsonIfExists(file);
+  if (read === undefined || 'corrupt' in read) return undefined;
+  const m = read.value as Partial<IncidentMarker> | null;
+  if (m === null || typeof m !== 'object' || typeof m.incidentId !== 'string' || (m.state !== 'pending' && m.state !== 'recorded')) {
+    return undefined;
+  }
+  return m as IncidentMarker;
+}
+
+const stringifier = createObjectCsvStringifier({ header: incidentCsvColumns.map((c) => ({ id: c, title: c })) });
+
+/** Header (for an empty file) and the row, as one string for one write. */
+function csvText(incident: Incident, fileIsEmpty: boolean, lastByteIsNewline: boolean): string {
+  const header = fileIsEmpty ? stringifier.getHeaderString() ?? '' : '';
+  // A file cut by a full disk or a hand edit must not glue its stub onto our row.
+  const separator = !fileIsEmpty && !lastByteIsNewline ? '\n' : '';
+  return separator + header + stringifier.stringifyRecords([incidentCsvRecord(incident)]);
+}
+
+function lastByteIsNewline(file: string, size: number): boolean {
+  if (size === 0) return true;
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function appendRow(layout: DataLayout, incident: Incident): void {
+  const size = fileSize(layout.incidents);
+  appendDurably(layout.incidents, csvText(incident, size === 0, lastByteIsNewline(layout.incidents, size)));
+}
+
+/** Only on the crash-recovery path: whether a row for this id made it into the file. */
+function csvHoldsIncident(layout: DataLayout, incidentId: string): boolean {
+  const text = readTextIfExists(layout.incidents);
+  if (text === undefined) return false;
+  // Ids are [A-Za-z0-9._-] (reportFileName), never quoted, and the first column.
+  return text.startsWith(`${incidentId},`) || text.includes(`\n${incidentId},`);
+}
+
+function writeReport(layout: DataLayout, incident: Incident, fileName: string): string {
+  const file = path.join(layout.reports, fileName);
+  writeFileAtomic(file, renderIncidentReport(incident));
+  return file;
+}
+
+function pickIncidentId(layout: DataLayout, newId: () => string): Result<string, 'invalid_incident_id' | 'no_free_incident_id'> {
+  for (let attempt = 0; attempt < INCIDENT_ID_ATTEMPTS; attempt++) {
+    const id = newId();
+    const name = reportFileName(id);
+    if (!name.ok) return name;
+    // Random ids can collide within one second; the report file is the id's claim.
+    if (readTextIfExists(path.join(layout.reports, name.value)) === undefined) return ok(id);
+  }
+  return fail('no_free_incident_id', `${INCIDENT_ID_ATTEMPTS} generated incident ids were all taken already; the id generator is not random enough`);
+}
+
+/**
+ * Record one incident exactly once per (sid, rid). `newId` is called under the lock (only
+ * for a result not recorded yet) until it yields an id with no report; pass
+ * `() => newIncidentId(Date.now(), randomBytes(3))`.
+ */
+export function recordIncident(
+  layout: DataLayout,
+  draft: IncidentDraft,
+  newId: () => string,
+  options: RecordOptions = {},
+): Result<RecordedIncident, RecordErrorKind> {
+  return guardStorage<RecordedIncident, RecordErrorKind>('recording the incident', () =>
+    withFileLock(incidentsLockFile(layout), () => recordLocked(layout, draft, newId), options.lock),
+  );
+}
+
+function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => string): Result<RecordedIncident, RecordErrorKind> {
+  const marker = markerFile(layout, draft.sid, draft.rid);
+  const existing = readMarker(marker);
+  if (existing?.state === 'recorded') {
+    return ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) });
+  }
+  let incidentId: string;
+  if (existing?.state === 'pending') {
+    incidentId = existing.incidentId;
+  } else {
+    const picked = pickIncidentId(layout, newId);
+    if (!picked.ok) return picked;
+    incidentId = picked.value;
+  }
+  const fileName = reportFileName(incidentId);
+  if (!fileName.ok) return fileName;
+  const incident: Incident = { ...draft, incidentId };
+  const pending: IncidentMarker = { state: 'pending', incidentId, sid: draft.sid, rid: draft.rid };
+  if (existing === undefined) writeFileAtomic(marker, JSON.stringify(pending));
+  const reportFile = writeReport(layout, incident, fileName.value);
+  if (existing === undefined || !csvHoldsIncident(layout, incidentId)) appendRow(layout, incident);
+  writeFileAtomic(marker, JSON.stringify({ ...pending, state: 'recorded' }));
+  return ok({ status: 'recorded', incidentId, reportFile, incident });
+}
+
+export type UpdateErrorKind = StorageErrorKind | 'invalid_incident_id' | 'unknown_incident';
+
+/** Rewrite the TXT report of an incident already recorded (e.g. once deferred enrichment finished). */
+export function updateIncidentReport(layout: DataLayout, incident: Incident): Result<string, UpdateErrorKind> {
+  const fileName = reportFileName(incident.incidentId);
+  if (!fileName.ok) return fileName;
+  return guardStorage<string, UpdateErrorKind>('updating the incident report', () => {
+    const file = path.join(layout.reports, fileName.value);
+    if (readTextIfExists(file) === undefined) {
+      return fail('unknown_incident', `no report ${file}: incident ${incident.incidentId} was never recorded, so there is nothing to update`);
+    }
+    writeFileAtomic(file, renderIncidentReport(incident));
+    return ok(file);
+  });
+}
+
+/** The incident id already recorded for a Splunk result, if any. */
+export function recordedIncidentId(layout: DataLayout, sid: string, rid: string): string | undefined {
+  const marker = readMarker(markerFile(layout, sid, rid));
+  return marker?.state === 'recorded' ? marker.incidentId : undefined;
+}

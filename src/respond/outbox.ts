@@ -1,0 +1,516 @@
+/**
+ * The on-disk outbox: a notification that could not be delivered now waits in
+ * `outbox/<incident id>__<kind>.json` (one file per notification, written atomically)
+ * until a later run or `soar-edr drain` delivers it.
+ *
+ * Exactly-once as far as files allow:
+ *   - enqueueing is under the outbox lock and keyed by incident id + kind, so the same
+ *     notification is queued once, and never again once delivered;
+ *   - a sender claims a file by renaming it into `outbox/claimed/` under a name holding
+ *     its pid and the claim time: of two concurrent drains only one rename succeeds;
+ *   - a claim left by a killed process (its pid is gone, or it is older than staleClaimMs)
+ *     is renamed back into the queue by the next drain;
+ *   - after a successful delivery a `delivered` ledger marker is written before the claim
+ *     is deleted, and every sender checks that marker before posting, so a crash between
+ *     the two cannot send twice. (A crash between Discord's answer and the marker can: at
+ *     least once is the best a webhook without idempotency keys allows.)
+ *
+ * Dead letters: payloads that can never be delivered or processed, one JSON file each
+ * in `dead-letters/` with the reason, for `soar-edr replay FILE`.
+ */
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { fail, ok, Result } from '../result';
+import { DataLayout } from '../store/data-dir';
+import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { LockOptions, withFileLock } from '../store/file-lock';
+import { DeliverFunction, DeliveryOutcome } from './discord-delivery';
+import { reportFileName } from './incident-report';
+import { capLength, safeText } from './safe-text';
+import { guardStorage, processAlive, StorageErrorKind } from './storage-failure';
+
+export interface Notification {
+  readonly incidentId: string;
+  /** What the message is about: `incident` (first notice), `update`, … */
+  readonly kind: string;
+  /** The webhook message JSON (from buildDiscordMessage). The webhook URL is never stored. */
+  readonly payload: unknown;
+}
+
+export interface OutboxItem extends Notification {
+  readonly version: 1;
+  readonly key: string;
+  readonly createdAtMs: number;
+  readonly attempts: number;
+  readonly nextAttemptAtMs: number;
+  readonly lastError: string | null;
+}
+
+export type OutboxErrorKind = StorageErrorKind | 'invalid_notification';
+
+export type EnqueueStatus = 'queued' | 'already_queued' | 'in_flight' | 'already_delivered';
+
+/** No `_` in a notification kind, so `<incident id>__<kind>` splits unambiguously at the last `__`. */
+const NOTIFICATION_KIND = /^[a-z][a-z0-9-]{0,31}$/;
+const DEAD_LETTER_KIND = /^[a-z][a-z0-9_-]{0,31}$/;
+const CLAIM_SUFFIX = '.claim';
+const QUEUED_SUFFIX = '.json';
+const DEFAULT_STALE_CLAIM_MS = 10 * 60_000;
+const MAX_REASON_CHARS = 1000;
+
+/** The dedupe key: one notification of each kind per incident. */
+export function notificationKey(incidentId: string, kind: string): string {
+  return `${incidentId}:${kind}`;
+}
+
+function baseName(n: Pick<Notification, 'incidentId' | 'kind'>): Result<string, 'invalid_notification'> {
+  if (!reportFileName(n.incidentId).ok) {
+    return fail('invalid_notification', `incident id ${JSON.stringify(capLength(safeText(String(n.incidentId)), 60))} cannot name an outbox file`);
+  }
+  if (typeof n.kind !== 'string' || !NOTIFICATION_KIND.test(n.kind)) {
+    return fail('invalid_notification', `notification kind ${JSON.stringify(capLength(safeText(String(n.kind)), 40))} must be 1-32 of a-z 0-9 - starting with a letter`);
+  }
+  return ok(`${n.incidentId}__${n.kind}`);
+}
+
+function claimsDir(layout: DataLayout): string {
+  return path.join(layout.outbox, 'claimed');
+}
+
+function queuedFile(layout: DataLayout, base: string): string {
+  return path.join(layout.outbox, `${base}${QUEUED_SUFFIX}`);
+}
+
+function deliveredMarker(layout: DataLayout, base: string): string {
+  return path.join(layout.ledger, 'delivered', `${base}.json`);
+}
+
+export function outboxLockFile(layout: DataLayout): string {
+  return path.join(layout.locks, 'outbox.lock');
+}
+
+function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+function claimsOf(layout: DataLayout, base: string): string[] {
+  return listNames(claimsDir(layout)).filter((n) => n.startsWith(`${base}.`) && n.endsWith(CLAIM_SUFFIX));
+}
+
+/** Whether this notification was delivered already (by any process). */
+export function wasDelivered(layout: DataLayout, incidentId: string, kind: string): boolean {
+  const base = baseName({ incidentId, kind });
+  return base.ok && readJsonIfExists(deliveredMarker(layout, base.value)) !== undefined;
+}
+
+/** Record a delivery; exported for the CLI (an analyst confirming a message arrived) and tests. */
+export function markDelivered(layout: DataLayout, incidentId: string, kind: string, nowMs: number, messageId: string | null = null): Result<void, OutboxErrorKind> {
+  const base = baseName({ incidentId, kind });
+  if (!base.ok) return base;
+  return guardStorage<void, OutboxErrorKind>('recording the delivery', () => {
+    writeFileAtomic(deliveredMarker(layout, base.value), JSON.stringify({ key: notificationKey(incidentId, kind), deliveredAtMs: nowMs, messageId }));
+    return ok(undefined);
+  });
+}
+
+/** Queue a notification unless it is queued, being sent or delivered already. */
+export function enqueueNotification(
+  layout: DataLayout,
+  notification: Notification,
+  nowMs: number,
+  options: { lock?: LockOptions } = {},
+): Result<EnqueueStatus, OutboxErrorKind> {
+  const base = baseName(notification);
+  if (!base.ok) return base;
+  return guardStorage<EnqueueStatus, OutboxErrorKind>('queueing the notification', () =>
+    withFileLock(outboxLockFile(layout), () => {
+      if (readJsonIfExists(deliveredMarker(layout, base.value)) !== undefined) return ok('already_delivered');
+      if (readJsonIfExists(queuedFile(layout, base.value)) !== undefined) return ok('already_queued');
+      if (claimsOf(layout, base.value).length > 0) return ok('in_flight');
+      const item: OutboxItem = {
+        version: 1,
+        key: notificationKey(notification.incidentId, notification.kind),
+        incidentId: notification.incidentId,
+        kind: notification.kind,
+        payload: notification.payload,
+        createdAtMs: nowMs,
+        attempts: 0,
+        nextAttemptAtMs: nowMs,
+        lastError: null,
+      };
+      writeFileAtomic(queuedFile(layout, base.value), JSON.stringify(item));
+      return ok('queued');
+    }, options.lock),
+  );
+}
+
+/** Notifications waiting (queued or being sent right now). */
+export function outboxSize(layout: DataLayout): number {
+  const queued = listNames(layout.outbox).filter((n) => n.endsWith(QUEUED_SUFFIX)).length;
+  const claimed = listNames(claimsDir(layout)).filter((n) => n.endsWith(CLAIM_SUFFIX)).length;
+  return queued + claimed;
+}
+
+function asItem(value: unknown): OutboxItem | null {
+  const v = value as Partial<OutboxItem> | null;
+  if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.incidentId !== 'string' || typeof v.kind !== 'string') return null;
+  if (!Number.isFinite(v.createdAtMs) || !Number.isFinite(v.attempts) || !Number.isFinite(v.nextAttemptAtMs)) return null;
+  return v as OutboxItem;
+}
+
+// ---------------------------------------------------------------------------- dead letters
+
+export interface DeadLetter {
+  readonly version: 1;
+  /** What the payload is: `notification` (from the outbox), `alert_payload`, … */
+  readonly kind: string;
+  readonly reason: string;
+  readonly createdAt: string;
+  readonly createdAtMs: number;
+  readonly payload: unknown;
+  /** For a notification: which one, and how often it was tried. */
+  readonly notification?: { readonly incidentId: string; readonly kind: string; readonly attempts: number };
+}
+
+export type DeadLetterErrorKind = StorageErrorKind | 'invalid_dead_letter' | 'not_found' | 'corrupt_dead_letter';
+
+let deadLetterCounter = 0;
+
+function deadLetterFile(
+  layout: DataLayout,
+  kind: string,
+  payload: unknown,
+  reason: string,
+  nowMs: number,
+  notification?: DeadLetter['notification'],
+): string {
+  const createdAt = new Date(nowMs).toISOString();
+  const letter: DeadLetter = {
+    version: 1,
+    kind,
+    reason: capLength(safeText(reason), MAX_REASON_CHARS),
+    createdAt,
+    createdAtMs: nowMs,
+    payload,
+    ...(notification !== undefined ? { notification } : {}),
+  };
+  // Sortable by time; pid + counter keep concurrent writers apart.
+  const name = `${createdAt.replace(/[-:]/g, '').replace('.', '')}-${kind}-${process.pid}-${deadLetterCounter++}.json`;
+  const file = path.join(layout.deadLetters, name);
+  writeFileAtomic(file, JSON.stringify(letter, null, 2));
+  return file;
+}
+
+/**
+ * Keep a payload that cannot be processed or delivered, with the reason; returns the
+ * file written. `kind` names what it is (1-32 of a-z 0-9 _ -).
+ */
+export function writeDeadLetter(
+  layout: DataLayout,
+  kind: string,
+  payload: unknown,
+  reason: string,
+  nowMs: number,
+  notification?: DeadLetter['notification'],
+): Result<string, DeadLetterErrorKind> {
+  if (!DEAD_LETTER_KIND.test(kind)) {
+    return fail('invalid_dead_letter', `dead-letter kind ${JSON.stringify(capLength(safeText(kind), 40))} must be 1-32 of a-z 0-9 _ - starting with a letter`);
+  }
+  return guardStorage<string, DeadLetterErrorKind>('writing the dead letter', () => ok(deadLetterFile(layout, kind, payload, reason, nowMs, notification)));
+}
+
+/** Read a dead letter for `soar-edr replay FILE`. */
+export function readDeadLetter(file: string): Result<DeadLetter, DeadLetterErrorKind> {
+  return guardStorage<DeadLetter, DeadLetterErrorKind>('reading the dead letter', () => {
+    const read = readJsonIfExists(file);
+    if (read === undefined) return fail('not_found', `no dead letter at ${file}`);
+    if ('corrupt' in read) return fail('corrupt_dead_letter', `${file} is not JSON (${read.corrupt})`);
+    const v = read.value as Partial<DeadLetter> | null;
+    if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.kind !== 'string' || typeof v.reason !== 'string' || !('payload' in v)) {
+      return fail('corrupt_dead_letter', `${file} is JSON but not a SOAR-EDR dead letter (needs version 1, kind, reason, payload)`);
+    }
+    return ok(v as DeadLetter);
+  });
+}
+
+/** Dead-letter files, oldest first. */
+export function listDeadLetters(layout: DataLayout): string[] {
+  return listNames(layout.deadLetters).filter((n) => n.endsWith('.json')).sort().map((n) => path.join(layout.deadLetters, n));
+}
+
+/**
+ * Put a dead-lettered notification back into the outbox (after the webhook was fixed) and
+ * remove the dead letter. Other kinds are the pipeline's to replay.
+ */
+export function requeueDeadLetter(layout: DataLayout, file: string, nowMs: number): Result<EnqueueStatus, DeadLetterErrorKind | OutboxErrorKind> {
+  const letter = readDeadLetter(file);
+  if (!letter.ok) return letter;
+  const n = letter.value.notification;
+  if (letter.value.kind !== 'notification' || n === undefined) {
+    return fail('invalid_dead_letter', `${file} holds a ${letter.value.kind}, not a notification; replay it through the pipeline`);
+  }
+  const queued = enqueueNotification(layout, { incidentId: n.incidentId, kind: n.kind, payload: letter.value.payload }, nowMs);
+  if (!queued.ok) return queued;
+  return guardStorage<EnqueueStatus, DeadLetterErrorKind>('removing the replayed dead letter', () => {
+    rmSync(file, { force: true });
+    return ok(queued.value);
+  });
+}
+
+// ---------------------------------------------------------------------------- sending
+
+export interface SendOptions {
+  /** The clock: a drain runs long enough for time to matter. */
+  readonly now: () => number;
+  /** Epoch ms by which sending must stop. */
+  readonly deadlineMs: number;
+  readonly random?: () => number;
+  /** Outbox retry backoff: base·2^(attempts-1) capped, with jitter; defaults 30 s and 1 h. */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** After this many failed attempts the notification is dead-lettered; default 50. */
+  readonly maxAttempts?: number;
+  /** A claim older than this is abandoned even if its pid runs (pid reuse); default 10 min. */
+  readonly staleClaimMs?: number;
+  /** Don't start a delivery with less time left than this; default 500 ms. */
+  readonly minDeliveryMs?: number;
+}
+
+export type ItemResult =
+  | { readonly status: 'delivered'; readonly delivery: DeliveryOutcome }
+  | { readonly status: 'already_delivered' }
+  | { readonly status: 'retry_later'; readonly nextAttemptAtMs: number; readonly delivery: DeliveryOutcome }
+  | { readonly status: 'dead_lettered'; readonly deadLetter: string; readonly delivery?: DeliveryOutcome }
+  | { readonly status: 'claimed_elsewhere' };
+
+function claimName(base: string, nowMs: number): string {
+  return `${base}.${process.pid}.${nowMs}${CLAIM_SUFFIX}`;
+}
+
+/** Take the queued file for ourselves; null when another process was first. */
+function claim(layout: DataLayout, base: string, nowMs: number): string | null {
+  const target = path.join(claimsDir(layout), claimName(base, nowMs));
+  try {
+    renameSync(queuedFile(layout, base), target);
+    return target;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      // Either the file is gone (someone claimed it) or claimed/ does not exist yet.
+      if (readJsonIfExists(queuedFile(layout, base)) === undefined) return null;
+      mkdirSync(claimsDir(layout), { recursive: true });
+      return claim(layout, base, nowMs);
+    }
+    throw e;
+  }
+}
+
+function retryDelayMs(attempts: number, options: SendOptions): number {
+  const base = options.retryBaseMs ?? 30_000;
+  const max = options.retryMaxMs ?? 3_600_000;
+  const random = options.random ?? Math.random;
+  const capped = Math.min(max, base * 2 ** Math.min(30, Math.max(0, attempts - 1)));
+  // Half fixed, half jitter: spread the retries of many queued items, never retry at once.
+  return Math.floor(capped / 2 + random() * (capped / 2));
+}
+
+/** Deliver one claimed item and settle its file; the claim is gone afterwards. */
+async function settleClaim(
+  layout: DataLayout,
+  base: string,
+  claimFile: string,
+  item: OutboxItem,
+  deliver: DeliverFunction,
+  options: SendOptions,
+): Promise<ItemResult> {
+  if (readJsonIfExists(deliveredMarker(layout, base)) !== undefined) {
+    rmSync(claimFile, { force: true });
+    return { status: 'already_delivered' };
+  }
+  const delivery = await deliver(item.payload, options.deadlineMs);
+  const nowMs = options.now();
+  if (delivery.status === 'delivered') {
+    writeFileAtomic(deliveredMarker(layout, base), JSON.stringify({ key: item.key, deliveredAtMs: nowMs, messageId: delivery.messageId }));
+    rmSync(claimFile, { force: true });
+    return { status: 'delivered', delivery };
+  }
+  const attempts = item.attempts + Math.max(1, 'attempts' in delivery ? delivery.attempts : 1);
+  if (delivery.status === 'rejected' || attempts >= (options.maxAttempts ?? 50)) {
+    const reason = delivery.status === 'rejected' ? delivery.reason : `gave up after ${attempts} attempts; last: ${delivery.reason}`;
+    const letter = deadLetterFile(layout, 'notification', item.payload, reason, nowMs, { incidentId: item.incidentId, kind: item.kind, attempts });
+    rmSync(claimFile, { force: true });
+    return { status: 'dead_lettered', deadLetter: letter, delivery };
+  }
+  const backoffAt = nowMs + retryDelayMs(attempts, options);
+  const nextAttemptAtMs = delivery.status === 'deferred' ? Math.max(delivery.retryAtMs, nowMs) : backoffAt;
+  const updated: OutboxItem = { ...item, attempts, nextAttemptAtMs, lastError: delivery.reason };
+  writeFileAtomic(claimFile, JSON.stringify(updated));
+  renameSync(claimFile, queuedFile(layout, base));
+  return { status: 'retry_later', nextAttemptAtMs, delivery };
+}
+
+function readClaimed(layout: DataLayout, claimFile: string, nowMs: number): OutboxItem | { deadLetter: string } {
+  const read = readJsonIfExists(claimFile);
+  const item = read !== undefined && !('corrupt' in read) ? asItem(read.value) : null;
+  if (item !== null) return item;
+  const reason = read === undefined ? 'outbox file vanished' : 'corrupt' in read ? `outbox file is not JSON (${read.corrupt})` : 'outbox file is not an outbox item';
+  const letter = deadLetterFile(layout, 'outbox_file', read !== undefined && !('corrupt' in read) ? read.value : null, reason, nowMs);
+  rmSync(claimFile, { force: true });
+  return { deadLetter: letter };
+}
+
+async function sendClaimed(layout: DataLayout, base: string, deliver: DeliverFunction, options: SendOptions): Promise<ItemResult> {
+  const claimFile = claim(layout, base, options.now());
+  if (claimFile === null) return { status: 'claimed_elsewhere' };
+  const item = readClaimed(layout, claimFile, options.now());
+  if ('deadLetter' in item) return { status: 'dead_lettered', deadLetter: item.deadLetter };
+  return settleClaim(layout, base, claimFile, item, deliver, options);
+}
+
+export type SendResult =
+  | { readonly status: 'already_delivered' | 'in_flight' }
+  | { readonly status: 'queued'; readonly reason: string }
+  | ItemResult;
+
+/**
+ * The pipeline's way to notify: queue the notification, then try to deliver it at once as
+ * its own sender. Whatever happens it is delivered, queued for later, or dead-lettered.
+ */
+export async function sendNotification(
+  layout: DataLayout,
+  notification: Notification,
+  deliver: DeliverFunction,
+  options: SendOptions,
+): Promise<Result<SendResult, OutboxErrorKind>> {
+  const queued = enqueueNotification(layout, notification, options.now(), { lock: { timeoutMs: Math.max(100, options.deadlineMs - options.now()) } });
+  if (!queued.ok) return queued;
+  if (queued.value === 'already_delivered' || queued.value === 'in_flight') return ok({ status: queued.value });
+  if (options.deadlineMs - options.now() < (options.minDeliveryMs ?? 500)) return ok({ status: 'queued', reason: 'no time left before the deadline' });
+  const base = baseName(notification);
+  if (!base.ok) return base;
+  try {
+    return ok(await sendClaimed(layout, base.value, deliver, options));
+  } catch (e) {
+    return guardStorage<SendResult, OutboxErrorKind>('sending the notification', () => {
+      throw e;
+    });
+  }
+}
+
+export interface DrainOptions extends SendOptions {
+  /** Deliver at most this many items this run. */
+  readonly maxItems?: number;
+}
+
+export interface DrainReport {
+  readonly delivered: number;
+  readonly alreadyDelivered: number;
+  readonly retryLater: number;
+  readonly deadLettered: number;
+  /** Items another process claimed first. */
+  readonly claimedElsewhere: number;
+  /** Abandoned claims put back into the queue. */
+  readonly recoveredClaims: number;
+  /** Items due but left for the next run (deadline, maxItems, or a stop). */
+  readonly leftForLater: number;
+  /** Why the drain stopped early: the webhook is refused, or Discord rate limits us. */
+  readonly stoppedBecause: string | null;
+  /** Per item tried: its dedupe key (`<incident id>:<kind>`) and what happened. */
+  readonly results: readonly { readonly key: string; readonly result: ItemResult }[];
+}
+
+/** Put claims of dead (or long-gone) senders back into the queue. */
+function recoverStaleClaims(layout: DataLayout, nowMs: number, staleClaimMs: number): number {
+  let recovered = 0;
+  for (const name of listNames(claimsDir(layout))) {
+    if (!name.endsWith(CLAIM_SUFFIX)) continue;
+    const m = /^(.+)\.(\d+)\.(\d+)\.claim$/.exec(name);
+    if (m === null) continue;
+    const [, base, pid, claimedAt] = m;
+    if (processAlive(Number(pid)) && nowMs - Number(claimedAt) <= staleClaimMs) continue;
+    const from = path.join(claimsDir(layout), name);
+    try {
+      if (readJsonIfExists(queuedFile(layout, base)) !== undefined) rmSync(from, { force: true });
+      else renameSync(from, queuedFile(layout, base));
+      recovered += 1;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return recovered;
+}
+
+function keyOfBase(base: string): string {
+  const at = base.lastIndexOf('__');
+  return notificationKey(base.slice(0, at), base.slice(at + 2));
+}
+
+interface Due {
+  readonly base: string;
+  readonly createdAtMs: number;
+}
+
+function dueItems(layout: DataLayout, nowMs: number): Due[] {
+  const due: Due[] = [];
+  for (const name of listNames(layout.outbox)) {
+    if (!name.endsWith(QUEUED_SUFFIX)) continue;
+    const base = name.slice(0, -QUEUED_SUFFIX.length);
+    const read = readJsonIfExists(path.join(layout.outbox, name));
+    if (read === undefined) continue;
+    const item = 'corrupt' in read ? null : asItem(read.value);
+    // Unreadable files are due now: claiming them dead-letters them.
+    if (item === null) due.push({ base, createdAtMs: 0 });
+    else if (item.nextAttemptAtMs <= nowMs) due.push({ base, createdAtMs: item.createdAtMs });
+  }
+  return due.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+}
+
+/**
+ * Deliver due notifications, oldest first, until the deadline or maxItems. Stops at the
+ * first webhook rejection (every other item would be refused too, and repeated 401/404s
+ * get a client banned) and at the first rate limit (the rest would be limited as well).
+ */
+export async function drainOutbox(layout: DataLayout, deliver: DeliverFunction, options: DrainOptions): Promise<Result<DrainReport, OutboxErrorKind>> {
+  const counts = { delivered: 0, alreadyDelivered: 0, retryLater: 0, deadLettered: 0, claimedElsewhere: 0 };
+  const results: { key: string; result: ItemResult }[] = [];
+  let stoppedBecause: string | null = null;
+  let recoveredClaims = 0;
+  let due: Due[] = [];
+  let index = 0;
+  try {
+    recoveredClaims = recoverStaleClaims(layout, options.now(), options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS);
+    due = dueItems(layout, options.now());
+    const maxItems = options.maxItems ?? Number.POSITIVE_INFINITY;
+    const minDeliveryMs = options.minDeliveryMs ?? 500;
+    for (; index < due.length; index++) {
+      const sent = counts.delivered + counts.retryLater + counts.deadLettered;
+      if (sent >= maxItems || options.deadlineMs - options.now() < minDeliveryMs) break;
+      const result = await sendClaimed(layout, due[index].base, deliver, options);
+      results.push({ key: keyOfBase(due[index].base), result });
+      switch (result.status) {
+        case 'delivered': counts.delivered += 1; break;
+        case 'already_delivered': counts.alreadyDelivered += 1; break;
+        case 'claimed_elsewhere': counts.claimedElsewhere += 1; break;
+        case 'retry_later': counts.retryLater += 1; break;
+        case 'dead_lettered': counts.deadLettered += 1; break;
+      }
+      const delivery = 'delivery' in result ? result.delivery : undefined;
+      if (delivery?.status === 'rejected' && delivery.cause === 'webhook') stoppedBecause = delivery.reason;
+      if (delivery?.status === 'deferred') stoppedBecause = delivery.reason;
+      if (stoppedBecause !== null) {
+        index += 1;
+        break;
+      }
+    }
+  } catch (e) {
+    return guardStorage<DrainReport, OutboxErrorKind>('draining the outbox', () => {
+      throw e;
+    });
+  }
+  return ok({ ...counts, recoveredClaims, leftForLater: due.length - index, stoppedBecause, results });
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { dataLayout, DataLayout } from '../../src/store/data-dir';
+import { claimNotification, decideNotification, markNotified, shouldNotify } from '../../src/respond/notify-ledger';
+import { requireCompiled, runNode } from './child-process';
+import { ATTACKER } from './corpus';
+
+const HOUR = 3600;
+const T0 = Date.parse('2024-12-10T11:04:45Z');
+const min = (m: number): number => T0 + m * 60_000;
+
+describe('respond/notify-ledger', () => {
+  let root: string;
+  let layout: DataLayout;
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'soar-notify-'));
+    layout = dataLayout(root);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('first time notifies; within the window the same or a better verdict does not; a worse one does', () => {
+    const steps: [number, 'SAFE' | 'UNKNOWN' | 'SUSPICIOUS' | 'MALICIOUS', boolean][] = [
+      [0, 'UNKNOWN', true],
+      [5, 'UNKNOWN', false],
+      [10, 'SAFE', false],
+      [15, 'SUSPICIOUS', true],
+      [20, 'SUSPICIOUS', false],
+      [25, 'MALICIOUS', true],
+      [30, 'MALICIOUS', false],
+      [84, 'MALICIOUS', false],
+      [85, 'MALICIOUS', true], // 60 min after the notification at minute 25
+    ];
+    for (const [m, verdict, expected] of steps) {
+      const r = claimNotification(layout, ATTACKER, verdict, min(m), HOUR, `INC-${m}`);
+      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      assert.equal(r.value.notify, expected, `minute ${m} ${verdict}: ${r.value.reason}`);
+    }
+    const check = shouldNotify(layout, ATTACKER, 'MALICIOUS', min(86), HOUR);
+    assert.ok(check.ok);
+    assert.equal(check.value.notify, false);
+    assert.equal(check.value.previous?.incidentId, 'INC-85');
+    assert.equal(check.value.previous?.suppressed, 0);
+    assert.match(check.value.reason, /already notified 1 min ago as MALICIOUS/);
+  });
+
+  it('counts suppressed incidents and explains each decision', () => {
+    assert.ok(claimNotification(layout, ATTACKER, 'MALICIOUS', min(0), HOUR, 'a').ok);
+    assert.ok(claimNotification(layout, ATTACKER, 'MALICIOUS', min(1), HOUR, 'b').ok);
+    assert.ok(claimNotification(layout, ATTACKER, 'SUSPICIOUS', min(2), HOUR, 'c').ok);
+    const r = shouldNotify(layout, ATTACKER, 'MALICIOUS', min(3), HOUR);
+    assert.ok(r.ok);
+    assert.equal(r.value.previous?.suppressed, 2);
+    assert.equal(r.value.previous?.incidentId, 'a');
+    assert.equal(decideNotification(null, 'SAFE', T0, HOUR).reason, 'first notification for this address');
+    assert.match(decideNotification({ ip: ATTACKER, verdict: 'SUSPICIOUS', notifiedAtMs: T0, incidentId: null, suppressed: 0 }, 'MALICIOUS', T0, HOUR).reason, /SUSPICIOUS → MALICIOUS/);
+  });
+
+  it('shouldNotify + markNotified: marking starts a new window; addresses are independent (IPv6 file names have no colon)', () => {
+    const first = shouldNotify(layout, '2001:db8::1', 'SUSPICIOUS', min(0), HOUR);
+    assert.ok(first.ok && first.value.notify);
+    assert.ok(markNotified(layout, '2001:db8::1', 'SUSPICIOUS', min(0), 'INC-1').ok);
+    const again = shouldNotify(layout, '2001:db8::1', 'SUSPICIOUS', min(30), HOUR);
+    assert.ok(again.ok && !again.value.notify);
+    const other = shouldNotify(layout, ATTACKER, 'SUSPICIOUS', min(30), HOUR);
+    assert.ok(other.ok && other.value.notify);
+    assert.deepEqual(readdirSync(path.join(layout.ledger, 'notified')), ['2001-db8--1.json']);
+    const zero = shouldNotify(layout, '2001:db8::1', 'SUSPICIOUS', min(30), 0);
+    assert.ok(zero.ok && zero.value.notify, 'a window of 0 notifies every time');
+  });
+
+  it('refuses non-canonical addresses and a negative window', () => {
+    for (const ip of ['2001:DB8::1', '::ffff:183.62.140.253', '183.062.140.253', 'x']) {
+      const r = claimNotification(layout, ip, 'MALICIOUS', T0, HOUR, null);
+      assert.ok(!r.ok && (r.error.kind === 'not_canonical' || r.error.kind === 'invalid_address'), ip);
+    }
+    const w = shouldNotify(layout, ATTACKER, 'MALICIOUS', T0, -1);
+    assert.ok(!w.ok && w.error.kind === 'invalid_window');
+  });
+
+  it('20 processes claiming the same address at once: exactly one notifies, 19 are counted as suppressed', async function () {
+    this.timeout(60_000);
+    const script = `
+      const n = ${requireCompiled('notify-ledger')};
+      const { dataLayout } = require(${JSON.stringify(path.resolve(__dirname, '../../src/store/data-dir.js'))});
+      const r = n.claimNotification(dataLayout(${JSON.stringify(root)}), ${JSON.stringify(ATTACKER)}, 'MALICIOUS', ${T0}, 3600, 'INC-' + process.pid);
+      if (!r.ok) { console.error(r.error.message); process.exit(2); }
+      process.stdout.write(String(r.value.notify));`;
+    const results = await Promise.all(Array.from({ length: 20 }, () => runNode(script)));
+    assert.ok(results.every((r) => r.code === 0), results.map((r) => r.stderr).join('\n'));
+    assert.equal(results.filter((r) => r.stdout === 'true').length, 1);
+    const after = shouldNotify(layout, ATTACKER, 'MALICIOUS', T0, HOUR);
+    assert.ok(after.ok && after.value.previous?.suppressed === 19);
+  });
+});
