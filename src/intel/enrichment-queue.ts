@@ -1,0 +1,350 @@
+/**
+ * Deferred enrichment. When the request budget is spent, the incident is recorded now with
+ * verdict UNKNOWN ("enrichment deferred: quota") and its address is queued here; later
+ * runs and `soar-edr drain` take addresses from the queue, look them up, and update every
+ * incident that referenced them.
+ *
+ * One JSON file per address (<address>.json) holds every incident reference queued for it,
+ * merged under the queue's lock. A drain claims an address by turning its file into
+ * <address>.claimed (also under the lock), so two drains never process the same address at
+ * once. New references for a claimed address go to a new <address>.json and are not lost.
+ * A claim whose process died, or that is older than `claimStaleMs`, is put back.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { withFileLock } from '../store/file-lock';
+import { asJsonObject } from './json-fields';
+import { addressFilePart } from './lookup-cache';
+
+/** Which incident is waiting for the address's verdict. */
+export interface IncidentRef {
+  readonly incidentId: string;
+  readonly sid: string;
+  readonly rid: string;
+  readonly detection: string;
+}
+
+export interface QueuedRef extends IncidentRef {
+  /** Epoch ms. */
+  readonly queuedAt: number;
+}
+
+export interface QueueEntry {
+  /** Canonical address. */
+  readonly address: string;
+  /** Epoch ms of the first enqueue (the queue's order). */
+  readonly firstQueuedAt: number;
+  readonly lastQueuedAt: number;
+  /** Drain attempts that ended without a result (released or abandoned). */
+  readonly attempts: number;
+  /** Epoch ms before which the address is not due. */
+  readonly nextAttemptAt: number;
+  readonly lastError?: string;
+  /** Distinct incidents by incidentId, oldest first, at most `maxRefs`. */
+  readonly refs: readonly QueuedRef[];
+  /** References not kept because `maxRefs` was reached (the incidents exist; only the update link is lost). */
+  readonly droppedRefs: number;
+}
+
+export interface QueueClaim {
+  readonly address: string;
+  readonly token: string;
+  readonly claimedAt: number;
+  readonly entry: QueueEntry;
+}
+
+export interface EnrichmentQueueOptions {
+  /** A claim older than this is put back even if its process still runs; default 10 min (2 × maxtime). */
+  readonly claimStaleMs?: number;
+  /** Default 1,000 references per address. */
+  readonly maxRefs?: number;
+  /** Owner recorded in claims; default process.pid. */
+  readonly pid?: number;
+}
+
+const FORMAT_VERSION = 1;
+const LOCK_NAME = 'queue.lock';
+const PENDING = '.json';
+const CLAIMED = '.claimed';
+
+/**
+ * Delay before a released address is due again: 1 min doubling per attempt, at most 1 h.
+ * Used when the caller has no better time (a quota denial says when the slot frees).
+ */
+export function releaseBackoffMs(attempts: number): number {
+  return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, Math.min(attempts - 1, 10)));
+}
+
+function isText(v: unknown): v is string {
+  return typeof v === 'string';
+}
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function parseEntry(value: unknown): QueueEntry | undefined {
+  const o = asJsonObject(value);
+  if (o === undefined || !isText(o.address) || !isTime(o.firstQueuedAt) || !isTime(o.lastQueuedAt) || !isTime(o.attempts) || !isTime(o.nextAttemptAt) || !Array.isArray(o.refs)) {
+    return undefined;
+  }
+  const refs: QueuedRef[] = [];
+  for (const r of o.refs) {
+    const x = asJsonObject(r);
+    if (x === undefined || !isText(x.incidentId) || !isText(x.sid) || !isText(x.rid) || !isText(x.detection) || !isTime(x.queuedAt)) return undefined;
+    refs.push({ incidentId: x.incidentId, sid: x.sid, rid: x.rid, detection: x.detection, queuedAt: x.queuedAt });
+  }
+  return {
+    address: o.address,
+    firstQueuedAt: o.firstQueuedAt,
+    lastQueuedAt: o.lastQueuedAt,
+    attempts: o.attempts,
+    nextAttemptAt: o.nextAttemptAt,
+    ...(isText(o.lastError) ? { lastError: o.lastError } : {}),
+    refs,
+    droppedRefs: isTime(o.droppedRefs) ? o.droppedRefs : 0,
+  };
+}
+
+/** One entry from two for the same address (a released claim and references queued meanwhile). */
+export function mergeEntries(a: QueueEntry, b: QueueEntry, maxRefs: number): QueueEntry {
+  const seen = new Set<string>();
+  const refs: QueuedRef[] = [];
+  let dropped = a.droppedRefs + b.droppedRefs;
+  for (const r of [...a.refs, ...b.refs].sort((x, y) => x.queuedAt - y.queuedAt)) {
+    if (seen.has(r.incidentId)) continue;
+    seen.add(r.incidentId);
+    if (refs.length < maxRefs) refs.push(r);
+    else dropped++;
+  }
+  const lastError = b.lastError ?? a.lastError;
+  return {
+    address: a.address,
+    firstQueuedAt: Math.min(a.firstQueuedAt, b.firstQueuedAt),
+    lastQueuedAt: Math.max(a.lastQueuedAt, b.lastQueuedAt),
+    attempts: Math.max(a.attempts, b.attempts),
+    // New demand makes the address due as early as either side says.
+    nextAttemptAt: Math.min(a.nextAttemptAt, b.nextAttemptAt),
+    ...(lastError !== undefined ? { lastError } : {}),
+    refs,
+    droppedRefs: dropped,
+  };
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface ClaimFile {
+  readonly token: string;
+  readonly pid: number;
+  readonly claimedAt: number;
+  readonly entry: QueueEntry;
+}
+
+function parseClaimFile(value: unknown): ClaimFile | undefined {
+  const o = asJsonObject(value);
+  const claim = asJsonObject(o?.claim);
+  const entry = parseEntry(o?.entry);
+  if (o?.v !== FORMAT_VERSION || claim === undefined || entry === undefined || !isText(claim.token) || !isTime(claim.pid) || !isTime(claim.claimedAt)) return undefined;
+  return { token: claim.token, pid: claim.pid, claimedAt: claim.claimedAt, entry };
+}
+
+export class EnrichmentQueue {
+  private readonly claimStaleMs: number;
+  private readonly maxRefs: number;
+  private readonly pid: number;
+
+  /** `dir` is dataLayout(root).queue. */
+  constructor(readonly dir: string, options: EnrichmentQueueOptions = {}) {
+    this.claimStaleMs = options.claimStaleMs ?? 10 * 60_000;
+    this.maxRefs = Math.max(1, options.maxRefs ?? 1000);
+    this.pid = options.pid ?? process.pid;
+  }
+
+  private pendingFile(address: string): string {
+    return path.join(this.dir, addressFilePart(address) + PENDING);
+  }
+  private claimedFile(address: string): string {
+    return path.join(this.dir, addressFilePart(address) + CLAIMED);
+  }
+  private locked<T>(fn: () => T): T {
+    return withFileLock(path.join(this.dir, LOCK_NAME), fn, { timeoutMs: 10_000 });
+  }
+
+  /** A corrupt file is moved aside (kept for a person to look at), never silently reused. */
+  private readPending(file: string): QueueEntry | undefined {
+    const read = readJsonIfExists(file);
+    if (read === undefined) return undefined;
+    const entry = 'value' in read && asJsonObject(read.value)?.v === FORMAT_VERSION ? parseEntry(read.value) : undefined;
+    if (entry === undefined) moveAside(file);
+    return entry;
+  }
+
+  private writePending(entry: QueueEntry): void {
+    writeFileAtomic(this.pendingFile(entry.address), JSON.stringify({ v: FORMAT_VERSION, ...entry }));
+  }
+
+  /**
+   * Queue `address` (canonical) for `ref`'s incident. Repeated enqueues merge: one file per
+   * address, each incident once. `notBefore` (epoch ms, default `nowMs`) is when it is due,
+   * e.g. when the quota denial said a slot frees.
+   */
+  enqueue(address: string, ref: IncidentRef, nowMs: number, notBefore: number = nowMs): QueueEntry {
+    const added: QueueEntry = {
+      address,
+      firstQueuedAt: nowMs,
+      lastQueuedAt: nowMs,
+      attempts: 0,
+      nextAttemptAt: notBefore,
+      refs: [{ incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, queuedAt: nowMs }],
+      droppedRefs: 0,
+    };
+    return this.locked(() => {
+      const existing = this.readPending(this.pendingFile(address));
+      const entry = existing === undefined ? added : mergeEntries(existing, added, this.maxRefs);
+      this.writePending(entry);
+      return entry;
+    });
+  }
+
+  /**
+   * Addresses due at `nowMs`, oldest first (claimed ones excluded). Puts abandoned claims
+   * back first. `list(Infinity)` shows the whole queue.
+   */
+  list(nowMs: number): QueueEntry[] {
+    this.recoverStaleClaims(nowMs);
+    const entries: QueueEntry[] = [];
+    for (const name of this.names()) {
+      if (!name.endsWith(PENDING)) continue;
+      const read = readJsonIfExists(path.join(this.dir, name));
+      const entry = read !== undefined && 'value' in read ? parseEntry(read.value) : undefined;
+      if (entry !== undefined && entry.nextAttemptAt <= nowMs) entries.push(entry);
+    }
+    return entries.sort((a, b) => a.firstQueuedAt - b.firstQueuedAt || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
+  /**
+   * Take `address` for processing: undefined when it is not queued, not due, or claimed by
+   * a live process. The claim holds the entry as it was; finish with complete or release.
+   */
+  claim(address: string, nowMs: number): QueueClaim | undefined {
+    return this.locked(() => {
+      const claimedFile = this.claimedFile(address);
+      const held = readJsonIfExists(claimedFile);
+      if (held !== undefined) {
+        const current = 'value' in held ? parseClaimFile(held.value) : undefined;
+        if (current !== undefined && !this.isStale(current, nowMs)) return undefined;
+        this.putBack(claimedFile, current, nowMs);
+      }
+      const pendingFile = this.pendingFile(address);
+      const entry = this.readPending(pendingFile);
+      if (entry === undefined || entry.nextAttemptAt > nowMs) return undefined;
+      const token = `${this.pid}-${nowMs}-${randomBytes(6).toString('hex')}`;
+      writeFileAtomic(claimedFile, JSON.stringify({ v: FORMAT_VERSION, claim: { token, pid: this.pid, claimedAt: nowMs }, entry }));
+      rmSync(pendingFile, { force: true });
+      return { address, token, claimedAt: nowMs, entry };
+    });
+  }
+
+  /**
+   * The address was enriched: drop the claim. false when the claim was lost meanwhile (it
+   * went stale and was put back), in which case the address will be processed again.
+   */
+  complete(claim: QueueClaim): boolean {
+    return this.locked(() => {
+      if (!this.holds(claim)) return false;
+      rmSync(this.claimedFile(claim.address), { force: true });
+      return true;
+    });
+  }
+
+  /**
+   * Not enriched this time: put the address back with attempts + 1, due at `nextAttemptAt`
+   * (default: releaseBackoffMs after `nowMs`), merged with references queued meanwhile.
+   */
+  release(claim: QueueClaim, nowMs: number, nextAttemptAt?: number, lastError?: string): boolean {
+    return this.locked(() => {
+      if (!this.holds(claim)) return false;
+      const attempts = claim.entry.attempts + 1;
+      const back: QueueEntry = {
+        ...claim.entry,
+        attempts,
+        nextAttemptAt: nextAttemptAt ?? nowMs + releaseBackoffMs(attempts),
+        ...(lastError !== undefined ? { lastError } : {}),
+      };
+      this.restore(back);
+      rmSync(this.claimedFile(claim.address), { force: true });
+      return true;
+    });
+  }
+
+  /** Put back every claim whose process died or that is older than claimStaleMs; returns how many. */
+  recoverStaleClaims(nowMs: number): number {
+    const claimed = this.names().filter((n) => n.endsWith(CLAIMED));
+    if (claimed.length === 0) return 0;
+    return this.locked(() => {
+      let recovered = 0;
+      for (const name of claimed) {
+        const file = path.join(this.dir, name);
+        const read = readJsonIfExists(file);
+        if (read === undefined) continue;
+        const current = 'value' in read ? parseClaimFile(read.value) : undefined;
+        if (current !== undefined && !this.isStale(current, nowMs)) continue;
+        this.putBack(file, current, nowMs);
+        recovered++;
+      }
+      return recovered;
+    });
+  }
+
+  private isStale(claim: ClaimFile, nowMs: number): boolean {
+    return nowMs - claim.claimedAt > this.claimStaleMs || !pidAlive(claim.pid);
+  }
+
+  /** Under the lock: an abandoned claim counts as an attempt and is due at once. */
+  private putBack(claimedFile: string, claim: ClaimFile | undefined, nowMs: number): void {
+    if (claim === undefined) {
+      moveAside(claimedFile);
+      return;
+    }
+    this.restore({ ...claim.entry, attempts: claim.entry.attempts + 1, nextAttemptAt: nowMs, lastError: `claim by pid ${claim.pid} abandoned` });
+    rmSync(claimedFile, { force: true });
+  }
+
+  /** Under the lock: write `entry` back, merged with whatever was queued meanwhile. */
+  private restore(entry: QueueEntry): void {
+    const meanwhile = this.readPending(this.pendingFile(entry.address));
+    this.writePending(meanwhile === undefined ? entry : mergeEntries(entry, meanwhile, this.maxRefs));
+  }
+
+  private holds(claim: QueueClaim): boolean {
+    const read = readJsonIfExists(this.claimedFile(claim.address));
+    const current = read !== undefined && 'value' in read ? parseClaimFile(read.value) : undefined;
+    return current?.token === claim.token;
+  }
+
+  private names(): string[] {
+    try {
+      return readdirSync(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+}
+
+function moveAside(file: string): void {
+  try {
+    renameSync(file, `${file}.${Date.now()}.corrupt`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}

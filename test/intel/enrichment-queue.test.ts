@@ -1,0 +1,184 @@
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { EnrichmentQueue, IncidentRef, releaseBackoffMs } from '../../src/intel/enrichment-queue';
+import { dataLayout } from '../../src/store/data-dir';
+
+const QUEUE_JS = path.resolve(__dirname, '../../src/intel/enrichment-queue.js');
+const T0 = Date.parse('2026-11-24T12:00:00Z');
+
+const ref = (n: number, detection = 'SSH Brute Force'): IncidentRef => ({ incidentId: `INC-${n}`, sid: `scheduler__admin__sid${n}`, rid: String(n), detection });
+
+/** A dead pid: spawn a process and wait for it to exit. */
+function deadPid(): Promise<number> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['-e', '']);
+    c.on('close', () => resolve(c.pid as number));
+  });
+}
+
+describe('intel/enrichment-queue', () => {
+  let dir: string;
+  let queue: EnrichmentQueue;
+  beforeEach(() => {
+    dir = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-queue-'))).queue;
+    queue = new EnrichmentQueue(dir);
+  });
+
+  it('repeated enqueues of one address merge incident refs (each incident once) into one file', () => {
+    queue.enqueue('185.220.101.33', ref(1), T0);
+    queue.enqueue('185.220.101.33', ref(2, 'Windows 4625 Brute Force'), T0 + 1_000);
+    const merged = queue.enqueue('185.220.101.33', ref(1), T0 + 2_000);
+    assert.deepEqual(merged.refs.map((r) => [r.incidentId, r.detection]), [['INC-1', 'SSH Brute Force'], ['INC-2', 'Windows 4625 Brute Force']]);
+    assert.deepEqual([merged.firstQueuedAt, merged.lastQueuedAt, merged.attempts, merged.nextAttemptAt], [T0, T0 + 2_000, 0, T0]);
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.endsWith('.lock')), ['185.220.101.33.json']);
+  });
+
+  it('lists due addresses oldest first; a later notBefore is not due yet', () => {
+    queue.enqueue('198.51.100.2', ref(1), T0 + 10);
+    queue.enqueue('2001:db8::7', ref(2), T0);
+    queue.enqueue('203.0.113.5', ref(3), T0 + 5, T0 + 60_000);
+    assert.deepEqual(queue.list(T0 + 20).map((e) => e.address), ['2001:db8::7', '198.51.100.2']);
+    assert.deepEqual(queue.list(T0 + 60_000).map((e) => e.address), ['2001:db8::7', '203.0.113.5', '198.51.100.2']);
+    assert.ok(readdirSync(dir).every((n) => !n.includes(':')), 'no ":" in file names');
+  });
+
+  it('claim / complete: a claimed address is not listed or claimable again; complete removes it', () => {
+    queue.enqueue('198.51.100.2', ref(1), T0);
+    const claim = queue.claim('198.51.100.2', T0 + 1);
+    assert.ok(claim);
+    assert.deepEqual(claim.entry.refs.map((r) => r.incidentId), ['INC-1']);
+    assert.equal(queue.claim('198.51.100.2', T0 + 2), undefined);
+    assert.equal(new EnrichmentQueue(dir).claim('198.51.100.2', T0 + 2), undefined);
+    assert.deepEqual(queue.list(T0 + 3), []);
+    assert.equal(queue.complete(claim), true);
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.endsWith('.lock')), []);
+  });
+
+  it('refs queued while an address is claimed are kept: after complete they are due on their own', () => {
+    queue.enqueue('198.51.100.2', ref(1), T0);
+    const claim = queue.claim('198.51.100.2', T0 + 1);
+    assert.ok(claim);
+    queue.enqueue('198.51.100.2', ref(2), T0 + 2);
+    assert.equal(queue.claim('198.51.100.2', T0 + 3), undefined, 'still claimed');
+    assert.equal(queue.complete(claim), true);
+    assert.deepEqual(queue.list(T0 + 4).map((e) => e.refs.map((r) => r.incidentId)), [['INC-2']]);
+  });
+
+  it('release puts it back with attempts + 1, later, merged with refs queued meanwhile', () => {
+    queue.enqueue('198.51.100.2', ref(1), T0);
+    const claim = queue.claim('198.51.100.2', T0 + 1);
+    assert.ok(claim);
+    queue.enqueue('198.51.100.2', ref(2), T0 + 2, T0 + 300_000);
+    assert.equal(queue.release(claim, T0 + 3, undefined, 'VirusTotal quota'), true);
+    assert.equal(queue.list(T0 + 3).length, 0);
+    const [back] = queue.list(T0 + 3 + releaseBackoffMs(1));
+    assert.deepEqual([back.attempts, back.nextAttemptAt, back.lastError, back.refs.map((r) => r.incidentId)], [1, T0 + 3 + 60_000, 'VirusTotal quota', ['INC-1', 'INC-2']]);
+    assert.equal(queue.complete(claim), false, 'a released claim is no longer held');
+    assert.deepEqual([releaseBackoffMs(1), releaseBackoffMs(2), releaseBackoffMs(20)], [60_000, 120_000, 3_600_000]);
+  });
+
+  it('a claim whose process died is put back (counted as an attempt) and can be claimed again', async () => {
+    const dead = new EnrichmentQueue(dir, { pid: await deadPid() });
+    queue.enqueue('198.51.100.2', ref(1), T0);
+    const lost = dead.claim('198.51.100.2', T0 + 1);
+    assert.ok(lost);
+    const again = queue.claim('198.51.100.2', T0 + 2);
+    assert.ok(again);
+    assert.equal(again.entry.attempts, 1);
+    assert.match(again.entry.lastError ?? '', /abandoned/);
+    assert.equal(dead.complete(lost), false);
+    assert.equal(queue.complete(again), true);
+  });
+
+  it('a claim older than claimStaleMs is recovered by list even if its process runs', () => {
+    const q = new EnrichmentQueue(dir, { claimStaleMs: 1_000 });
+    q.enqueue('198.51.100.2', ref(1), T0);
+    assert.ok(q.claim('198.51.100.2', T0));
+    assert.deepEqual(q.list(T0 + 1_000), []);
+    assert.deepEqual(q.list(T0 + 1_001).map((e) => [e.address, e.attempts]), [['198.51.100.2', 1]]);
+  });
+
+  it('a corrupt file is moved aside, not reused; maxRefs caps refs and counts the dropped ones', () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '198.51.100.2.json'), '{"v":1,"addr');
+    const fresh = queue.enqueue('198.51.100.2', ref(9), T0);
+    assert.deepEqual(fresh.refs.map((r) => r.incidentId), ['INC-9']);
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.corrupt')).length, 1);
+    const small = new EnrichmentQueue(dir, { maxRefs: 2 });
+    small.enqueue('203.0.113.1', ref(1), T0);
+    small.enqueue('203.0.113.1', ref(2), T0 + 1);
+    const capped = small.enqueue('203.0.113.1', ref(3), T0 + 2);
+    assert.deepEqual([capped.refs.length, capped.droppedRefs], [2, 1]);
+  });
+
+  it('concurrent claims from 5 processes never hand the same address to two claimers', async () => {
+    const now = Date.now();
+    const addresses = Array.from({ length: 40 }, (_, i) => `198.51.100.${i + 1}`);
+    addresses.forEach((a, i) => queue.enqueue(a, ref(i), now - 60_000 + i));
+    // Each child waits at a barrier, then walks the due list from its own starting point so
+    // that they contend for the same addresses, and keeps its claims until told to exit.
+    const script = (index: number) => `
+      const { EnrichmentQueue } = require(${JSON.stringify(QUEUE_JS)});
+      const q = new EnrichmentQueue(${JSON.stringify(dir)});
+      setTimeout(() => process.exit(3), 20000);
+      process.stdout.write('ready\\n');
+      let phase = 0;
+      process.stdin.on('data', () => {
+        if (phase++ > 0) process.exit(0);
+        const due = q.list(Date.now());
+        const start = Math.floor(due.length * ${index} / 5);
+        const got = [];
+        for (let i = 0; i < due.length; i++) {
+          const c = q.claim(due[(start + i) % due.length].address, Date.now());
+          if (c) got.push(c.address);
+        }
+        process.stdout.write(JSON.stringify(got) + '\\n');
+      });
+      process.stdin.on('end', () => process.exit(0));`;
+    const children = Array.from({ length: 5 }, (_, i) => spawn(process.execPath, ['-e', script(i)]));
+    const exited = children.map((c) => new Promise((resolve) => c.on('close', resolve)));
+    try {
+      const answers = children.map(
+        (c) =>
+          new Promise<string[]>((resolve, reject) => {
+            let out = '';
+            let err = '';
+            c.stderr.on('data', (d: Buffer) => (err += d));
+            c.stdout.on('data', (d: Buffer) => {
+              out += d;
+              const lines = out.split('\n');
+              if (lines.length >= 3) resolve(JSON.parse(lines[1]) as string[]);
+            });
+            c.on('close', (code) => reject(new Error(`child exited ${code} before answering: ${err}`)));
+          }),
+      );
+      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+        let seen = '';
+        const onData = (d: Buffer) => {
+          seen += d;
+          if (seen.startsWith('ready\n')) {
+            c.stdout.off('data', onData);
+            resolve();
+          }
+        };
+        c.stdout.on('data', onData);
+      })));
+      for (const c of children) c.stdin.write('go\n');
+      const outputs = await Promise.all(answers);
+      const perProcess = outputs.map((o) => o.length).join(', ');
+      const claimed = outputs.flat();
+      assert.equal(claimed.length, 40, `claims per process: ${perProcess}`);
+      assert.equal(new Set(claimed).size, 40);
+      assert.deepEqual([...claimed].sort(), [...addresses].sort());
+      // While the claimers still run, nothing is due and nothing can be claimed again.
+      assert.deepEqual(queue.list(Date.now()), []);
+      assert.equal(queue.claim(addresses[0], Date.now()), undefined);
+    } finally {
+      for (const c of children) c.stdin.end('x');
+      await Promise.all(exited);
+    }
+  });
+});
