@@ -26,12 +26,29 @@ newline='
 '
 
 
+# Asking a Node its version costs a process start (~20 ms, a fifth of the whole action), so
+# the Node that passed is remembered inside Splunk's var/run. If that Node is later replaced
+# by an older one, the bundle's own first lines (bin/soar_response_main.cjs, plain ES5) say
+# so with the same FATAL line, exit 5 and forget the note.
+checked_note=""
+if [ -n "${SPLUNK_HOME:-}" ] && [ -d "$SPLUNK_HOME/var/run" ]; then
+  checked_note="$SPLUNK_HOME/var/run/soar_edr/node-checked"
+fi
+
 # try_node PATH: accept PATH if it runs and reports version >= MIN_NODE_MAJOR.
 try_node() {
   candidate=$1
   if [ ! -f "$candidate" ] || [ ! -x "$candidate" ]; then
     tried="$tried $candidate(not found)"
     return 1
+  fi
+  if [ -n "$checked_note" ] && [ -f "$checked_note" ]; then
+    noted=""
+    IFS= read -r noted < "$checked_note" || true
+    if [ "$noted" = "$candidate" ]; then
+      node=$candidate
+      return 0
+    fi
   fi
   version=$("$candidate" --version 2>/dev/null)
   version=${version%%"$newline"*}
@@ -48,6 +65,11 @@ try_node() {
     return 1
   fi
   node=$candidate
+  if [ -n "$checked_note" ]; then
+    mkdir -p "${checked_note%/*}" 2>/dev/null &&
+      printf '%s\n' "$candidate" > "$checked_note.$$" 2>/dev/null &&
+      mv -f "$checked_note.$$" "$checked_note" 2>/dev/null
+  fi
   return 0
 }
 

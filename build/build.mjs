@@ -1,10 +1,11 @@
 // Bundles the TypeScript sources with esbuild:
-//   bin/soar_response_main.cjs   the alert action (small: started once per alert)
+//   bin/soar_response_main.cjs   an ES5 Node version guard, then bin/soar_response_action.cjs
+//   bin/soar_response_action.cjs the alert action (small: started once per alert)
 //   bin/vendor/*.cjs             code the action loads only when needed (splunk-sdk, xml2js)
 //   dist/cli/soar-edr.cjs        the analyst CLI (+ dist/cli/vendor/, the same lazy modules)
 // No node_modules at run time; target Node 18 (the oldest Node the launcher accepts).
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -51,7 +52,7 @@ const results = await Promise.all([
   build({
     ...common,
     entryPoints: [join(root, 'src/entry/alert-action.ts')],
-    outfile: join(root, 'bin/soar_response_main.cjs'),
+    outfile: join(root, 'bin/soar_response_action.cjs'),
     plugins: [lazyVendor],
     metafile: true,
   }),
@@ -72,6 +73,21 @@ const results = await Promise.all([
     plugins: [lazyVendor],
   }),
 ]);
+// The file the launcher runs: plain ES5, so that even a Node too old to parse the bundle
+// reaches the version check and says what is wrong (the launcher normally checks first, but
+// it remembers a Node that passed, and that Node may since have been replaced).
+writeFileSync(
+  join(root, 'bin/soar_response_main.cjs'),
+  `'use strict';
+var major = Number(process.versions.node.split('.')[0]);
+if (major < 18) {
+  try { require('fs').unlinkSync(require('path').join(process.env.SPLUNK_HOME || '/nonexistent', 'var', 'run', 'soar_edr', 'node-checked')); } catch (e) {}
+  process.stderr.write('FATAL action_name="soar_response" signature="No usable Node.js" message="soar_response needs Node.js >= 18; ' + process.execPath + ' is v' + process.versions.node + '. Set SOAR_NODE to a Node >= 18"\\n');
+  process.exit(5);
+}
+require('./soar_response_action.cjs');
+`,
+);
 mkdirSync(join(root, 'dist', 'cli', 'vendor'), { recursive: true });
 for (const f of readdirSync(join(root, 'bin', 'vendor'))) copyFileSync(join(root, 'bin', 'vendor', f), join(root, 'dist', 'cli', 'vendor', f));
 const main = Object.values(results[0].metafile.outputs).find((o) => o.entryPoint);

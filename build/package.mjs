@@ -13,7 +13,7 @@ const APP = 'soar_edr';
 const stageRoot = join(root, 'dist', 'stage');
 const stage = join(stageRoot, APP);
 
-for (const needed of ['bin/soar_response_main.cjs', 'bin/vendor/splunk-sdk.cjs']) {
+for (const needed of ['bin/soar_response_main.cjs', 'bin/soar_response_action.cjs', 'bin/vendor/splunk-sdk.cjs']) {
   if (!existsSync(join(root, needed))) throw new Error(`${needed} is missing: run "npm run build" first`);
 }
 
@@ -22,7 +22,7 @@ mkdirSync(stage, { recursive: true });
 cpSync(join(root, 'splunk_app'), stage, { recursive: true });
 cpSync(join(root, 'default'), join(stage, 'default'), { recursive: true });
 mkdirSync(join(stage, 'bin', 'vendor'), { recursive: true });
-for (const f of ['soar_response.sh', 'soar_response.cmd', 'soar_response_main.cjs']) cpSync(join(root, 'bin', f), join(stage, 'bin', f));
+for (const f of ['soar_response.sh', 'soar_response.cmd', 'soar_response_main.cjs', 'soar_response_action.cjs']) cpSync(join(root, 'bin', f), join(stage, 'bin', f));
 for (const f of readdirSync(join(root, 'bin', 'vendor'))) cpSync(join(root, 'bin', 'vendor', f), join(stage, 'bin', 'vendor', f));
 cpSync(join(root, 'LICENSE'), join(stage, 'LICENSE'));
 

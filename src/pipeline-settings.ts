@@ -25,6 +25,10 @@ export interface PipelineSettings {
   readonly vtPerDay: number;
   readonly abusePerDay: number;
   readonly requestTimeoutMs: number;
+  /** How long a per-result run may wait for a per-minute quota slot before deferring. */
+  readonly quotaWaitSeconds: number;
+  /** The run's deadline after it starts: keep it under the stanza's maxtime (5m). */
+  readonly timeBudgetSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: PipelineSettings = {
@@ -40,6 +44,8 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   vtPerDay: 500,
   abusePerDay: 1000,
   requestTimeoutMs: 10_000,
+  quotaWaitSeconds: 60,
+  timeBudgetSeconds: 270,
 };
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -139,6 +145,8 @@ export function parsePipelineSettings(params: Readonly<Record<string, string | u
       vtPerDay: count('vt_requests_per_day', DEFAULT_SETTINGS.vtPerDay, 1, 100_000_000),
       abusePerDay: count('abuseipdb_requests_per_day', DEFAULT_SETTINGS.abusePerDay, 1, 100_000_000),
       requestTimeoutMs: duration('request_timeout', DEFAULT_SETTINGS.requestTimeoutMs / 1000, 1, 120) * 1000,
+      quotaWaitSeconds: duration('quota_wait', DEFAULT_SETTINGS.quotaWaitSeconds, 0, 3600),
+      timeBudgetSeconds: duration('time_budget', DEFAULT_SETTINGS.timeBudgetSeconds, 10, 86400),
     },
     problems,
   };

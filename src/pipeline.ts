@@ -1,62 +1,489 @@
 /**
- * The incident pipeline for one alert row: the only place that knows the order of
- * address gate → cache/quota → enrichment → verdict → record → block → notify.
- *
- * Foundation stage: the contract layer hands every accepted row here with everything the
- * pipeline will need; this stage records the hand-off in the log and claims nothing more.
+ * The incident pipeline for one alert row — the only place that knows the order:
+ * address gate → cache/quota → VirusTotal, AbuseIPDB → verdict → simulated block →
+ * TXT + CSV record → Discord (outbox when it fails) — and, after the last row, the
+ * follow-up work that fits in the time left (outbox delivery, deferred enrichment).
  */
-import type { ActionConfig } from './splunk/action-config';
-import type { AlertAddress } from './splunk/alert-address';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import type { AbuseReport } from './intel/abuseipdb-report';
+import { classifyAddress } from './intel/address-gate';
+import { EnrichmentQueue } from './intel/enrichment-queue';
+import type { FetchFn } from './intel/http-request';
+import { LookupCache } from './intel/lookup-cache';
+import { QuotaLimiter } from './intel/quota-limiter';
+import { decideVerdict, LookupOutcome, Verdict, verdictRank } from './intel/verdict';
+import type { VtIpReport } from './intel/virustotal-report';
+import { EnrichDeps, enrichAddress, Enrichment } from './pipeline-enrich';
+import { parsePipelineSettings, PipelineSettings } from './pipeline-settings';
+import { blockAddress, purgeExpired } from './respond/blocklist';
+import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from './respond/discord-embed';
+import { webhookDeliverer } from './respond/discord-delivery';
+import type { AbuseIpdbResult, Incident, ResponseAction, VirusTotalResult } from './respond/incident';
+import { IncidentDraft, newIncidentId, recordedIncidentId, recordIncident, updateIncidentReport } from './respond/incident-store';
+import { claimNotification } from './respond/notify-ledger';
+import { drainOutbox, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
+import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
+import type { Failure } from './result';
+import type { AlertRowInput, RowOutcome, RowPipeline, RunContext } from './splunk/alert-run';
 import type { Logger } from './splunk/log';
 import type { ResultFields } from './splunk/results-file';
 import type { ResolvedSecrets } from './splunk/secrets';
-import type { Failure } from './result';
+import { readJsonIfExists, writeFileAtomic } from './store/durable-file';
+import type { DataLayout } from './store/data-dir';
 
-export interface PipelineInput {
-  /** The result row as Splunk wrote it (multivalue fields as arrays). */
-  readonly row: ResultFields;
-  readonly attacker: AlertAddress;
-  readonly searchName: string;
-  readonly sid: string;
-  readonly rid: string;
-  readonly config: ActionConfig;
-  readonly resultsLink: string;
-  readonly app: string;
-  readonly owner: string;
-}
-
+/** The outside world the pipeline works with; tests pass loopback stubs and a temp directory. */
 export interface PipelineDeps {
-  readonly log: Logger;
-  /** Resolved at most once per run, on first use. */
-  readonly secrets: () => Promise<ResolvedSecrets>;
-  readonly now: () => Date;
+  readonly layout: DataLayout;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly fetch: FetchFn;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
 }
 
-export type PipelineOutcome =
-  | { readonly status: 'handed_off' }
-  | { readonly status: 'failed'; readonly error: Failure };
+/** Follow-up work per run: a few items, so a per-result run stays short. */
+const FOLLOW_UP_OUTBOX_ITEMS = 5;
+const FOLLOW_UP_QUEUE_ITEMS = 3;
+const FOLLOW_UP_MIN_MS = 5_000;
 
-function fieldText(row: ResultFields, name: string): string | undefined {
-  const v = row[name];
-  if (v === undefined) return undefined;
-  return typeof v === 'string' ? v : v.join(',');
+function text(row: ResultFields, ...names: string[]): string | undefined {
+  for (const n of names) {
+    const v = row[n];
+    if (v === undefined) continue;
+    const s = typeof v === 'string' ? v : v.join(',');
+    if (s.trim() !== '') return s.trim();
+  }
+  return undefined;
 }
 
-export async function handleAlertRow(input: PipelineInput, deps: PipelineDeps): Promise<PipelineOutcome> {
-  const secrets = await deps.secrets();
-  deps.log.info('Alert row handed to the incident pipeline', {
-    action_status: 'success',
-    src_ip: input.attacker.address,
-    address_field: input.attacker.field,
-    family: `ipv${input.attacker.family}`,
-    failure_count: fieldText(input.row, 'failure_count'),
-    users: fieldText(input.row, 'users') ?? fieldText(input.row, 'user'),
-    attack_type: fieldText(input.row, 'attack_type'),
-    severity: fieldText(input.row, 'severity'),
-    fields: Object.keys(input.row).length,
-    results_link: input.resultsLink,
-    secrets_configured: Object.keys(secrets.values).sort().join(',') || 'none',
-    received_at: deps.now().toISOString(),
-  });
-  return { status: 'handed_off' };
+function values(row: ResultFields, ...names: string[]): string[] {
+  for (const n of names) {
+    const v = row[n];
+    if (v === undefined) continue;
+    const list = (typeof v === 'string' ? [v] : [...v]).filter((x) => x !== '');
+    if (list.length > 0) return list;
+  }
+  return [];
+}
+
+/** Splunk times arrive as epoch seconds ("1764000000.123") or as text; keep text as given. */
+function timeText(row: ResultFields, ...names: string[]): string | null {
+  const t = text(row, ...names);
+  if (t === undefined) return null;
+  if (/^\d{9,11}(\.\d+)?$/.test(t)) return new Date(Number(t) * 1000).toISOString();
+  return t;
+}
+
+function vtResult(e: Enrichment<VtIpReport> | undefined, notLookedUp: string): VirusTotalResult {
+  if (e === undefined) return { state: 'not_looked_up', message: notLookedUp };
+  switch (e.state) {
+    case 'report': {
+      const r = e.report;
+      return { ...r.stats, reputation: r.reputation, country: r.country, asOwner: r.asOwner, asn: r.asn, network: r.network };
+    }
+    case 'not_found':
+      return { state: 'not_found', message: 'unknown to VirusTotal' };
+    case 'deferred':
+      return { state: 'deferred', message: e.reason };
+    case 'error':
+      return { state: 'error', message: e.error.message };
+  }
+}
+
+function abuseResult(e: Enrichment<AbuseReport> | undefined, notLookedUp: string): AbuseIpdbResult | undefined {
+  if (e === undefined) return notLookedUp ? { state: 'not_looked_up', message: notLookedUp } : undefined;
+  switch (e.state) {
+    case 'report': {
+      const r = e.report;
+      return {
+        score: r.abuseConfidenceScore ?? 0,
+        totalReports: r.totalReports ?? 0,
+        numDistinctUsers: r.numDistinctUsers ?? 0,
+        usageType: r.usageType,
+        isTor: r.isTor,
+        isWhitelisted: r.isWhitelisted,
+        countryCode: r.countryCode,
+        isp: r.isp,
+        domain: r.domain,
+      };
+    }
+    case 'not_found':
+      return { state: 'not_found', message: 'unknown to AbuseIPDB' };
+    case 'deferred':
+      return { state: 'deferred', message: e.reason };
+    case 'error':
+      return { state: 'error', message: e.error.message };
+  }
+}
+
+function outcomeFor<R>(e: Enrichment<R> | undefined, notLookedUp: string): LookupOutcome<R> {
+  if (e === undefined) return { state: 'not_looked_up', reason: notLookedUp };
+  if (e.state === 'report') return e.report;
+  if (e.state === 'not_found') return { state: 'not_found' };
+  if (e.state === 'deferred') return { state: 'not_looked_up', reason: e.reason };
+  return { state: 'error', message: e.error.message };
+}
+
+interface Enriched {
+  readonly vt: Enrichment<VtIpReport> | undefined;
+  readonly abuse: Enrichment<AbuseReport> | undefined;
+  readonly vtNote: string;
+  readonly abuseNote: string;
+}
+
+/** Pipeline state for one run: settings, stores, secrets and a per-run memo of lookups. */
+class IncidentPipeline implements RowPipeline {
+  readonly settings: PipelineSettings;
+  readonly configProblems: Failure[];
+  private readonly deadlineMs: number;
+  private readonly cache: LookupCache;
+  private readonly quota: QuotaLimiter;
+  private readonly queue: EnrichmentQueue;
+  private readonly memo = new Map<string, Promise<Enriched>>();
+  private authErrorLogged = new Set<string>();
+  private webhook: { target?: WebhookTarget; problem?: string } | undefined;
+
+  constructor(
+    private readonly context: RunContext,
+    private readonly deps: PipelineDeps,
+  ) {
+    const parsed = parsePipelineSettings(context.config.params);
+    this.settings = parsed.settings;
+    this.configProblems = parsed.problems;
+    this.deadlineMs = context.startedMs + this.settings.timeBudgetSeconds * 1000;
+    this.cache = new LookupCache(deps.layout.cache, { ttlMs: this.settings.cacheTtlSeconds * 1000 });
+    this.quota = new QuotaLimiter(deps.layout.quota, {
+      virustotal: { perMinute: this.settings.vtPerMinute, perDay: this.settings.vtPerDay },
+      abuseipdb: { perMinute: null, perDay: this.settings.abusePerDay },
+    });
+    this.queue = new EnrichmentQueue(deps.layout.queue);
+  }
+
+  private enrichDeps(): EnrichDeps {
+    const d = this.deps;
+    return {
+      cache: this.cache,
+      quota: this.quota,
+      locksDir: d.layout.locks,
+      fetch: d.fetch,
+      env: d.env,
+      now: d.now,
+      sleep: d.sleep,
+      random: d.random,
+      deadlineMs: this.deadlineMs,
+      requestTimeoutMs: this.settings.requestTimeoutMs,
+    };
+  }
+
+  private quotaWaitUntil(): number {
+    return this.context.mode === 'per_result' ? this.deps.now() + this.settings.quotaWaitSeconds * 1000 : 0;
+  }
+
+  /** Both providers for one public address, once per run however many rows name it. */
+  private enrich(address: string, secrets: ResolvedSecrets, waitUntilMs: number): Promise<Enriched> {
+    let pending = this.memo.get(address);
+    if (!pending) {
+      pending = (async () => {
+        const vtKey = secrets.values.virustotal_api_key;
+        const abuseKey = secrets.values.abuseipdb_api_key;
+        const [vt, abuse] = await Promise.all([
+          vtKey ? enrichAddress('virustotal', address, vtKey, this.enrichDeps(), waitUntilMs) : undefined,
+          abuseKey ? enrichAddress('abuseipdb', address, abuseKey, this.enrichDeps(), waitUntilMs) : undefined,
+        ]);
+        return {
+          vt,
+          abuse,
+          vtNote: 'no VirusTotal key configured (soar-edr secrets set virustotal_api_key)',
+          abuseNote: '',
+        };
+      })();
+      this.memo.set(address, pending);
+    }
+    return pending;
+  }
+
+  private webhookTarget(secrets: ResolvedSecrets): { target?: WebhookTarget; problem?: string } {
+    if (this.webhook) return this.webhook;
+    const url = secrets.values.discord_webhook_url;
+    if (!url) return (this.webhook = {});
+    const allowed = parseAllowedHosts(this.deps.env.SOAR_WEBHOOK_ALLOWED_HOSTS);
+    const parsed = parseWebhookTarget(url, allowed);
+    this.webhook = parsed.ok ? { target: parsed.value } : { problem: parsed.error.message };
+    return this.webhook;
+  }
+
+  async handleRow(input: AlertRowInput, log: Logger): Promise<RowOutcome> {
+    const { payload } = this.context;
+    const d = this.deps;
+    const s = this.settings;
+    const address = input.attacker.address;
+
+    const existing = recordedIncidentId(d.layout, payload.sid, input.rid);
+    if (existing) {
+      log.info('Incident already recorded for this result; not handled again', { src_ip: address, incident_id: existing, action_status: 'success' });
+      return { status: 'handled' };
+    }
+
+    const gate = classifyAddress(address, s.allowlist);
+    const secrets = await this.context.secrets();
+    const degraded: string[] = [];
+    let enriched: Enriched;
+    if (!gate.public) {
+      const note = `${gate.reason ?? 'not public'}: never sent to a third party`;
+      enriched = { vt: undefined, abuse: undefined, vtNote: note, abuseNote: secrets.values.abuseipdb_api_key ? note : '' };
+    } else {
+      enriched = await this.enrich(gate.address, secrets, this.quotaWaitUntil());
+    }
+    for (const [provider, e] of [['virustotal', enriched.vt], ['abuseipdb', enriched.abuse]] as const) {
+      if (e?.state === 'error') {
+        degraded.push(`${provider}: ${e.error.kind}`);
+        if (e.error.kind === 'auth') {
+          if (!this.authErrorLogged.has(provider)) log.error('Provider refused the API key', { provider, message: e.error.message });
+          this.authErrorLogged.add(provider);
+        } else {
+          log.warn('Enrichment failed', { provider, src_ip: address, reason: e.error.kind, message: e.error.message });
+        }
+      }
+    }
+
+    const decision = decideVerdict(
+      {
+        vt: outcomeFor(enriched.vt, enriched.vtNote),
+        abuse: enriched.abuse !== undefined || enriched.abuseNote ? outcomeFor(enriched.abuse, enriched.abuseNote) : undefined,
+      },
+      s.thresholds,
+    );
+    const deferred = [enriched.vt, enriched.abuse].some((e) => e?.state === 'deferred');
+    const reason = deferred && decision.verdict === 'UNKNOWN' ? 'enrichment deferred: quota' : decision.reason;
+    const nowMs = d.now();
+
+    const action = this.decideBlock(gate.address, gate.public, gate.reason, decision.verdict, reason, nowMs, log);
+    const draft: IncidentDraft = {
+      time: new Date(nowMs).toISOString(),
+      srcIp: gate.address,
+      verdict: decision.verdict,
+      reason,
+      detection: payload.searchName || 'ad-hoc search',
+      sid: payload.sid,
+      rid: input.rid,
+      failureCount: Number.parseInt(text(input.row, 'failure_count', 'count') ?? '', 10) || null,
+      users: values(input.row, 'users', 'user', 'attempted_users', 'TargetUserName'),
+      attackType: text(input.row, 'attack_type') ?? null,
+      severity: text(input.row, 'severity') ?? null,
+      firstSeen: timeText(input.row, 'first_seen', 'firstTime'),
+      lastSeen: timeText(input.row, 'last_seen', 'lastTime'),
+      resultsLink: payload.resultsLink || null,
+      vt: vtResult(enriched.vt, enriched.vtNote),
+      abuse: abuseResult(enriched.abuse, enriched.abuseNote),
+      action,
+      addressNote: gate.public ? null : `${gate.reason ?? 'not public'}: not sent to third parties`,
+    };
+    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
+    if (!recorded.ok) return { status: 'failed', error: recorded.error };
+    const incidentId = recorded.value.incidentId;
+    const ilog = log.child({ incident_id: incidentId });
+    if (recorded.value.status === 'duplicate') {
+      ilog.info('Incident already recorded for this result; not handled again', { src_ip: gate.address, action_status: 'success' });
+      return { status: 'handled' };
+    }
+    const incident = recorded.value.incident!;
+    writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident));
+    ilog.info('Incident recorded', {
+      src_ip: gate.address,
+      address_field: input.attacker.field,
+      verdict: incident.verdict,
+      reason: incident.reason,
+      vt: enriched.vt?.state === 'report' ? `${enriched.vt.report.stats.malicious}/${enriched.vt.report.engines}` : (enriched.vt?.state ?? 'not_looked_up'),
+      abuse_score: enriched.abuse?.state === 'report' ? String(enriched.abuse.report.abuseConfidenceScore ?? '') : undefined,
+      report: recorded.value.reportFile,
+      action_status: 'success',
+    });
+    if (deferred || enriched.vt?.state === 'error' && enriched.vt.retryable || enriched.abuse?.state === 'error' && enriched.abuse.retryable) {
+      const retryAt = Math.max(...[enriched.vt, enriched.abuse].map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
+      const q = this.queue.enqueue(gate.address, { incidentId, sid: payload.sid, rid: input.rid, detection: incident.detection }, nowMs, retryAt);
+      ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: gate.address, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+    }
+
+    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
+    if (notified) degraded.push(notified);
+    return degraded.length > 0 ? { status: 'handled', degraded: degraded.join('; ') } : { status: 'handled' };
+  }
+
+  private snapshotFile(incidentId: string): string {
+    return path.join(this.deps.layout.ledger, 'incident-data', `${incidentId}.json`);
+  }
+
+  private decideBlock(address: string, isPublic: boolean, why: string | undefined, verdict: Verdict, reason: string, nowMs: number, log: Logger): ResponseAction {
+    const s = this.settings;
+    if (!s.blockVerdicts.has(verdict)) {
+      return { kind: 'not_blocked', reason: `verdict ${verdict} is not in block_verdicts (${[...s.blockVerdicts].join(', ') || 'none'})` };
+    }
+    if (!isPublic && !s.blockPrivate) {
+      return { kind: 'not_blocked', reason: `${why ?? 'not public'}: never blocked (block_private = false)` };
+    }
+    const r = blockAddress(this.deps.layout, address, verdict, reason, nowMs, { baseSeconds: s.blockSeconds, maxSeconds: s.blockMaxSeconds }, { lock: { timeoutMs: Math.max(1000, this.deadlineMs - nowMs) } });
+    if (!r.ok) {
+      log.error('Simulated block failed', { src_ip: address, reason: r.error.kind, message: r.error.message });
+      return { kind: 'not_blocked', reason: `block failed: ${r.error.message}` };
+    }
+    const expires = new Date(r.value.entry.expiresMs).toISOString();
+    log.warn(`[SIMULATION] Blocking IP ${address}`, {
+      src_ip: address,
+      verdict,
+      duration_s: r.value.durationSeconds,
+      expires,
+      count: r.value.entry.count,
+      repeat_offender: r.value.repeat ? 'yes' : 'no',
+      message: 'simulation only: no firewall command is run',
+    });
+    return {
+      kind: 'blocked',
+      reason: `${verdict}: simulated block for ${r.value.durationSeconds} s${r.value.repeat ? ` (repeat offender, block #${r.value.entry.count})` : ''}`,
+      expires,
+      commands: r.value.commands,
+    };
+  }
+
+  /** Send one notification; returns a degradation note when it could not be delivered now. */
+  private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage, secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
+    const d = this.deps;
+    if (kind === 'incident') {
+      const claim = claimNotification(d.layout, incident.srcIp, incident.verdict, d.now(), this.settings.renotifySeconds, incident.incidentId);
+      if (!claim.ok) {
+        log.error('Notification ledger failed', { reason: claim.error.kind, message: claim.error.message });
+      } else if (!claim.value.notify) {
+        log.info('Not notified again', { src_ip: incident.srcIp, verdict: incident.verdict, message: claim.value.reason });
+        return undefined;
+      }
+    }
+    const notification = { incidentId: incident.incidentId, kind, payload: message };
+    const webhook = this.webhookTarget(secrets);
+    if (!webhook.target) {
+      const q = enqueueNotification(d.layout, notification, d.now());
+      if (webhook.problem) {
+        log.error('Discord webhook URL refused; notification kept in the outbox', { message: webhook.problem, outbox: q.ok ? q.value : q.error.message });
+        return 'discord: webhook refused';
+      }
+      log.info('No Discord webhook configured; notification kept in the outbox', { outbox: q.ok ? q.value : q.error.message, message: 'soar-edr secrets set discord_webhook_url, then soar-edr drain' });
+      return q.ok ? undefined : `outbox: ${q.error.kind}`;
+    }
+    const deliver = webhookDeliverer(webhook.target, d.fetch, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
+    const sent = await sendNotification(d.layout, notification, deliver, { now: d.now, deadlineMs: this.deadlineMs, random: d.random });
+    if (!sent.ok) {
+      log.error('Notification could not be queued', { reason: sent.error.kind, message: sent.error.message });
+      return `outbox: ${sent.error.kind}`;
+    }
+    const r = sent.value;
+    switch (r.status) {
+      case 'delivered':
+        log.info('Discord notification delivered', { kind, message_id: r.delivery.status === 'delivered' ? (r.delivery.messageId ?? '') : '', attempts: r.delivery.attempts });
+        return undefined;
+      case 'already_delivered':
+      case 'in_flight':
+      case 'claimed_elsewhere':
+        log.info('Discord notification already handled by another process', { kind, status: r.status });
+        return undefined;
+      case 'queued':
+        log.warn('Discord notification kept in the outbox', { kind, message: r.reason });
+        return 'discord: queued';
+      case 'retry_later':
+        log.warn('Discord notification kept in the outbox', { kind, message: 'reason' in r.delivery ? r.delivery.reason : r.delivery.status, next_attempt: new Date(r.nextAttemptAtMs).toISOString() });
+        return 'discord: kept in the outbox';
+      case 'dead_lettered':
+        log.error('Discord refused the notification; kept as a dead letter', { kind, file: r.deadLetter, message: r.delivery && 'reason' in r.delivery ? r.delivery.reason : '' });
+        return 'discord: rejected';
+    }
+  }
+
+  async finish(log: Logger): Promise<void> {
+    const d = this.deps;
+    if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return;
+    const purged = purgeExpired(d.layout, d.now());
+    if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+    await followUp(this, log, { outboxItems: FOLLOW_UP_OUTBOX_ITEMS, queueItems: FOLLOW_UP_QUEUE_ITEMS });
+  }
+
+  /** Deliver what waits in the outbox, if a webhook is configured. */
+  async drainOutbox(log: Logger, maxItems: number): Promise<void> {
+    const d = this.deps;
+    if (outboxSize(d.layout) === 0) return;
+    const webhook = this.webhookTarget(await this.context.secrets());
+    if (!webhook.target) return;
+    const deliver = webhookDeliverer(webhook.target, d.fetch, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
+    const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: this.deadlineMs, maxItems, random: d.random });
+    if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
+    else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
+      log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });
+    }
+  }
+
+  /** Enrich queued addresses that are due; update their incidents and send an update. */
+  async drainQueue(log: Logger, maxItems: number): Promise<number> {
+    const d = this.deps;
+    this.queue.recoverStaleClaims(d.now());
+    const secrets = await this.context.secrets();
+    let done = 0;
+    for (const entry of this.queue.list(d.now()).slice(0, maxItems)) {
+      if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;
+      const claim = this.queue.claim(entry.address, d.now());
+      if (!claim) continue;
+      this.memo.delete(entry.address);
+      const enriched = await this.enrich(entry.address, secrets, 0);
+      const still = [enriched.vt, enriched.abuse].find((e) => e?.state === 'deferred' || (e?.state === 'error' && e.retryable));
+      if (still) {
+        const retryAt = still.state === 'deferred' ? still.retryAtMs : undefined;
+        this.queue.release(claim, d.now(), retryAt, still.state === 'deferred' ? still.reason : still.state === 'error' ? still.error.message : undefined);
+        continue;
+      }
+      for (const ref of claim.entry.refs) await this.updateIncident(ref.incidentId, enriched, secrets, log);
+      this.queue.complete(claim);
+      done += 1;
+    }
+    return done;
+  }
+
+  private async updateIncident(incidentId: string, enriched: Enriched, secrets: ResolvedSecrets, log: Logger): Promise<void> {
+    const d = this.deps;
+    const snap = readJsonIfExists(this.snapshotFile(incidentId));
+    if (snap === undefined || 'corrupt' in snap) {
+      log.warn('Deferred enrichment finished, but the incident snapshot is missing', { incident_id: incidentId });
+      return;
+    }
+    const before = snap.value as Incident;
+    const decision = decideVerdict(
+      { vt: outcomeFor(enriched.vt, enriched.vtNote), abuse: enriched.abuse ? outcomeFor(enriched.abuse, '') : undefined },
+      this.settings.thresholds,
+    );
+    const nowMs = d.now();
+    const action = before.action.kind === 'blocked' ? before.action : this.decideBlock(before.srcIp, true, undefined, decision.verdict, decision.reason, nowMs, log);
+    const after: Incident = {
+      ...before,
+      verdict: decision.verdict,
+      reason: decision.reason,
+      vt: vtResult(enriched.vt, enriched.vtNote),
+      abuse: abuseResult(enriched.abuse, '') ?? before.abuse,
+      action,
+    };
+    writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(after));
+    const updated = updateIncidentReport(d.layout, after);
+    if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
+    log.info('Deferred enrichment completed', { incident_id: incidentId, src_ip: after.srcIp, verdict: after.verdict, previous_verdict: before.verdict, reason: after.reason });
+    if (verdictRank(after.verdict) !== verdictRank(before.verdict) || after.verdict !== before.verdict) {
+      await this.notify(after, 'update', buildDiscordUpdateMessage(after, before.verdict), secrets, log.child({ incident_id: incidentId }));
+    }
+  }
+}
+
+/** The follow-up work: shared by the end of every alert run and `soar-edr drain`. */
+export async function followUp(pipeline: IncidentPipeline, log: Logger, limits: { outboxItems: number; queueItems: number }): Promise<void> {
+  await pipeline.drainOutbox(log, limits.outboxItems);
+  const enriched = await pipeline.drainQueue(log, limits.queueItems);
+  if (enriched > 0) await pipeline.drainOutbox(log, limits.outboxItems);
+}
+
+export type { IncidentPipeline };
+
+export function createIncidentPipeline(context: RunContext, deps: PipelineDeps): IncidentPipeline {
+  return new IncidentPipeline(context, deps);
 }

@@ -1,13 +1,18 @@
 /**
  * Bundle entry of the soar_response alert action (bin/soar_response_main.cjs), started by
- * bin/soar_response.sh. The thin shell: real stdin/stderr/env/clock in, exit code out.
+ * bin/soar_response.sh. The thin shell: real stdin/stderr/env/clock/disk/network in, exit
+ * code out.
  */
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { createIncidentPipeline } from '../pipeline';
+import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
 import { EXIT } from '../splunk/exit-codes';
 import { formatLogLine } from '../splunk/log';
 import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
 import { fetchStoredSecrets } from '../splunk/secrets';
+import { dataLayout, resolveDataDir } from '../store/data-dir';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -22,19 +27,31 @@ function writeStderr(text: string): void {
   }
 }
 
+/**
+ * All of stdin, read synchronously from fd 0: splunkd writes the payload and closes the
+ * pipe, and not touching process.stdin spares loading Node's socket and TTY machinery on
+ * every alert. Undefined when it exceeds the payload size limit.
+ */
 function readStdin(): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    process.stdin.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_PAYLOAD_BYTES) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    process.stdin.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
-  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EOF') break;
+      return Promise.reject(e);
+    }
+    if (n === 0) break;
+    size += n;
+    if (size > MAX_PAYLOAD_BYTES) return Promise.resolve(undefined);
+    chunks.push(chunk.subarray(0, n));
+  }
+  return Promise.resolve(Buffer.concat(chunks).toString('utf8'));
 }
 
 async function parseXml(text: string): Promise<unknown> {
@@ -44,16 +61,33 @@ async function parseXml(text: string): Promise<unknown> {
   return xml2js.parseStringPromise(text, { explicitArray: true });
 }
 
-runAlertAction({
-  args: process.argv.slice(2),
-  readStdin,
-  writeStderr,
-  env: process.env,
-  now: () => new Date(),
-  parseXml,
-  fetchStoredSecrets,
-  maxRssKb: () => process.resourceUsage().maxRSS,
-}).then(
+const layout = dataLayout(resolveDataDir(process.env, homedir()));
+
+runAlertAction(
+  {
+    args: process.argv.slice(2),
+    readStdin,
+    writeStderr,
+    env: process.env,
+    now: () => new Date(),
+    parseXml,
+    fetchStoredSecrets,
+    maxRssKb: () => process.resourceUsage().maxRSS,
+    keepDeadLetter: (text, reason) => {
+      const r = writeDeadLetter(layout, 'payload', text, reason, Date.now());
+      return r.ok ? r.value : undefined;
+    },
+  },
+  (context) =>
+    createIncidentPipeline(context, {
+      layout,
+      env: process.env,
+      fetch: globalThis.fetch,
+      now: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      random: Math.random,
+    }),
+).then(
   (summary) => {
     process.exitCode = summary.exitCode;
   },

@@ -30,12 +30,4 @@ export function guardStorage<T, K extends string>(
 }
 
 /** Whether a process with this id runs on this host (EPERM: it runs, as another user). */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { processAlive } from '../store/file-lock';

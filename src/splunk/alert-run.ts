@@ -4,14 +4,13 @@
  * stderr, environment, clock, XML parser, splunkd REST) comes in through AlertRunIO so
  * the whole contract runs in tests exactly as it runs under splunkd.
  */
-import { handleAlertRow, PipelineDeps } from '../pipeline';
-import type { Result } from '../result';
-import { parseActionConfig } from './action-config';
-import { alertAddress } from './alert-address';
+import type { Failure, Result } from '../result';
+import { ActionConfig, parseActionConfig } from './action-config';
+import { AlertAddress, alertAddress } from './alert-address';
 import { EXIT, ExitCode, worseExit } from './exit-codes';
 import { checkInvocation } from './invocation';
 import { createLogger, Logger } from './log';
-import { AlertPayload, parsePayload, XmlParser } from './payload';
+import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
 import { readResultsFile, ResultFields, ResultRow, resultsLayout, ResultsLayout, ridFor } from './results-file';
 import {
   connectionFromServerUri,
@@ -25,6 +24,41 @@ import {
 
 export const ACTION_NAME = 'soar_response';
 
+/** One accepted result row, as the contract layer hands it to the incident pipeline. */
+export interface AlertRowInput {
+  /** The result row as Splunk wrote it (multivalue fields as arrays). */
+  readonly row: ResultFields;
+  readonly attacker: AlertAddress;
+  readonly rid: string;
+}
+
+/** What the pipeline made of one row: handled (possibly degraded: kept for later), or failed. */
+export type RowOutcome =
+  | { readonly status: 'handled'; readonly degraded?: string }
+  | { readonly status: 'failed'; readonly error: Failure };
+
+/** Everything about this run the pipeline may use. */
+export interface RunContext {
+  readonly payload: AlertPayload;
+  readonly config: ActionConfig;
+  readonly mode: ResultsLayout['mode'];
+  readonly log: Logger;
+  /** Resolved at most once per run, on first use. */
+  readonly secrets: () => Promise<ResolvedSecrets>;
+  readonly startedMs: number;
+}
+
+/** The incident pipeline, created once per run. */
+export interface RowPipeline {
+  /** Params the pipeline could not use (each replaced by its default). */
+  readonly configProblems: readonly Failure[];
+  handleRow(input: AlertRowInput, log: Logger): Promise<RowOutcome>;
+  /** After the last row: follow-up work that fits in the time left (outbox, queue). */
+  finish(log: Logger): Promise<void>;
+}
+
+export type PipelineFactory = (context: RunContext) => RowPipeline;
+
 export interface AlertRunIO {
   readonly args: readonly string[];
   /** All of stdin; undefined when it exceeded the size limit. */
@@ -36,6 +70,8 @@ export interface AlertRunIO {
   readonly fetchStoredSecrets: (conn: SplunkConnection) => Promise<Result<Secrets, SplunkRestErrorKind>>;
   /** Peak resident memory so far, in KiB (reported in the closing line). */
   readonly maxRssKb: () => number;
+  /** Keep a payload that could not be processed, with the reason, for `soar-edr replay`. */
+  readonly keepDeadLetter: (payloadText: string, reason: string) => string | undefined;
 }
 
 /** How long the storage/passwords request may take; the whole run has maxtime (5m). */
@@ -47,12 +83,22 @@ export interface RunSummary {
   readonly handedOff: number;
   readonly rejected: number;
   readonly failed: number;
+  readonly degraded: number;
 }
 
-export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
+export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFactory): Promise<RunSummary> {
   const started = io.now().getTime();
   const bootLog = createLogger(io.writeStderr, { base: { action_name: ACTION_NAME } });
-  const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0 });
+  const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0, degraded: 0 });
+  const deadLetter = (text: string, reason: string): void => {
+    try {
+      // The session key is a live credential until the session expires: never on disk.
+      const file = io.keepDeadLetter(redactPayloadSecrets(text), reason);
+      if (file) bootLog.warn('Payload kept as a dead letter', { file, message: 'run it again with: soar-edr replay FILE' });
+    } catch (e) {
+      bootLog.error('Cannot keep the payload as a dead letter', { message: (e as Error).message });
+    }
+  };
 
   const invocation = checkInvocation(io.args);
   if (!invocation.ok) {
@@ -70,6 +116,7 @@ export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
   const parsed = await parsePayload(stdin, io.parseXml);
   if (!parsed.ok) {
     bootLog.error('Payload rejected', { reason: parsed.error.kind, message: parsed.error.message });
+    if (parsed.error.kind !== 'empty') deadLetter(stdin, `${parsed.error.kind}: ${parsed.error.message}`);
     bootLog.flush();
     return empty(EXIT.BAD_PAYLOAD);
   }
@@ -97,30 +144,52 @@ export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
   }
   log.info('Invoking modular action', { results_file: payload.resultsFile, rid: layout.baseRid });
 
-  const deps: PipelineDeps = { log, secrets: memoize(() => resolveSecrets(payload, io, log)), now: io.now };
+  const pipeline = createPipeline({
+    payload,
+    config,
+    mode: layout.mode,
+    log,
+    secrets: memoize(() => resolveSecrets(payload, io, log)),
+    startedMs: started,
+  });
+  for (const p of pipeline.configProblems) {
+    log.error('Invalid action configuration', { reason: p.kind, message: p.message });
+    exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
+  }
   let rows = 0;
   let handedOff = 0;
   let rejected = 0;
   let failed = 0;
+  let degraded = 0;
   const handleRow = async (row: ResultRow): Promise<void> => {
     rows += 1;
-    const outcome = await handleOneRow(row, payload, config, layout, { ...deps, log: log.child({ rid: row.rid }) });
-    if (outcome === 'handed_off') handedOff += 1;
-    else if (outcome === 'rejected') rejected += 1;
-    else failed += 1;
+    const outcome = await handleOneRow(row, config, pipeline, log.child({ rid: row.rid }));
+    if (outcome === 'rejected') rejected += 1;
+    else if (outcome === 'failed') failed += 1;
+    else {
+      handedOff += 1;
+      if (outcome === 'degraded') degraded += 1;
+    }
   };
 
   const read = await readResultsFile(payload.resultsFile, layout, handleRow);
   if (!read.ok) {
     log.error('Cannot read results_file', { reason: read.error.kind, message: read.error.message, action_status: 'failure' });
     exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
+    if (read.error.kind !== 'no_rows') deadLetter(stdin, `results_file ${read.error.kind}: ${read.error.message}`);
     if (rows === 0 && payload.result !== undefined) {
       // splunkd also sends the first result row inline: handle it rather than lose it.
       log.warn('Using the payload result row instead of results_file', { rows_available: 1 });
       await handleRow({ rid: ridFor(layout, 0), index: 0, fields: payload.result as ResultFields });
     }
   }
+  try {
+    await pipeline.finish(log);
+  } catch (e) {
+    log.error('Follow-up work failed', { reason: 'internal', message: (e as Error).stack ?? String(e) });
+  }
   if (rejected + failed > 0) exitCode = worseExit(exitCode, EXIT.PARTIAL);
+  if (degraded > 0) exitCode = worseExit(exitCode, EXIT.DEGRADED);
 
   log.info('Modular action script duration', {
     action_status: exitCode === EXIT.OK ? 'success' : 'failure',
@@ -129,45 +198,32 @@ export async function runAlertAction(io: AlertRunIO): Promise<RunSummary> {
     handed_off: handedOff,
     rejected,
     failed,
+    degraded,
     exit_code: exitCode,
     max_rss_kb: io.maxRssKb(),
   });
   log.flush();
-  return { exitCode, rows, handedOff, rejected, failed };
+  return { exitCode, rows, handedOff, rejected, failed, degraded };
 }
 
 async function handleOneRow(
   row: ResultRow,
-  payload: AlertPayload,
-  config: ReturnType<typeof parseActionConfig>['config'],
-  _layout: ResultsLayout,
-  deps: PipelineDeps,
-): Promise<'handed_off' | 'rejected' | 'failed'> {
+  config: ActionConfig,
+  pipeline: RowPipeline,
+  log: Logger,
+): Promise<'handed_off' | 'degraded' | 'rejected' | 'failed'> {
   const address = alertAddress(row.fields, config.addressFields);
   if (!address.ok) {
-    deps.log.error('Result row rejected', { reason: address.error.kind, message: address.error.message, action_status: 'failure' });
+    log.error('Result row rejected', { reason: address.error.kind, message: address.error.message, action_status: 'failure' });
     return 'rejected';
   }
   try {
-    const outcome = await handleAlertRow(
-      {
-        row: row.fields,
-        attacker: address.value,
-        searchName: payload.searchName,
-        sid: payload.sid,
-        rid: row.rid,
-        config,
-        resultsLink: payload.resultsLink,
-        app: payload.app,
-        owner: payload.owner,
-      },
-      deps,
-    );
-    if (outcome.status === 'handed_off') return 'handed_off';
-    deps.log.error('Incident pipeline failed', { reason: outcome.error.kind, message: outcome.error.message, action_status: 'failure' });
+    const outcome = await pipeline.handleRow({ row: row.fields, attacker: address.value, rid: row.rid }, log);
+    if (outcome.status === 'handled') return outcome.degraded ? 'degraded' : 'handed_off';
+    log.error('Incident pipeline failed', { reason: outcome.error.kind, message: outcome.error.message, action_status: 'failure' });
     return 'failed';
   } catch (e) {
-    deps.log.error('Incident pipeline crashed', { reason: 'internal', message: (e as Error).stack ?? String(e), action_status: 'failure' });
+    log.error('Incident pipeline crashed', { reason: 'internal', message: (e as Error).stack ?? String(e), action_status: 'failure' });
     return 'failed';
   }
 }

@@ -20,11 +20,14 @@ export const EXIT = {
   PARTIAL: 4,
   /** The launcher found no usable Node.js (>= 18). Written by bin/soar_response.sh. */
   NO_NODE: 5,
+  /** Degraded: every row was recorded, but an enrichment or a notification failed (bad key,
+   * provider down, webhook refused); what can be retried is kept in the queue or outbox. */
+  DEGRADED: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-const SEVERITY: readonly ExitCode[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.BAD_PAYLOAD, EXIT.PARTIAL, EXIT.OK];
+const SEVERITY: readonly ExitCode[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.BAD_PAYLOAD, EXIT.PARTIAL, EXIT.DEGRADED, EXIT.OK];
 
 /** The more severe of two exit codes. */
 export function worseExit(a: ExitCode, b: ExitCode): ExitCode {

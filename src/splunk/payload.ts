@@ -202,3 +202,13 @@ function xmlResult(node: unknown): Record<string, string | string[]> {
   }
   return out;
 }
+
+/**
+ * The payload as text with splunkd's session key blanked, for keeping it on disk (a dead
+ * letter): the key is a live credential until the session expires.
+ */
+export function redactPayloadSecrets(text: string): string {
+  return text
+    .replace(/("session_key"\s*:\s*")(?:[^"\\]|\\.)*"/g, '$1"')
+    .replace(/(<session_key>)[\s\S]*?(<\/session_key>)/g, '$1$2');
+}

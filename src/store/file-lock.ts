@@ -108,3 +108,38 @@ export function withFileLock<T>(lockFile: string, fn: () => T, options: LockOpti
     rmSync(lockFile, { force: true });
   }
 }
+
+/**
+ * The same lock held across asynchronous work (an HTTP lookup): waiters poll with a sleep
+ * instead of blocking the event loop. Used so that concurrent processes ask a provider about
+ * one address once, the others reading the answer from the cache.
+ */
+export async function withFileLockAsync<T>(
+  lockFile: string,
+  fn: () => Promise<T>,
+  options: LockOptions & { sleep?: (ms: number) => Promise<void> } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const staleMs = options.staleMs ?? 60_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  mkdirSync(path.dirname(lockFile), { recursive: true });
+  const started = Date.now();
+  let delay = 5;
+  while (!tryAcquire(lockFile)) {
+    const inode = abandonedInode(lockFile, staleMs);
+    if (inode !== undefined) {
+      breakAbandoned(lockFile, inode);
+      continue;
+    }
+    if (Date.now() - started > timeoutMs) throw new LockTimeoutError(lockFile, Date.now() - started);
+    await sleep(delay + Math.floor(Math.random() * delay));
+    delay = Math.min(delay * 2, 200);
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
+}
+
+export { pidAlive as processAlive };

@@ -1,0 +1,398 @@
+/**
+ * Incremental failed-login aggregation shared by the auth.log and Windows 4625 analyses:
+ * totals, top sources and user names, the busiest sliding window per source (brute-force
+ * candidates) and successful logons that follow failures.
+ *
+ * Memory stays flat on large inputs: per source only counters, a capped user table and the
+ * timestamps inside one window are kept; per-attempt records are never stored.
+ */
+import { Result, ok, fail } from '../result';
+import { AddressScope, classifyAddress } from './address-scope';
+
+export interface BruteForceOptions {
+  /** Width of the sliding window, seconds (> 0). */
+  readonly windowSeconds: number;
+  /** A source is a brute-force candidate when some window holds at least this many failures. */
+  readonly threshold: number;
+  /** A success is reported when its source had at least this many failures before it. */
+  readonly minFailuresBeforeSuccess: number;
+  /** How many sources / user names the top lists hold. */
+  readonly topN: number;
+}
+
+export const DEFAULT_BRUTE_FORCE_OPTIONS: BruteForceOptions = {
+  windowSeconds: 60,
+  threshold: 10,
+  minFailuresBeforeSuccess: 5,
+  topN: 10,
+};
+
+export type BruteForceOptionError = 'invalid_option';
+
+/** Fills defaults and rejects values the window logic cannot work with. */
+export function bruteForceOptions(
+  given: Partial<BruteForceOptions> = {},
+): Result<BruteForceOptions, BruteForceOptionError> {
+  const merged = { ...DEFAULT_BRUTE_FORCE_OPTIONS, ...dropUndefined(given) };
+  if (!Number.isFinite(merged.windowSeconds) || merged.windowSeconds <= 0) {
+    return fail('invalid_option', `window must be a number of seconds greater than 0 (got ${String(given.windowSeconds)})`);
+  }
+  for (const key of ['threshold', 'minFailuresBeforeSuccess', 'topN'] as const) {
+    const v = merged[key];
+    if (!Number.isInteger(v) || v < 1) {
+      return fail('invalid_option', `${key} must be a whole number of at least 1 (got ${String(given[key])})`);
+    }
+  }
+  return ok(merged);
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/**
+ * Regex captures and slices share memory with the line (and the 64 KiB chunk it came from).
+ * Keys kept for the whole run are copied so they do not pin those chunks.
+ */
+export function detachString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/** Largest number of weighted events within any window of `windowMs`, fed in time order. */
+export class SlidingWindowMax {
+  private times: number[] = [];
+  private counts: number[] = [];
+  private head = 0;
+  private inWindow = 0;
+  private last = -Infinity;
+  max = 0;
+  maxStartMs = NaN;
+  maxEndMs = NaN;
+  /**
+   * Events that arrived earlier than the one before them. A small step back is counted at the
+   * later time; a jump back by a window or more starts a new segment (windows never span it).
+   */
+  outOfOrder = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  add(timeMs: number, count: number): void {
+    let t = timeMs;
+    if (t < this.last) {
+      this.outOfOrder += 1;
+      if (t <= this.last - this.windowMs) {
+        // A jump back by more than a window (files concatenated out of order, a clock reset):
+        // start a new segment. Clamping instead would pile every later event into one window
+        // and grow the queue without bound.
+        this.times = [];
+        this.counts = [];
+        this.head = 0;
+        this.inWindow = 0;
+      } else {
+        t = this.last;
+      }
+    }
+    this.last = t;
+    this.times.push(t);
+    this.counts.push(count);
+    this.inWindow += count;
+    // An event stays in the window while it is less than windowMs older than the newest.
+    const cutoff = t - this.windowMs;
+    while (this.times[this.head]! <= cutoff) {
+      this.inWindow -= this.counts[this.head]!;
+      this.head += 1;
+    }
+    if (this.inWindow > this.max) {
+      this.max = this.inWindow;
+      this.maxStartMs = this.times[this.head]!;
+      this.maxEndMs = t;
+    }
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.counts = this.counts.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Exact counts while fewer than `capacity` distinct keys are seen; beyond that the table is
+ * pruned to the largest `capacity` entries whenever it doubles, so counts become lower bounds
+ * (flagged by `approximate`). Keeps a dictionary attack over millions of names in bounded memory.
+ */
+export class BoundedCounter {
+  private readonly counts = new Map<string, number>();
+  approximate = false;
+  /** Largest count ever dropped by pruning: any key's true count may exceed its kept count by this much. */
+  maxDropped = 0;
+  private distinctSeen = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  add(key: string, n: number): void {
+    const prev = this.counts.get(key);
+    if (prev !== undefined) {
+      this.counts.set(key, prev + n);
+      return;
+    }
+    this.counts.set(detachString(key), n);
+    this.distinctSeen += 1;
+    if (this.counts.size > this.capacity * 2) this.prune();
+  }
+
+  private prune(): void {
+    const entries = [...this.counts.entries()].sort((a, b) => b[1] - a[1]);
+    for (let i = this.capacity; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
+      this.counts.delete(k);
+      if (v > this.maxDropped) this.maxDropped = v;
+    }
+    this.approximate = true;
+  }
+
+  /** Distinct keys seen; an upper bound once pruning has happened (a key may be counted again). */
+  get distinct(): number {
+    return this.approximate ? this.distinctSeen : this.counts.size;
+  }
+
+  top(n: number): { key: string; count: number }[] {
+    return [...this.counts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, n)
+      .map(([key, count]) => ({ key, count }));
+  }
+}
+
+const USERS_PER_SOURCE = 64;
+const TRACKED_USERS = 100_000;
+const SUCCESS_RECORDS = 1_000;
+
+class SourceStats {
+  failures = 0;
+  firstMs = NaN;
+  lastMs = NaN;
+  successes = 0;
+  lastFailureMs = NaN;
+  readonly users = new Map<string, number>();
+  usersOverflow = false;
+  readonly window: SlidingWindowMax;
+  constructor(windowMs: number) {
+    this.window = new SlidingWindowMax(windowMs);
+  }
+}
+
+export interface UserCount {
+  readonly user: string;
+  readonly failures: number;
+}
+
+export interface SourceReport {
+  readonly address: string;
+  readonly scope: AddressScope;
+  readonly isPublic: boolean;
+  readonly failures: number;
+  readonly firstMs: number | null;
+  readonly lastMs: number | null;
+  /** Most failures inside any window of `windowSeconds`, and that window's first/last event. */
+  readonly maxInWindow: number;
+  readonly maxWindowStartMs: number | null;
+  readonly maxWindowEndMs: number | null;
+  /** maxInWindow reached the threshold. */
+  readonly isBruteForce: boolean;
+  readonly distinctUsers: number;
+  /** True when more than 64 distinct names were tried: `distinctUsers` is then a floor. */
+  readonly distinctUsersCapped: boolean;
+  readonly topUsers: readonly UserCount[];
+  readonly successes: number;
+}
+
+export interface SuccessAfterFailures {
+  readonly address: string;
+  readonly scope: AddressScope;
+  readonly isPublic: boolean;
+  readonly user: string | null;
+  readonly method: string | null;
+  readonly timeMs: number | null;
+  readonly failuresBefore: number;
+  readonly lastFailureMs: number | null;
+}
+
+export interface FailureSummary {
+  readonly windowSeconds: number;
+  readonly threshold: number;
+  readonly totalFailures: number;
+  readonly distinctSources: number;
+  readonly failuresWithoutSource: number;
+  readonly firstMs: number | null;
+  readonly lastMs: number | null;
+  readonly topSources: readonly SourceReport[];
+  readonly topUsers: readonly UserCount[];
+  readonly distinctUsers: number;
+  /** True once more than 100,000 distinct user names were seen; top user counts are then lower bounds. */
+  readonly usersApproximate: boolean;
+  /** Every source whose busiest window reached the threshold, busiest first. */
+  readonly bruteForce: readonly SourceReport[];
+  readonly successes: number;
+  readonly successAfterFailures: readonly SuccessAfterFailures[];
+  /** More qualifying successes than the 1,000 kept in `successAfterFailures`. */
+  readonly successAfterFailuresTruncated: number;
+  /** Events whose time was earlier than the previous one from the same source. */
+  readonly outOfOrderEvents: number;
+}
+
+function finite(ms: number): number | null {
+  return Number.isFinite(ms) ? ms : null;
+}
+
+export class FailureAggregator {
+  private readonly sources = new Map<string, SourceStats>();
+  private readonly users = new BoundedCounter(TRACKED_USERS);
+  private readonly windowMs: number;
+  private total = 0;
+  private withoutSource = 0;
+  private firstMs = NaN;
+  private lastMs = NaN;
+  private successCount = 0;
+  private readonly successRecords: {
+    address: string;
+    user: string | null;
+    method: string | null;
+    timeMs: number;
+    failuresBefore: number;
+    lastFailureMs: number;
+  }[] = [];
+  private successTruncated = 0;
+
+  constructor(private readonly options: BruteForceOptions) {
+    this.windowMs = options.windowSeconds * 1000;
+  }
+
+  /** One failed logon (or `count` identical ones, as in "message repeated N times"). */
+  addFailure(timeMs: number, address: string | null, user: string | null, count = 1): void {
+    this.total += count;
+    const timed = Number.isFinite(timeMs);
+    if (timed) {
+      if (!(timeMs >= this.firstMs)) this.firstMs = timeMs;
+      if (!(timeMs <= this.lastMs)) this.lastMs = timeMs;
+    }
+    if (user !== null) this.users.add(user, count);
+    if (address === null) {
+      this.withoutSource += count;
+      return;
+    }
+    let s = this.sources.get(address);
+    if (s === undefined) {
+      s = new SourceStats(this.windowMs);
+      this.sources.set(detachString(address), s);
+    }
+    s.failures += count;
+    if (timed) {
+      if (!(timeMs >= s.firstMs)) s.firstMs = timeMs;
+      if (!(timeMs <= s.lastMs)) s.lastMs = timeMs;
+      s.lastFailureMs = timeMs;
+      s.window.add(timeMs, count);
+    }
+    if (user !== null) {
+      const prev = s.users.get(user);
+      if (prev !== undefined) s.users.set(user, prev + count);
+      else if (s.users.size < USERS_PER_SOURCE) s.users.set(detachString(user), count);
+      else s.usersOverflow = true;
+    }
+  }
+
+  /** A successful logon; reported when its source already had enough failures. */
+  addSuccess(timeMs: number, address: string | null, user: string | null, method: string | null): void {
+    this.successCount += 1;
+    if (address === null) return;
+    const s = this.sources.get(address);
+    if (s === undefined) return;
+    s.successes += 1;
+    if (s.failures < this.options.minFailuresBeforeSuccess) return;
+    if (this.successRecords.length >= SUCCESS_RECORDS) {
+      this.successTruncated += 1;
+      return;
+    }
+    this.successRecords.push({
+      address: detachString(address),
+      user: user === null ? null : detachString(user),
+      method: method === null ? null : detachString(method),
+      timeMs,
+      failuresBefore: s.failures,
+      lastFailureMs: s.lastFailureMs,
+    });
+  }
+
+  summarize(): FailureSummary {
+    const { topN, threshold, windowSeconds } = this.options;
+    const byFailures = (a: [string, SourceStats], b: [string, SourceStats]): number =>
+      b[1].failures - a[1].failures || compareText(a[0], b[0]);
+    const all = [...this.sources.entries()];
+    const top = all.sort(byFailures).slice(0, topN).map(([k, s]) => this.report(k, s));
+    const bruteForce = all
+      .filter(([, s]) => s.window.max >= threshold)
+      .sort((a, b) => b[1].window.max - a[1].window.max || byFailures(a, b))
+      .map(([k, s]) => this.report(k, s));
+    let outOfOrder = 0;
+    for (const s of this.sources.values()) outOfOrder += s.window.outOfOrder;
+    return {
+      windowSeconds,
+      threshold,
+      totalFailures: this.total,
+      distinctSources: this.sources.size,
+      failuresWithoutSource: this.withoutSource,
+      firstMs: finite(this.firstMs),
+      lastMs: finite(this.lastMs),
+      topSources: top,
+      topUsers: this.users.top(topN).map(({ key, count }) => ({ user: key, failures: count })),
+      distinctUsers: this.users.distinct,
+      usersApproximate: this.users.approximate,
+      bruteForce,
+      successes: this.successCount,
+      successAfterFailures: this.successRecords.map((r) => {
+        const cls = classifyAddress(r.address);
+        return {
+          address: r.address,
+          scope: cls.scope,
+          isPublic: cls.isPublic,
+          user: r.user,
+          method: r.method,
+          timeMs: finite(r.timeMs),
+          failuresBefore: r.failuresBefore,
+          lastFailureMs: finite(r.lastFailureMs),
+        };
+      }),
+      successAfterFailuresTruncated: this.successTruncated,
+      outOfOrderEvents: outOfOrder,
+    };
+  }
+
+  private report(address: string, s: SourceStats): SourceReport {
+    const cls = classifyAddress(address);
+    const users = [...s.users.entries()]
+      .sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]))
+      .slice(0, 5)
+      .map(([user, failures]) => ({ user, failures }));
+    return {
+      address,
+      scope: cls.scope,
+      isPublic: cls.isPublic,
+      failures: s.failures,
+      firstMs: finite(s.firstMs),
+      lastMs: finite(s.lastMs),
+      maxInWindow: s.window.max,
+      maxWindowStartMs: finite(s.window.maxStartMs),
+      maxWindowEndMs: finite(s.window.maxEndMs),
+      isBruteForce: s.window.max >= this.options.threshold,
+      distinctUsers: s.users.size,
+      distinctUsersCapped: s.usersOverflow,
+      topUsers: users,
+      successes: s.successes,
+    };
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
