@@ -1,10 +1,18 @@
 /**
- * Foundation benchmarks (issue 2), through the packaged app as splunkd runs it:
- *  - per-result run of bin/soar_response.sh with a 1-row results file, through the hand-off,
- *    secrets read from a loopback storage/passwords stub: median wall time vs `node -e 0`
- *    measured interleaved in the same run (target <= 1.5x);
- *  - digest of 100,000 rows: wall time (target <= 2 s) and the action's peak RSS (<= 150 MB).
+ * Alert action benchmarks:
+ *  - per-result run of the packaged bin/soar_response.sh as splunkd runs it, 1-row results
+ *    file, secrets from a loopback storage/passwords stub, the full incident pipeline with a
+ *    warm cache (VirusTotal answer cached by a first run), the record written, the Discord
+ *    card posted to a loopback stub: median wall time vs `node -e 0` measured interleaved
+ *    (issue 2's target, <= 1.5x, was set for the hand-off alone; issue 3's is <= 2x);
+ *  - the contract layer handing a 100,000-row digest to the pipeline (a counting pipeline in a
+ *    child process): wall time (<= 2 s) and peak RSS (<= 150 MB).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { startDiscordStub } from '../test/support/discord-stub';
+import { startVirusTotalStub } from '../test/support/intel-stubs';
 import { actionConfiguration, buildPayload, installApp, findActionScript, Row, writeDispatch } from '../test/support/splunkd-emulator';
 import { startRestStub } from '../test/support/splunkd-rest-stub';
 import { parseLogLines, withSignature } from '../test/support/splunk-log';
@@ -20,24 +28,36 @@ export interface BenchLine {
 export async function benchAlertAction(runs: number): Promise<BenchLine[]> {
   const app = await installApp();
   const rest = await startRestStub();
-  rest.passwords.push({ app: 'soar_edr', realm: 'soar_edr', username: 'virustotal_api_key', password: 'bench-key-0123456789' });
+  const vt = await startVirusTotalStub();
+  const discord = await startDiscordStub();
+  rest.passwords.push(
+    { app: 'soar_edr', realm: 'soar_edr', username: 'virustotal_api_key', password: vt.apiKey },
+    { app: 'soar_edr', realm: 'soar_edr', username: 'discord_webhook_url', password: discord.webhookUrl },
+  );
   const script = findActionScript(app);
-  const env = { PATH: process.env.PATH, SPLUNK_HOME: app.splunkHome };
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'soar-bench-'));
+  const env = { PATH: process.env.PATH, SPLUNK_HOME: app.splunkHome, SOAR_DATA_DIR: dataDir, SOAR_VIRUSTOTAL_URL: vt.baseUrl, SOAR_WEBHOOK_ALLOWED_HOSTS: discord.hostPort };
   try {
-    const one = writeDispatch(app, [{ src_ip: '203.0.113.42', failure_count: '14', users: ['root', 'admin'] }], 'per_result');
-    const payload = JSON.stringify(buildPayload({ sid: one.sid, resultsFile: one.resultsFiles[0]!, configuration: actionConfiguration(app), serverUri: rest.url, sessionKey: rest.sessionKey }));
     const nodeTimes: number[] = [];
     const actionTimes: number[] = [];
-    // Warm the page cache once, then interleave so both see the same machine state.
-    await timeProcess(script, ['--execute'], { input: payload, env });
-    for (let i = 0; i < runs; i++) {
+    // Each run is a new result (a new sid), so each records and notifies; renotify_window 0 so
+    // every run posts its card. The first run warms the cache and the page cache.
+    const payloadFor = (i: number) => {
+      const one = writeDispatch(app, [{ src_ip: '138.128.150.133', failure_count: '14', users: ['root', 'admin'] }], 'per_result', `scheduler__admin__search__RMD5bench_at_1764000000_${i}`);
+      return JSON.stringify(buildPayload({ sid: one.sid, resultsFile: one.resultsFiles[0]!, configuration: { ...actionConfiguration(app), renotify_window: '0' }, serverUri: rest.url, sessionKey: rest.sessionKey }));
+    };
+    await timeProcess(script, ['--execute'], { input: payloadFor(0), env });
+    for (let i = 1; i <= runs; i++) {
+      const payload = payloadFor(i);
       nodeTimes.push((await timeProcess(process.execPath, ['-e', '0'])).ms);
       const r = await timeProcess(script, ['--execute'], { input: payload, env });
-      if (r.code !== 0 || withSignature(parseLogLines(r.stderr), 'Alert row handed to the incident pipeline').length !== 1) {
+      const lines = parseLogLines(r.stderr);
+      if (r.code !== 0 || withSignature(lines, 'Incident recorded').length !== 1 || withSignature(lines, 'Discord notification delivered').length !== 1) {
         throw new Error(`per-result run failed (exit ${r.code}): ${r.stderr}`);
       }
       actionTimes.push(r.ms);
     }
+    if (vt.requests.length !== 1) throw new Error(`expected 1 VirusTotal request (warm cache), got ${vt.requests.length}`);
     const ratio = median(actionTimes) / median(nodeTimes);
 
     const rows: Row[] = Array.from({ length: 100_000 }, (_, i) => ({
@@ -47,22 +67,24 @@ export async function benchAlertAction(runs: number): Promise<BenchLine[]> {
       attack_type: 'SSH Brute Force',
     }));
     const digest = writeDispatch(app, rows, 'digest');
-    const digestPayload = JSON.stringify(buildPayload({ sid: digest.sid, resultsFile: digest.resultsFiles[0]!, configuration: actionConfiguration(app), serverUri: rest.url, sessionKey: rest.sessionKey }));
+    const digestPayload = JSON.stringify(buildPayload({ sid: digest.sid, resultsFile: digest.resultsFiles[0]!, configuration: actionConfiguration(app) }));
     const digestTimes: number[] = [];
     const rss: number[] = [];
     for (let i = 0; i < Math.max(3, Math.floor(runs / 5)); i++) {
-      const r = await timeProcess(script, ['--execute'], { input: digestPayload, env });
-      const summary = withSignature(parseLogLines(r.stderr), 'Modular action script duration')[0];
-      if (r.code !== 0 || summary?.fields.handed_off !== '100000') throw new Error(`digest run failed (exit ${r.code})`);
+      const r = await timeProcess(process.execPath, [path.join(__dirname, 'digest-handoff.js')], { input: digestPayload });
+      const out = JSON.parse(r.stdout) as { rows: number; exitCode: number; maxRssKb: number };
+      if (r.code !== 0 || out.rows !== 100_000 || out.exitCode !== 0) throw new Error(`digest run failed: ${r.stdout} ${r.stderr}`);
       digestTimes.push(r.ms);
-      rss.push(Number(summary.fields.max_rss_kb) / 1024);
+      rss.push(out.maxRssKb / 1024);
     }
     return [
-      { name: 'per-result run, 1 row, through hand-off (median)', value: `${fmt(median(actionTimes))} vs node -e 0 ${fmt(median(nodeTimes))} = ${ratio.toFixed(2)}x`, target: '<= 1.5x node -e 0', pass: ratio <= 1.5 },
-      { name: 'digest 100,000 rows, every row handed off (median)', value: fmt(median(digestTimes)), target: '<= 2 s', pass: median(digestTimes) <= 2000 },
+      { name: 'per-result run, 1 row, full pipeline, warm cache (median)', value: `${fmt(median(actionTimes))} vs node -e 0 ${fmt(median(nodeTimes))} = ${ratio.toFixed(2)}x`, target: '<= 1.5x node -e 0', pass: ratio <= 1.5 },
+      { name: 'digest 100,000 rows parsed and handed off (median)', value: fmt(median(digestTimes)), target: '<= 2 s', pass: median(digestTimes) <= 2000 },
       { name: 'digest 100,000 rows, peak RSS (max)', value: `${Math.max(...rss).toFixed(0)} MB`, target: '<= 150 MB', pass: Math.max(...rss) <= 150 },
     ];
   } finally {
     await rest.close();
+    await vt.close();
+    await discord.close();
   }
 }

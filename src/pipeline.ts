@@ -226,7 +226,9 @@ class IncidentPipeline implements RowPipeline {
     }
 
     const gate = classifyAddress(address, s.allowlist);
+    const t0 = d.now();
     const secrets = await this.context.secrets();
+    const tSecrets = d.now();
     const degraded: string[] = [];
     let enriched: Enriched;
     if (!gate.public) {
@@ -297,6 +299,8 @@ class IncidentPipeline implements RowPipeline {
       vt: enriched.vt?.state === 'report' ? `${enriched.vt.report.stats.malicious}/${enriched.vt.report.engines}` : (enriched.vt?.state ?? 'not_looked_up'),
       abuse_score: enriched.abuse?.state === 'report' ? String(enriched.abuse.report.abuseConfidenceScore ?? '') : undefined,
       report: recorded.value.reportFile,
+      secrets_ms: tSecrets - t0,
+      ms: d.now() - t0,
       action_status: 'success',
     });
     if (deferred || enriched.vt?.state === 'error' && enriched.vt.retryable || enriched.abuse?.state === 'error' && enriched.abuse.retryable) {
@@ -305,7 +309,8 @@ class IncidentPipeline implements RowPipeline {
       ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: gate.address, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
     }
 
-    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
+    const tNotify = d.now();
+    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog.child({ notify_started_ms: tNotify - t0 }));
     if (notified) degraded.push(notified);
     return degraded.length > 0 ? { status: 'handled', degraded: degraded.join('; ') } : { status: 'handled' };
   }
@@ -358,6 +363,7 @@ class IncidentPipeline implements RowPipeline {
       }
     }
     const notification = { incidentId: incident.incidentId, kind, payload: message };
+    const started = d.now();
     const webhook = this.webhookTarget(secrets);
     if (!webhook.target) {
       const q = enqueueNotification(d.layout, notification, d.now());
@@ -377,7 +383,7 @@ class IncidentPipeline implements RowPipeline {
     const r = sent.value;
     switch (r.status) {
       case 'delivered':
-        log.info('Discord notification delivered', { kind, message_id: r.delivery.status === 'delivered' ? (r.delivery.messageId ?? '') : '', attempts: r.delivery.attempts });
+        log.info('Discord notification delivered', { kind, ms: d.now() - started, message_id: r.delivery.status === 'delivered' ? (r.delivery.messageId ?? '') : '', attempts: r.delivery.attempts });
         return undefined;
       case 'already_delivered':
       case 'in_flight':

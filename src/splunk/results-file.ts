@@ -2,9 +2,10 @@
  * Reader for the results file splunkd hands an alert action: a gzip-compressed CSV
  * (CONTRACT.md §1.3), streamed row by row so a digest of any size runs in flat memory.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse';
+import { parse as parseCsvSync } from 'csv-parse/sync';
 import { fail, ok, Result } from '../result';
 
 export type FieldValue = string | readonly string[];
@@ -110,6 +111,39 @@ export interface ReadSummary {
 /** Splunk's CIM library allows 10 MB per field; a whole record may hold several. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
+/** A per-result file is a few hundred bytes: read it in one go, no stream machinery. */
+const SMALL_FILE_BYTES = 256 * 1024;
+
+/** The records of a small file, or undefined to fall back to the streaming reader (which reports the fault precisely). */
+function readSmallFile(path: string, gzipped: boolean): string[][] | undefined {
+  try {
+    const raw = readFileSync(path);
+    const text = gzipped ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+    return parseCsvSync(text, { bom: true, relax_column_count: true, max_record_size: MAX_RECORD_BYTES }) as string[][];
+  } catch {
+    return undefined;
+  }
+}
+
+async function deliverAll(
+  records: string[][],
+  layout: ResultsLayout,
+  onRow: (row: ResultRow) => Promise<void> | void,
+  path: string,
+): Promise<Result<ReadSummary, ResultsErrorKind>> {
+  const header = records[0];
+  if (header === undefined) return fail('empty', `results_file ${path} holds no CSV header: expected at least a header row`);
+  let rows = 0;
+  for (let i = 1; i < records.length; i++) {
+    const record = records[i]!;
+    if (record.length === 1 && record[0] === '' && header.length > 1) continue;
+    await onRow({ rid: ridFor(layout, rows), index: rows, fields: rowFields(header, record) });
+    rows += 1;
+  }
+  if (rows === 0) return fail('no_rows', `results_file ${path} has a header but no result rows`);
+  return ok({ rows, columns: header });
+}
+
 /**
  * Stream every row of the results file into `onRow`, in order, awaiting each (so the
  * consumer applies backpressure). Rows read before a fault (a truncated gzip, a broken
@@ -122,14 +156,15 @@ export async function readResultsFile(
   onRow: (row: ResultRow) => Promise<void> | void,
 ): Promise<Result<ReadSummary, ResultsErrorKind>> {
   let head: Buffer;
+  let size: number;
   try {
-    const handle = await fsp.open(path, 'r');
+    const fd = openSync(path, 'r');
     try {
       head = Buffer.alloc(2);
-      const { bytesRead } = await handle.read(head, 0, 2, 0);
-      head = head.subarray(0, bytesRead);
+      head = head.subarray(0, readSync(fd, head, 0, 2, 0));
+      size = fstatSync(fd).size;
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -140,6 +175,11 @@ export async function readResultsFile(
   const gzipped = head[0] === 0x1f && head[1] === 0x8b;
   if (!gzipped && /\.gz$/i.test(path)) {
     return fail('not_gzip', `results_file ${path} is not gzip-compressed although its name ends in .gz`);
+  }
+
+  if (size <= SMALL_FILE_BYTES) {
+    const small = readSmallFile(path, gzipped);
+    if (small !== undefined) return deliverAll(small, layout, onRow, path);
   }
 
   const source = createReadStream(path);
