@@ -10,7 +10,9 @@ import * as tar from 'tar';
 import { parseConf, stanzaMap } from '../support/conf-file';
 import { checkConf, parseSpec, SpecSection } from '../support/conf-spec';
 import { packagePath, packageVersion, SPLUNK_SPEC } from '../support/paths';
-import { InstalledApp, installApp } from '../support/splunkd-emulator';
+import { parseActionConfig } from '../../src/splunk/action-config';
+import { DEFAULT_SETTINGS, parsePipelineSettings } from '../../src/pipeline-settings';
+import { actionConfiguration, InstalledApp, installApp } from '../support/splunkd-emulator';
 
 interface Entry {
   path: string;
@@ -155,6 +157,15 @@ describe('app package', function () {
       assert.match(aaSpec, new RegExp(`^param\\.${p} = .+\\n(?:[*\\s].*\\n)*?\\* Default: `, 'm'), `param.${p} documented with its default`);
       assert.match(ssSpec, new RegExp(`^action\\.soar_response\\.param\\.${p} = `, 'm'), `action.soar_response.param.${p} declared`);
     }
+  });
+
+  it('the packaged param defaults are valid and equal the documented defaults of the code', () => {
+    const configuration = actionConfiguration(app);
+    const contract = parseActionConfig(configuration);
+    assert.deepEqual(contract.problems, []);
+    const pipeline = parsePipelineSettings(contract.config.params);
+    assert.deepEqual(pipeline.problems, []);
+    assert.deepEqual(pipeline.settings, DEFAULT_SETTINGS);
   });
 
   it('the alert form has one control per param, named action.soar_response.param.<name>, static HTML only', () => {
