@@ -22,14 +22,14 @@ import { webhookDeliverer } from './respond/discord-delivery';
 import type { AbuseIpdbResult, Incident, ResponseAction, VirusTotalResult } from './respond/incident';
 import { IncidentDraft, newIncidentId, recordedIncidentId, recordIncident, updateIncidentReport } from './respond/incident-store';
 import { claimNotification } from './respond/notify-ledger';
-import { drainOutbox, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
+import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
 import type { Failure } from './result';
 import type { AlertRowInput, RowOutcome, RowPipeline, RunContext } from './splunk/alert-run';
 import type { Logger } from './splunk/log';
 import type { ResultFields } from './splunk/results-file';
 import type { ResolvedSecrets } from './splunk/secrets';
-import { readJsonIfExists, writeFileAtomic } from './store/durable-file';
+import { readJsonIfExists, syncFile, writeFileAtomic } from './store/durable-file';
 import type { DataLayout } from './store/data-dir';
 
 /** The outside world the pipeline works with; tests pass loopback stubs and a temp directory. */
@@ -143,6 +143,9 @@ class IncidentPipeline implements RowPipeline {
   private readonly memo = new Map<string, Promise<Enriched>>();
   private authErrorLogged = new Set<string>();
   private webhook: { target?: WebhookTarget; problem?: string } | undefined;
+  private unsyncedRows = false;
+  /** Verdicts already claimed for notification in this run, by address (a digest repeats addresses). */
+  private readonly claimedThisRun = new Map<string, Verdict>();
 
   constructor(
     private readonly context: RunContext,
@@ -281,7 +284,10 @@ class IncidentPipeline implements RowPipeline {
       action,
       addressNote: gate.public ? null : `${gate.reason ?? 'not public'}: not sent to third parties`,
     };
-    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
+    // A digest flushes incidents.csv once at the end of the run (finish) instead of per row.
+    const durable = this.context.mode === 'per_result';
+    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) }, durable });
+    if (!durable) this.unsyncedRows = true;
     if (!recorded.ok) return { status: 'failed', error: recorded.error };
     const incidentId = recorded.value.incidentId;
     const ilog = log.child({ incident_id: incidentId });
@@ -290,7 +296,6 @@ class IncidentPipeline implements RowPipeline {
       return { status: 'handled' };
     }
     const incident = recorded.value.incident!;
-    writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident));
     ilog.info('Incident recorded', {
       src_ip: gate.address,
       address_field: input.attacker.field,
@@ -304,6 +309,8 @@ class IncidentPipeline implements RowPipeline {
       action_status: 'success',
     });
     if (deferred || enriched.vt?.state === 'error' && enriched.vt.retryable || enriched.abuse?.state === 'error' && enriched.abuse.retryable) {
+      // What the later enrichment needs to re-render the report and send the update.
+      writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident), { durable: false });
       const retryAt = Math.max(...[enriched.vt, enriched.abuse].map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
       const q = this.queue.enqueue(gate.address, { incidentId, sid: payload.sid, rid: input.rid, detection: incident.detection }, nowMs, retryAt);
       ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: gate.address, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
@@ -354,6 +361,12 @@ class IncidentPipeline implements RowPipeline {
   private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage, secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
     const d = this.deps;
     if (kind === 'incident') {
+      const earlier = this.claimedThisRun.get(incident.srcIp);
+      if (earlier !== undefined && verdictRank(incident.verdict) <= verdictRank(earlier)) {
+        log.info('Not notified again', { src_ip: incident.srcIp, verdict: incident.verdict, message: 'already notified in this run and the verdict is not worse' });
+        return undefined;
+      }
+      this.claimedThisRun.set(incident.srcIp, incident.verdict);
       const claim = claimNotification(d.layout, incident.srcIp, incident.verdict, d.now(), this.settings.renotifySeconds, incident.incidentId);
       if (!claim.ok) {
         log.error('Notification ledger failed', { reason: claim.error.kind, message: claim.error.message });
@@ -404,24 +417,26 @@ class IncidentPipeline implements RowPipeline {
 
   async finish(log: Logger): Promise<void> {
     const d = this.deps;
+    if (this.unsyncedRows) syncFile(d.layout.incidents);
     if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return;
     const purged = purgeExpired(d.layout, d.now());
     if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
     await followUp(this, log, { outboxItems: FOLLOW_UP_OUTBOX_ITEMS, queueItems: FOLLOW_UP_QUEUE_ITEMS });
   }
 
-  /** Deliver what waits in the outbox, if a webhook is configured. */
-  async drainOutbox(log: Logger, maxItems: number): Promise<void> {
+  /** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */
+  async drainOutbox(log: Logger, maxItems: number): Promise<DrainReport | undefined> {
     const d = this.deps;
-    if (outboxSize(d.layout) === 0) return;
+    if (outboxSize(d.layout) === 0) return undefined;
     const webhook = this.webhookTarget(await this.context.secrets());
-    if (!webhook.target) return;
+    if (!webhook.target) return undefined;
     const deliver = webhookDeliverer(webhook.target, d.fetch, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
     const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: this.deadlineMs, maxItems, random: d.random });
     if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
     else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
       log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });
     }
+    return r.ok ? r.value : undefined;
   }
 
   /** Enrich queued addresses that are due; update their incidents and send an update. */
@@ -471,7 +486,7 @@ class IncidentPipeline implements RowPipeline {
       abuse: abuseResult(enriched.abuse, '') ?? before.abuse,
       action,
     };
-    writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(after));
+    writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(after), { durable: false });
     const updated = updateIncidentReport(d.layout, after);
     if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
     log.info('Deferred enrichment completed', { incident_id: incidentId, src_ip: after.srcIp, verdict: after.verdict, previous_verdict: before.verdict, reason: after.reason });
@@ -486,6 +501,33 @@ export async function followUp(pipeline: IncidentPipeline, log: Logger, limits: 
   await pipeline.drainOutbox(log, limits.outboxItems);
   const enriched = await pipeline.drainQueue(log, limits.queueItems);
   if (enriched > 0) await pipeline.drainOutbox(log, limits.outboxItems);
+}
+
+/** What `soar-edr drain` did. */
+export interface DrainAllReport {
+  /** One report per outbox pass that tried something (before the queue, and after it for the updates). */
+  readonly outbox: readonly DrainReport[];
+  /** Queued addresses enriched (their incidents updated). */
+  readonly enriched: number;
+}
+
+/**
+ * `soar-edr drain`: the follow-up work with the caller's limits instead of the small
+ * per-run ones — at most `maxItems` notifications delivered and `maxItems` addresses
+ * enriched. `enrichQueue: false` leaves the queue alone (no provider key: draining it would
+ * settle the queued incidents without a lookup).
+ */
+export async function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number; enrichQueue: boolean }): Promise<DrainAllReport> {
+  const outbox: DrainReport[] = [];
+  const first = await pipeline.drainOutbox(log, limits.maxItems);
+  if (first) outbox.push(first);
+  const enriched = limits.enrichQueue ? await pipeline.drainQueue(log, limits.maxItems) : 0;
+  const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;
+  if (enriched > 0 && sent < limits.maxItems) {
+    const second = await pipeline.drainOutbox(log, limits.maxItems - sent);
+    if (second) outbox.push(second);
+  }
+  return { outbox, enriched };
 }
 
 export type { IncidentPipeline };

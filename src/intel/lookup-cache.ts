@@ -111,7 +111,7 @@ export class LookupCache {
 
   put<P extends IntelProvider>(provider: P, address: string, keyHash: string, value: CachedValue<ProviderReports[P]>, nowMs: number): CacheEntry<P> {
     const entry: CacheEntry<P> = { provider, address, keyHash, storedAtMs: nowMs, value };
-    writeFileAtomic(this.fileFor(provider, address, keyHash), JSON.stringify({ v: FORMAT_VERSION, ...entry }));
+    writeFileAtomic(this.fileFor(provider, address, keyHash), JSON.stringify({ v: FORMAT_VERSION, ...entry }), { durable: false });
     return entry;
   }
 

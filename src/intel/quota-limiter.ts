@@ -148,7 +148,7 @@ export class QuotaLimiter {
         const { state, result } = step(before);
         const text = JSON.stringify({ v: FORMAT_VERSION, ...state });
         // Denials usually change nothing: skip the write (and its fsync) then.
-        if (read === undefined || !('value' in read) || text !== JSON.stringify(read.value)) writeFileAtomic(file, text);
+        if (read === undefined || !('value' in read) || text !== JSON.stringify(read.value)) writeFileAtomic(file, text, { durable: false });
         return result;
       }, { timeoutMs: this.lockTimeoutMs });
     } catch (e) {

@@ -14,7 +14,7 @@
  * detection fired; the updated report and the Discord update message carry the rest.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { fail, ok, Result } from '../result';
@@ -43,6 +43,9 @@ export interface RecordedIncident {
 
 export interface RecordOptions {
   readonly lock?: LockOptions;
+  /** fsync the incidents.csv row before returning (default true). A digest run appends many
+   * rows without it and flushes once at the end (syncFile). */
+  readonly durable?: boolean;
 }
 
 const INCIDENT_ID_ATTEMPTS = 8;
@@ -66,6 +69,20 @@ export function incidentsLockFile(layout: DataLayout): string {
 
 function markerFile(layout: DataLayout, sid: string, rid: string): string {
   return path.join(layout.ledger, 'incidents', `${resultKeyHash(sid, rid)}.json`);
+}
+
+/**
+ * The pending marker lives under its own name: replacing an existing file by rename makes
+ * ext4 flush the new file's data at once (auto_da_alloc), which cost a digest milliseconds
+ * per row; creating the final marker under a fresh name does not.
+ */
+function pendingMarkerFile(marker: string): string {
+  return marker.replace(/\.json$/, '.pending.json');
+}
+
+/** The recorded marker, else the pending one. */
+function readMarkers(marker: string): IncidentMarker | undefined {
+  return readMarker(marker) ?? readMarker(pendingMarkerFile(marker));
 }
 
 interface IncidentMarker {
@@ -107,9 +124,9 @@ function lastByteIsNewline(file: string, size: number): boolean {
   }
 }
 
-function appendRow(layout: DataLayout, incident: Incident): void {
+function appendRow(layout: DataLayout, incident: Incident, durable: boolean): void {
   const size = fileSize(layout.incidents);
-  appendDurably(layout.incidents, csvText(incident, size === 0, lastByteIsNewline(layout.incidents, size)));
+  appendDurably(layout.incidents, csvText(incident, size === 0, lastByteIsNewline(layout.incidents, size)), { durable });
 }
 
 /** Only on the crash-recovery path: whether a row for this id made it into the file. */
@@ -122,7 +139,7 @@ function csvHoldsIncident(layout: DataLayout, incidentId: string): boolean {
 
 function writeReport(layout: DataLayout, incident: Incident, fileName: string): string {
   const file = path.join(layout.reports, fileName);
-  writeFileAtomic(file, renderIncidentReport(incident));
+  writeFileAtomic(file, renderIncidentReport(incident), { durable: false });
   return file;
 }
 
@@ -149,13 +166,13 @@ export function recordIncident(
   options: RecordOptions = {},
 ): Result<RecordedIncident, RecordErrorKind> {
   return guardStorage<RecordedIncident, RecordErrorKind>('recording the incident', () =>
-    withFileLock(incidentsLockFile(layout), () => recordLocked(layout, draft, newId), options.lock),
+    withFileLock(incidentsLockFile(layout), () => recordLocked(layout, draft, newId, options.durable ?? true), options.lock),
   );
 }
 
-function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => string): Result<RecordedIncident, RecordErrorKind> {
+function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => string, durable: boolean): Result<RecordedIncident, RecordErrorKind> {
   const marker = markerFile(layout, draft.sid, draft.rid);
-  const existing = readMarker(marker);
+  const existing = readMarkers(marker);
   if (existing?.state === 'recorded') {
     return ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) });
   }
@@ -171,10 +188,11 @@ function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => str
   if (!fileName.ok) return fileName;
   const incident: Incident = { ...draft, incidentId };
   const pending: IncidentMarker = { state: 'pending', incidentId, sid: draft.sid, rid: draft.rid };
-  if (existing === undefined) writeFileAtomic(marker, JSON.stringify(pending));
+  if (existing === undefined) writeFileAtomic(pendingMarkerFile(marker), JSON.stringify(pending), { durable: false });
   const reportFile = writeReport(layout, incident, fileName.value);
-  if (existing === undefined || !csvHoldsIncident(layout, incidentId)) appendRow(layout, incident);
-  writeFileAtomic(marker, JSON.stringify({ ...pending, state: 'recorded' }));
+  if (existing === undefined || !csvHoldsIncident(layout, incidentId)) appendRow(layout, incident, durable);
+  writeFileAtomic(marker, JSON.stringify({ ...pending, state: 'recorded' }), { durable: false });
+  rmSync(pendingMarkerFile(marker), { force: true });
   return ok({ status: 'recorded', incidentId, reportFile, incident });
 }
 
@@ -189,7 +207,7 @@ export function updateIncidentReport(layout: DataLayout, incident: Incident): Re
     if (readTextIfExists(file) === undefined) {
       return fail('unknown_incident', `no report ${file}: incident ${incident.incidentId} was never recorded, so there is nothing to update`);
     }
-    writeFileAtomic(file, renderIncidentReport(incident));
+    writeFileAtomic(file, renderIncidentReport(incident), { durable: false });
     return ok(file);
   });
 }

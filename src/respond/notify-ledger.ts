@@ -115,7 +115,7 @@ export function markNotified(
   return guardStorage<NotifiedRecord, NotifyLedgerErrorKind>('updating the notification ledger', () =>
     withFileLock(lockFile(layout, base.value), () => {
       const record: NotifiedRecord = { ip, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 };
-      writeFileAtomic(recordFile(layout, base.value), JSON.stringify(record));
+      writeFileAtomic(recordFile(layout, base.value), JSON.stringify(record), { durable: false });
       return ok(record);
     }, options.lock));
 }
@@ -146,7 +146,7 @@ export function claimNotification(
       const record: NotifiedRecord = decision.notify
         ? { ip, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 }
         : { ...(previous as NotifiedRecord), suppressed: (previous as NotifiedRecord).suppressed + 1 };
-      writeFileAtomic(file, JSON.stringify(record));
+      writeFileAtomic(file, JSON.stringify(record), { durable: false });
       return ok(decision);
     }, options.lock));
 }

@@ -1,0 +1,257 @@
+/**
+ * `soar-edr drain`: deliver the Discord outbox and enrich the deferred-enrichment queue —
+ * the follow-up work every alert run does at its end, without the small per-run limits.
+ * An admin runs it after fixing the webhook or a key, after a quota reset, or from cron.
+ */
+import { Command } from 'commander';
+import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
+import { createIncidentPipeline, DrainAllReport, drainAll } from '../pipeline';
+import { parseDuration } from '../pipeline-settings';
+import { outboxSize } from '../respond/outbox';
+import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
+import { fail, ok, Result } from '../result';
+import { parseActionConfig } from '../splunk/action-config';
+import type { AlertPayload } from '../splunk/payload';
+import {
+  addConnectionOptions,
+  CliIO,
+  cliDataLayout,
+  complain,
+  connectionFrom,
+  ConnectionOptions,
+  connectionRequested,
+  realPipelineDeps,
+  REST_EXIT,
+  restExitCode,
+  resolveCliSecrets,
+  stderrLogger,
+} from './runtime';
+
+export const DRAIN_EXIT = { OK: 0, USAGE: 2, ...REST_EXIT, LEFT: 6 } as const;
+
+/** The run's search id in every log line and in incidents' update messages. */
+export const DRAIN_SID = 'cli__drain';
+const DEFAULT_TIME_BUDGET = '4m';
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+interface DrainOptions extends ConnectionOptions {
+  maxItems?: string;
+  timeBudget?: string;
+  param: string[];
+  retryWaiting?: boolean;
+}
+
+/** `--param key=value`, repeated, as the alert's params (later ones win). */
+export function parseParamOptions(items: readonly string[]): Result<Record<string, string>, 'usage'> {
+  const params: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf('=');
+    const key = at < 0 ? item : item.slice(0, at);
+    if (at < 0 || !PARAM_NAME.test(key)) return fail('usage', `--param ${JSON.stringify(item)} is not key=value (a param name as in alert_actions.conf, e.g. vt_requests_per_minute=4)`);
+    params[key] = item.slice(at + 1);
+  }
+  return ok(params);
+}
+
+/** `--max-items N`: a whole number ≥ 1; no limit when not given. */
+export function parseMaxItems(text: string | undefined): Result<number, 'usage'> {
+  if (text === undefined) return ok(Number.POSITIVE_INFINITY);
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) return fail('usage', `--max-items must be a whole number of at least 1, not ${JSON.stringify(text)}`);
+  return ok(Number(text));
+}
+
+/** What a person needs to see after a drain; every count is `key=value` so scripts can read it. */
+export interface DrainSummary {
+  readonly delivered: number;
+  readonly enriched: number;
+  readonly deadLettered: number;
+  readonly outboxLeft: number;
+  readonly queueLeft: number;
+  readonly queueWaiting: number;
+  /** Epoch ms when the first waiting address is due again. */
+  readonly nextRetryMs: number | null;
+}
+
+export function summarizeDrain(report: DrainAllReport, outboxLeft: number, queue: readonly QueueEntry[], nowMs: number): DrainSummary {
+  const waiting = queue.filter((e) => e.nextAttemptAt > nowMs);
+  return {
+    delivered: report.outbox.reduce((n, r) => n + r.delivered, 0),
+    enriched: report.enriched,
+    deadLettered: report.outbox.reduce((n, r) => n + r.deadLettered, 0),
+    outboxLeft,
+    queueLeft: queue.length,
+    queueWaiting: waiting.length,
+    nextRetryMs: waiting.length > 0 ? Math.min(...waiting.map((e) => e.nextAttemptAt)) : null,
+  };
+}
+
+export function formatDrainSummary(s: DrainSummary): string {
+  const next = s.nextRetryMs === null ? '' : ` next_retry=${new Date(s.nextRetryMs).toISOString()}`;
+  return `delivered=${s.delivered} enriched=${s.enriched} dead_lettered=${s.deadLettered} outbox_left=${s.outboxLeft} queue_left=${s.queueLeft} queue_waiting=${s.queueWaiting}${next}`;
+}
+
+/** Latest time a Date can hold: "due by then" means every queued address. */
+const END_OF_TIME_MS = 8.64e15;
+
+/**
+ * Every queued address, waiting ones included. EnrichmentQueue.list(t) also puts back
+ * claims it deems stale as of t, so listing as of the end of time with the default stale
+ * age would take the claims of live processes and write a due time no file can hold. So:
+ * abandoned claims (dead processes) are put back as of now first, and the listing itself
+ * uses a queue that never deems a live process's claim stale.
+ */
+function wholeQueue(dir: string, nowMs: number): QueueEntry[] {
+  new EnrichmentQueue(dir).recoverStaleClaims(nowMs);
+  return new EnrichmentQueue(dir, { claimStaleMs: Number.POSITIVE_INFINITY }).list(END_OF_TIME_MS);
+}
+
+/** A payload for the pipeline's context: drain handles no result row, so only the sid matters. */
+function drainPayload(configuration: Readonly<Record<string, string>>): AlertPayload {
+  return {
+    app: 'soar_edr',
+    owner: 'admin',
+    resultsFile: '',
+    resultsLink: '',
+    searchUri: '',
+    serverHost: '',
+    serverUri: '',
+    sessionKey: '',
+    sid: DRAIN_SID,
+    searchName: 'soar-edr drain',
+    configuration,
+    result: undefined,
+    resultId: undefined,
+  };
+}
+
+export function drainCommand(io: CliIO): Command {
+  const cmd = new Command('drain')
+    .description('deliver the Discord outbox and enrich the deferred-enrichment queue (sending update messages), without the per-run limits of an alert run')
+    .option('--max-items <n>', 'deliver at most N notifications and enrich at most N addresses (default: no limit)')
+    .option('--time-budget <duration>', `stop starting new work after this long, e.g. 90s, 4m (default ${DEFAULT_TIME_BUDGET}; param time_budget)`)
+    .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=4", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota param or fixing a key); the request quota still applies');
+  addConnectionOptions(cmd, io.env);
+  cmd.addHelpText(
+    'after',
+    `
+Secrets come from the SOAR_* environment variables, or from storage/passwords (realm soar_edr)
+when a connection option (--host, --port, --user, --password) or SPLUNK_HOST / SPLUNK_PASSWORD
+is given; storage/passwords wins where both have a value. Progress goes to stderr in the
+alert action's log format; one summary line goes to stdout:
+  delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME]
+
+Exit codes:
+  0  everything due was delivered or enriched (addresses waiting for their retry time may remain)
+  2  usage: a bad option or param value, a secret given as a param, no Splunk password
+  3  splunkd refused the credentials or the permission (storage/passwords)
+  4  splunkd unreachable
+  5  other splunkd REST failure
+  6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
+     address not enriched): the same meaning as the alert action's exit code 6`,
+  );
+  cmd.action(async (opts: DrainOptions) => {
+    const usage = (message: string): void => {
+      complain(io, message);
+      io.setExitCode(DRAIN_EXIT.USAGE);
+    };
+    const params = parseParamOptions(opts.param);
+    if (!params.ok) return usage(params.error.message);
+    const maxItems = parseMaxItems(opts.maxItems);
+    if (!maxItems.ok) return usage(maxItems.error.message);
+    const budget = parseDuration(opts.timeBudget ?? params.value.time_budget ?? DEFAULT_TIME_BUDGET);
+    if (!budget.ok) return usage(`--time-budget: ${budget.error.message}`);
+    const { config, problems } = parseActionConfig({ ...params.value, time_budget: `${budget.value}s` });
+    if (problems.length > 0) return usage(problems.map((p) => p.message).join('\n'));
+
+    let connection;
+    if (connectionRequested(cmd, io.env)) {
+      const conn = await connectionFrom(opts, io);
+      if (typeof conn === 'string') return usage(conn);
+      connection = conn;
+    }
+    const secrets = await resolveCliSecrets(connection, io.env);
+    if (!secrets.ok) {
+      complain(io, secrets.error.message);
+      return io.setExitCode(restExitCode(secrets.error.kind));
+    }
+
+    const layout = cliDataLayout(io.env);
+    const startedMs = Date.now();
+    const log = stderrLogger(io, { action_name: 'soar-edr drain', sid: DRAIN_SID }, config.logLevel);
+    for (const value of Object.values(secrets.value.values)) log.redact(value);
+    const pipeline = createIncidentPipeline(
+      { payload: drainPayload(config.params), config, mode: 'digest', log, secrets: () => Promise.resolve(secrets.value), startedMs },
+      realPipelineDeps(layout, io.env),
+    );
+    if (pipeline.configProblems.length > 0) return usage(pipeline.configProblems.map((p) => p.message).join('\n'));
+
+    const queue = new EnrichmentQueue(layout.queue);
+    if (opts.retryWaiting) {
+      // Queued again, due now: the queue's merge keeps each incident once and takes the earlier due time.
+      for (const entry of wholeQueue(layout.queue, startedMs)) {
+        if (entry.nextAttemptAt > startedMs && entry.refs[0] !== undefined) {
+          queue.enqueue(entry.address, entry.refs[0], startedMs, startedMs);
+          log.info('Waiting address made due now', { src_ip: entry.address, was_due: new Date(entry.nextAttemptAt).toISOString(), last_error: entry.lastError });
+        }
+      }
+    }
+    const dueBefore = queue.list(startedMs).length;
+    const outboxBefore = outboxSize(layout);
+    const keys = secrets.value.values;
+    const canEnrich = Boolean(keys.virustotal_api_key || keys.abuseipdb_api_key);
+    log.info('Draining the outbox and the enrichment queue', {
+      outbox: outboxBefore,
+      queue_due: dueBefore,
+      max_items: Number.isFinite(maxItems.value) ? maxItems.value : 'unlimited',
+      time_budget_s: budget.value,
+      secrets: Object.entries(secrets.value.origin).map(([name, origin]) => `${name}:${origin}`).join(',') || 'none',
+    });
+    if (dueBefore > 0 && !canEnrich) {
+      log.warn('No VirusTotal or AbuseIPDB key configured; the enrichment queue is left as it is', {
+        queue_due: dueBefore,
+        message: 'set SOAR_VIRUSTOTAL_API_KEY or store virustotal_api_key (soar-edr secrets set virustotal_api_key)',
+      });
+    }
+
+    const report = await drainAll(pipeline, log, { maxItems: maxItems.value, enrichQueue: canEnrich });
+
+    let left = false;
+    if (outboxBefore > 0 && report.outbox.length === 0) {
+      left = true;
+      const url = keys.discord_webhook_url;
+      const target = url ? parseWebhookTarget(url, parseAllowedHosts(io.env.SOAR_WEBHOOK_ALLOWED_HOSTS)) : undefined;
+      log.warn('Outbox not delivered', {
+        outbox: outboxBefore,
+        message: !url
+          ? 'no Discord webhook configured: set SOAR_DISCORD_WEBHOOK_URL or store discord_webhook_url (soar-edr secrets set discord_webhook_url)'
+          : target && !target.ok
+            ? target.error.message
+            : 'the outbox could not be read (see the error above)',
+      });
+    }
+    for (const r of report.outbox) {
+      if (r.retryLater + r.deadLettered + r.leftForLater > 0 || r.stoppedBecause !== null) left = true;
+    }
+    if (report.enriched < dueBefore) left = true;
+
+    const nowMs = Date.now();
+    const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);
+    const exitCode = left ? DRAIN_EXIT.LEFT : DRAIN_EXIT.OK;
+    log.info('Drain finished', {
+      action_status: exitCode === DRAIN_EXIT.OK ? 'success' : 'failure',
+      duration: nowMs - startedMs,
+      delivered: summary.delivered,
+      enriched: summary.enriched,
+      dead_lettered: summary.deadLettered,
+      outbox_left: summary.outboxLeft,
+      queue_left: summary.queueLeft,
+      queue_waiting: summary.queueWaiting,
+      exit_code: exitCode,
+    });
+    log.flush();
+    io.stdout.write(formatDrainSummary(summary) + '\n');
+    io.setExitCode(exitCode);
+  });
+  return cmd;
+}
