@@ -20,7 +20,7 @@ import { blockAddress, purgeExpired } from './respond/blocklist';
 import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from './respond/discord-embed';
 import { webhookDeliverer } from './respond/discord-delivery';
 import type { AbuseIpdbResult, Incident, ResponseAction, VirusTotalResult } from './respond/incident';
-import { IncidentDraft, newIncidentId, recordedIncidentId, recordIncident, updateIncidentReport } from './respond/incident-store';
+import { IncidentDraft, newIncidentId, RecordedIncident, recordedIncidentId, recordIncident, recordIncidents, updateIncidentReport } from './respond/incident-store';
 import { claimNotification } from './respond/notify-ledger';
 import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
@@ -125,6 +125,21 @@ function outcomeFor<R>(e: Enrichment<R> | undefined, notLookedUp: string): Looku
   return { state: 'error', message: e.error.message };
 }
 
+/** A row decided but not yet recorded (a digest batches its records). */
+interface PendingRecord {
+  readonly draft: IncidentDraft;
+  readonly enriched: Enriched;
+  readonly deferred: boolean;
+  readonly attackerField: string;
+  readonly log: Logger;
+  readonly startedMs: number;
+  readonly secretsMs: number;
+  readonly degraded: readonly string[];
+}
+
+/** Rows per batch in a digest: one lock and one append each. */
+const DIGEST_BATCH_ROWS = 100;
+
 interface Enriched {
   readonly vt: Enrichment<VtIpReport> | undefined;
   readonly abuse: Enrichment<AbuseReport> | undefined;
@@ -144,6 +159,11 @@ class IncidentPipeline implements RowPipeline {
   private authErrorLogged = new Set<string>();
   private webhook: { target?: WebhookTarget; problem?: string } | undefined;
   private unsyncedRows = false;
+  private batch: PendingRecord[] = [];
+  /** Failures and degradations found after handleRow returned (a digest's batched rows). */
+  private readonly late = { failed: 0, degraded: 0 };
+  /** Simulated blocks already decided in this run, by address: a digest repeats addresses. */
+  private readonly blockedThisRun = new Map<string, ResponseAction>();
   /** Verdicts already claimed for notification in this run, by address (a digest repeats addresses). */
   private readonly claimedThisRun = new Map<string, Verdict>();
 
@@ -284,42 +304,80 @@ class IncidentPipeline implements RowPipeline {
       action,
       addressNote: gate.public ? null : `${gate.reason ?? 'not public'}: not sent to third parties`,
     };
-    // A digest flushes incidents.csv once at the end of the run (finish) instead of per row.
-    const durable = this.context.mode === 'per_result';
-    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) }, durable });
-    if (!durable) this.unsyncedRows = true;
-    if (!recorded.ok) return { status: 'failed', error: recorded.error };
-    const incidentId = recorded.value.incidentId;
-    const ilog = log.child({ incident_id: incidentId });
-    if (recorded.value.status === 'duplicate') {
-      ilog.info('Incident already recorded for this result; not handled again', { src_ip: gate.address, action_status: 'success' });
+    const pending: PendingRecord = { draft, enriched, deferred, attackerField: input.attacker.field, log, startedMs: t0, secretsMs: tSecrets - t0, degraded };
+    if (this.context.mode === 'digest') {
+      // A digest records its rows in batches: one lock and one append per batch, not per row.
+      this.batch.push(pending);
+      if (this.batch.length >= DIGEST_BATCH_ROWS) await this.flushBatch();
       return { status: 'handled' };
     }
-    const incident = recorded.value.incident!;
+    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
+    if (!recorded.ok) return { status: 'failed', error: recorded.error };
+    const notes = await this.afterRecord(pending, recorded.value, secrets);
+    return notes.length > 0 ? { status: 'handled', degraded: notes.join('; ') } : { status: 'handled' };
+  }
+
+  /** Record the rows a digest has collected; what fails here is reported by finish(). */
+  private async flushBatch(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    const d = this.deps;
+    const recorded = recordIncidents(d.layout, batch.map((b) => b.draft), () => newIncidentId(d.now(), randomBytes(3)), {
+      lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) },
+      durable: false,
+    });
+    this.unsyncedRows = true;
+    const secrets = await this.context.secrets();
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!;
+      const r = recorded.ok ? recorded.value[i]! : recorded;
+      if (!r.ok) {
+        item.log.error('Incident pipeline failed', { reason: r.error.kind, message: r.error.message, action_status: 'failure' });
+        this.late.failed += 1;
+        continue;
+      }
+      const notes = await this.afterRecord(item, r.value, secrets);
+      if (notes.length > 0) this.late.degraded += 1;
+    }
+  }
+
+  /** Log the record, queue deferred enrichment, notify; returns what went wrong (degradations). */
+  private async afterRecord(item: PendingRecord, recorded: RecordedIncident, secrets: ResolvedSecrets): Promise<string[]> {
+    const d = this.deps;
+    const { enriched, draft } = item;
+    const incidentId = recorded.incidentId;
+    const ilog = item.log.child({ incident_id: incidentId });
+    if (recorded.status === 'duplicate') {
+      ilog.info('Incident already recorded for this result; not handled again', { src_ip: draft.srcIp, action_status: 'success' });
+      return [];
+    }
+    const incident = recorded.incident!;
     ilog.info('Incident recorded', {
-      src_ip: gate.address,
-      address_field: input.attacker.field,
+      src_ip: incident.srcIp,
+      address_field: item.attackerField,
       verdict: incident.verdict,
       reason: incident.reason,
       vt: enriched.vt?.state === 'report' ? `${enriched.vt.report.stats.malicious}/${enriched.vt.report.engines}` : (enriched.vt?.state ?? 'not_looked_up'),
       abuse_score: enriched.abuse?.state === 'report' ? String(enriched.abuse.report.abuseConfidenceScore ?? '') : undefined,
-      report: recorded.value.reportFile,
-      secrets_ms: tSecrets - t0,
-      ms: d.now() - t0,
+      report: recorded.reportFile,
+      secrets_ms: item.secretsMs,
+      ms: d.now() - item.startedMs,
       action_status: 'success',
     });
-    if (deferred || enriched.vt?.state === 'error' && enriched.vt.retryable || enriched.abuse?.state === 'error' && enriched.abuse.retryable) {
+    const retryable = (e: Enrichment<unknown> | undefined) => e?.state === 'error' && e.retryable;
+    if (item.deferred || retryable(enriched.vt) || retryable(enriched.abuse)) {
       // What the later enrichment needs to re-render the report and send the update.
       writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident), { durable: false });
+      const nowMs = d.now();
       const retryAt = Math.max(...[enriched.vt, enriched.abuse].map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
-      const q = this.queue.enqueue(gate.address, { incidentId, sid: payload.sid, rid: input.rid, detection: incident.detection }, nowMs, retryAt);
-      ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: gate.address, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+      const q = this.queue.enqueue(incident.srcIp, { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection }, nowMs, retryAt);
+      ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
     }
-
-    const tNotify = d.now();
-    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog.child({ notify_started_ms: tNotify - t0 }));
-    if (notified) degraded.push(notified);
-    return degraded.length > 0 ? { status: 'handled', degraded: degraded.join('; ') } : { status: 'handled' };
+    const notes = [...item.degraded];
+    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
+    if (notified) notes.push(notified);
+    return notes;
   }
 
   private snapshotFile(incidentId: string): string {
@@ -334,12 +392,22 @@ class IncidentPipeline implements RowPipeline {
     if (!isPublic && !s.blockPrivate) {
       return { kind: 'not_blocked', reason: `${why ?? 'not public'}: never blocked (block_private = false)` };
     }
+    // One block per address per run: a digest naming an address in many rows is one offence.
+    const already = this.blockedThisRun.get(address);
+    if (already) return already;
     const r = blockAddress(this.deps.layout, address, verdict, reason, nowMs, { baseSeconds: s.blockSeconds, maxSeconds: s.blockMaxSeconds }, { lock: { timeoutMs: Math.max(1000, this.deadlineMs - nowMs) } });
     if (!r.ok) {
       log.error('Simulated block failed', { src_ip: address, reason: r.error.kind, message: r.error.message });
       return { kind: 'not_blocked', reason: `block failed: ${r.error.message}` };
     }
     const expires = new Date(r.value.entry.expiresMs).toISOString();
+    const action: ResponseAction = {
+      kind: 'blocked',
+      reason: `${verdict}: simulated block for ${r.value.durationSeconds} s${r.value.repeat ? ` (repeat offender, block #${r.value.entry.count})` : ''}`,
+      expires,
+      commands: r.value.commands,
+    };
+    this.blockedThisRun.set(address, action);
     log.warn(`[SIMULATION] Blocking IP ${address}`, {
       src_ip: address,
       verdict,
@@ -349,12 +417,7 @@ class IncidentPipeline implements RowPipeline {
       repeat_offender: r.value.repeat ? 'yes' : 'no',
       message: 'simulation only: no firewall command is run',
     });
-    return {
-      kind: 'blocked',
-      reason: `${verdict}: simulated block for ${r.value.durationSeconds} s${r.value.repeat ? ` (repeat offender, block #${r.value.entry.count})` : ''}`,
-      expires,
-      commands: r.value.commands,
-    };
+    return action;
   }
 
   /** Send one notification; returns a degradation note when it could not be delivered now. */
@@ -415,13 +478,15 @@ class IncidentPipeline implements RowPipeline {
     }
   }
 
-  async finish(log: Logger): Promise<void> {
+  async finish(log: Logger): Promise<{ failed: number; degraded: number }> {
     const d = this.deps;
+    await this.flushBatch();
     if (this.unsyncedRows) syncFile(d.layout.incidents);
-    if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return;
+    if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return this.late;
     const purged = purgeExpired(d.layout, d.now());
     if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
     await followUp(this, log, { outboxItems: FOLLOW_UP_OUTBOX_ITEMS, queueItems: FOLLOW_UP_QUEUE_ITEMS });
+    return this.late;
   }
 
   /** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */

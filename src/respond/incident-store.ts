@@ -196,6 +196,93 @@ function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => str
   return ok({ status: 'recorded', incidentId, reportFile, incident });
 }
 
+/** The ids a digest batch is writing, kept until its markers exist (one file per sid). */
+function batchJournalFile(layout: DataLayout, sid: string): string {
+  return path.join(layout.ledger, 'incidents', `batch-${createHash('sha256').update(sid, 'utf8').digest('hex').slice(0, 32)}.json`);
+}
+
+function readBatchJournal(file: string): Map<string, string> {
+  const read = readJsonIfExists(file);
+  const out = new Map<string, string>();
+  if (read === undefined || 'corrupt' in read || typeof read.value !== 'object' || read.value === null) return out;
+  for (const [rid, id] of Object.entries(read.value as Record<string, unknown>)) if (typeof id === 'string') out.set(rid, id);
+  return out;
+}
+
+/**
+ * Record many incidents under one lock with one append (a digest alert's rows): per incident
+ * its report and its marker, all rows in one write. Crash safety per batch instead of per
+ * row: before the append, one journal (per sid) names the ids being written; a run killed
+ * between the append and the markers is finished by the next run with the same ids, and a
+ * row already in incidents.csv is not appended again.
+ */
+export function recordIncidents(
+  layout: DataLayout,
+  drafts: readonly IncidentDraft[],
+  newId: () => string,
+  options: RecordOptions = {},
+): Result<Result<RecordedIncident, RecordErrorKind>[], StorageErrorKind> {
+  return guardStorage<Result<RecordedIncident, RecordErrorKind>[], StorageErrorKind>('recording the incidents', () =>
+    withFileLock(
+      incidentsLockFile(layout),
+      () => {
+        const results: Result<RecordedIncident, RecordErrorKind>[] = [];
+        const fresh: { incident: Incident; marker: string; recovered: boolean }[] = [];
+        const journals = new Map<string, { file: string; ids: Map<string, string> }>();
+        const journalFor = (sid: string) => {
+          let j = journals.get(sid);
+          if (!j) {
+            const file = batchJournalFile(layout, sid);
+            j = { file, ids: readBatchJournal(file) };
+            journals.set(sid, j);
+          }
+          return j;
+        };
+        for (const draft of drafts) {
+          const marker = markerFile(layout, draft.sid, draft.rid);
+          const existing = readMarkers(marker);
+          if (existing?.state === 'recorded') {
+            results.push(ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) }));
+            continue;
+          }
+          const interrupted = existing?.state === 'pending' ? existing.incidentId : journalFor(draft.sid).ids.get(draft.rid);
+          const picked = interrupted !== undefined ? ok(interrupted) : pickIncidentId(layout, newId);
+          if (!picked.ok) {
+            results.push(picked);
+            continue;
+          }
+          const fileName = reportFileName(picked.value);
+          if (!fileName.ok) {
+            results.push(fileName);
+            continue;
+          }
+          const incident: Incident = { ...draft, incidentId: picked.value };
+          const reportFile = writeReport(layout, incident, fileName.value);
+          fresh.push({ incident, marker, recovered: interrupted !== undefined });
+          journalFor(draft.sid).ids.set(draft.rid, incident.incidentId);
+          results.push(ok({ status: 'recorded', incidentId: incident.incidentId, reportFile, incident }));
+        }
+        if (fresh.length === 0) return ok(results);
+        for (const j of journals.values()) writeFileAtomic(j.file, JSON.stringify(Object.fromEntries(j.ids)), { durable: false });
+        // Rows of an interrupted batch may already be in the file (killed after the append).
+        const csvNow = fresh.some((f) => f.recovered) ? (readTextIfExists(layout.incidents) ?? '') : '';
+        const toAppend = fresh.filter((f) => !f.recovered || !(csvNow.startsWith(`${f.incident.incidentId},`) || csvNow.includes(`\n${f.incident.incidentId},`)));
+        if (toAppend.length > 0) {
+          const size = fileSize(layout.incidents);
+          const text = toAppend.map((f, i) => csvText(f.incident, i === 0 && size === 0, i > 0 || lastByteIsNewline(layout.incidents, size))).join('');
+          appendDurably(layout.incidents, text, { durable: options.durable ?? true });
+        }
+        for (const f of fresh) {
+          writeFileAtomic(f.marker, JSON.stringify({ state: 'recorded', incidentId: f.incident.incidentId, sid: f.incident.sid, rid: f.incident.rid }), { durable: false });
+        }
+        for (const j of journals.values()) rmSync(j.file, { force: true });
+        return ok(results);
+      },
+      options.lock,
+    ),
+  );
+}
+
 export type UpdateErrorKind = StorageErrorKind | 'invalid_incident_id' | 'unknown_incident';
 
 /** Rewrite the TXT report of an incident already recorded (e.g. once deferred enrichment finished). */

@@ -53,8 +53,11 @@ export interface RowPipeline {
   /** Params the pipeline could not use (each replaced by its default). */
   readonly configProblems: readonly Failure[];
   handleRow(input: AlertRowInput, log: Logger): Promise<RowOutcome>;
-  /** After the last row: follow-up work that fits in the time left (outbox, queue). */
-  finish(log: Logger): Promise<void>;
+  /**
+   * After the last row: records still batched, then follow-up work that fits in the time
+   * left (outbox, queue). Returns rows that failed or degraded after handleRow had returned.
+   */
+  finish(log: Logger): Promise<{ failed: number; degraded: number } | void>;
 }
 
 export type PipelineFactory = (context: RunContext) => RowPipeline;
@@ -184,7 +187,12 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     }
   }
   try {
-    await pipeline.finish(log);
+    const late = await pipeline.finish(log);
+    if (late) {
+      failed += late.failed;
+      handedOff -= late.failed;
+      degraded += late.degraded;
+    }
   } catch (e) {
     log.error('Follow-up work failed', { reason: 'internal', message: (e as Error).stack ?? String(e) });
   }
