@@ -370,7 +370,9 @@ class IncidentPipeline implements RowPipeline {
       // What the later enrichment needs to re-render the report and send the update.
       writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident), { durable: false });
       const nowMs = d.now();
-      const retryAt = Math.max(...[enriched.vt, enriched.abuse].map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
+      // The latest time any waiting provider allows; a provider not waiting does not count.
+      const waiting = [enriched.vt, enriched.abuse].filter((e) => e?.state === 'deferred' || retryable(e));
+      const retryAt = Math.max(...waiting.map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
       const q = this.queue.enqueue(incident.srcIp, { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection }, nowMs, retryAt);
       ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
     }
@@ -509,6 +511,8 @@ class IncidentPipeline implements RowPipeline {
     const d = this.deps;
     this.queue.recoverStaleClaims(d.now());
     const secrets = await this.context.secrets();
+    // Without a key nothing can be looked up: leave the queue for when one is configured.
+    if (!secrets.values.virustotal_api_key && !secrets.values.abuseipdb_api_key) return 0;
     let done = 0;
     for (const entry of this.queue.list(d.now()).slice(0, maxItems)) {
       if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;

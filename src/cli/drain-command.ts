@@ -12,6 +12,7 @@ import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target
 import { fail, ok, Result } from '../result';
 import { parseActionConfig } from '../splunk/action-config';
 import type { AlertPayload } from '../splunk/payload';
+import type { SplunkConnection } from '../splunk/secrets';
 import {
   addConnectionOptions,
   CliIO,
@@ -37,7 +38,7 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 interface DrainOptions extends ConnectionOptions {
   maxItems?: string;
   timeBudget?: string;
-  param: string[];
+  param?: string[];
   retryWaiting?: boolean;
 }
 
@@ -129,7 +130,7 @@ export function drainCommand(io: CliIO): Command {
     .description('deliver the Discord outbox and enrich the deferred-enrichment queue (sending update messages), without the per-run limits of an alert run')
     .option('--max-items <n>', 'deliver at most N notifications and enrich at most N addresses (default: no limit)')
     .option('--time-budget <duration>', `stop starting new work after this long, e.g. 90s, 4m (default ${DEFAULT_TIME_BUDGET}; param time_budget)`)
-    .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=4", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=4", (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota param or fixing a key); the request quota still applies');
   addConnectionOptions(cmd, io.env);
   cmd.addHelpText(
@@ -155,7 +156,7 @@ Exit codes:
       complain(io, message);
       io.setExitCode(DRAIN_EXIT.USAGE);
     };
-    const params = parseParamOptions(opts.param);
+    const params = parseParamOptions(opts.param ?? []);
     if (!params.ok) return usage(params.error.message);
     const maxItems = parseMaxItems(opts.maxItems);
     if (!maxItems.ok) return usage(maxItems.error.message);
@@ -164,7 +165,7 @@ Exit codes:
     const { config, problems } = parseActionConfig({ ...params.value, time_budget: `${budget.value}s` });
     if (problems.length > 0) return usage(problems.map((p) => p.message).join('\n'));
 
-    let connection;
+    let connection: SplunkConnection | undefined;
     if (connectionRequested(cmd, io.env)) {
       const conn = await connectionFrom(opts, io);
       if (typeof conn === 'string') return usage(conn);

@@ -220,7 +220,9 @@ export class EnrichmentQueue {
    * back first. `list(Infinity)` shows the whole queue.
    */
   list(nowMs: number): QueueEntry[] {
-    this.recoverStaleClaims(nowMs);
+    // `list(Infinity)` shows the whole queue; claim recovery must still use the real clock,
+    // or every live claim would look abandoned.
+    if (Number.isFinite(nowMs)) this.recoverStaleClaims(nowMs);
     const entries: QueueEntry[] = [];
     for (const name of this.names()) {
       if (!name.endsWith(PENDING)) continue;

@@ -182,3 +182,16 @@ describe('intel/enrichment-queue', () => {
     }
   });
 });
+
+describe('intel/enrichment-queue list(Infinity)', () => {
+  it('shows the whole queue without taking over live claims', () => {
+    const q = new EnrichmentQueue(path.join(mkdtempSync(path.join(tmpdir(), 'soar-q-')), 'queue'));
+    const now = Date.now();
+    q.enqueue('198.51.100.1', { incidentId: 'INC-1', sid: 's', rid: '0', detection: 'd' }, now, now + 3_600_000);
+    q.enqueue('198.51.100.2', { incidentId: 'INC-2', sid: 's', rid: '1', detection: 'd' }, now);
+    const claim = q.claim('198.51.100.2', now);
+    assert.ok(claim);
+    assert.deepEqual(q.list(Infinity).map((e) => e.address), ['198.51.100.1']);
+    assert.ok(q.complete(claim!), 'the live claim is still ours');
+  });
+});
