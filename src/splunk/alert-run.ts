@@ -73,6 +73,8 @@ export interface AlertRunIO {
   readonly fetchStoredSecrets: (conn: SplunkConnection) => Promise<Result<Secrets, SplunkRestErrorKind>>;
   /** Peak resident memory so far, in KiB (reported in the closing line). */
   readonly maxRssKb: () => number;
+  /** Milliseconds since the process started (closing line: start-up cost is visible too). */
+  readonly uptimeMs?: () => number;
   /** Keep a payload that could not be processed, with the reason, for `soar-edr replay`. */
   readonly keepDeadLetter: (payloadText: string, reason: string) => string | undefined;
 }
@@ -209,6 +211,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     degraded,
     exit_code: exitCode,
     max_rss_kb: io.maxRssKb(),
+    process_ms: io.uptimeMs ? Math.round(io.uptimeMs()) : undefined,
   });
   log.flush();
   return { exitCode, rows, handedOff, rejected, failed, degraded };
