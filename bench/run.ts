@@ -3,11 +3,13 @@
  * BENCH_RUNS sets the number of timed runs per measurement (default 15).
  */
 import { benchAlertAction, BenchLine } from './alert-action.bench';
+import { benchDigest } from './digest.bench';
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 15);
   const lines: BenchLine[] = [];
   lines.push(...(await benchAlertAction(runs)));
+  lines.push(...(await benchDigest(runs)));
   const width = Math.max(...lines.map((l) => l.name.length));
   for (const l of lines) console.log(`${l.pass ? 'PASS' : 'MISS'}  ${l.name.padEnd(width)}  ${l.value}  (target ${l.target})`);
   if (lines.some((l) => !l.pass)) process.exitCode = 1;

@@ -4,7 +4,7 @@
  * TXT + CSV record → Discord (outbox when it fails) — and, after the last row, the
  * follow-up work that fits in the time left (outbox delivery, deferred enrichment).
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import * as path from 'node:path';
 import type { AbuseReport } from './intel/abuseipdb-report';
 import { classifyAddress } from './intel/address-gate';
@@ -137,6 +137,18 @@ interface PendingRecord {
   readonly degraded: readonly string[];
 }
 
+/** Random bytes for incident ids, drawn 3 at a time from a pool (one crypto call per 1,024 ids). */
+const idPool = Buffer.alloc(3 * 1024);
+let idPoolUsed = idPool.length;
+function randomIdBytes(): Uint8Array {
+  if (idPoolUsed + 3 > idPool.length) {
+    randomFillSync(idPool);
+    idPoolUsed = 0;
+  }
+  idPoolUsed += 3;
+  return idPool.subarray(idPoolUsed - 3, idPoolUsed);
+}
+
 /** Rows per batch in a digest: one lock and one append each. */
 const DIGEST_BATCH_ROWS = 100;
 
@@ -160,6 +172,7 @@ class IncidentPipeline implements RowPipeline {
   private webhook: { target?: WebhookTarget; problem?: string } | undefined;
   private unsyncedRows = false;
   private batch: PendingRecord[] = [];
+  private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number }>();
   /** Failures and degradations found after handleRow returned (a digest's batched rows). */
   private readonly late = { failed: 0, degraded: 0 };
   /** Simulated blocks already decided in this run, by address: a digest repeats addresses. */
@@ -311,7 +324,7 @@ class IncidentPipeline implements RowPipeline {
       if (this.batch.length >= DIGEST_BATCH_ROWS) await this.flushBatch();
       return { status: 'handled' };
     }
-    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomBytes(3)), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
+    const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomIdBytes()), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
     if (!recorded.ok) return { status: 'failed', error: recorded.error };
     const notes = await this.afterRecord(pending, recorded.value, secrets);
     return notes.length > 0 ? { status: 'handled', degraded: notes.join('; ') } : { status: 'handled' };
@@ -323,7 +336,7 @@ class IncidentPipeline implements RowPipeline {
     this.batch = [];
     if (batch.length === 0) return;
     const d = this.deps;
-    const recorded = recordIncidents(d.layout, batch.map((b) => b.draft), () => newIncidentId(d.now(), randomBytes(3)), {
+    const recorded = recordIncidents(d.layout, batch.map((b) => b.draft), () => newIncidentId(d.now(), randomIdBytes()), {
       lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) },
       durable: false,
     });
@@ -340,6 +353,14 @@ class IncidentPipeline implements RowPipeline {
       const notes = await this.afterRecord(item, r.value, secrets);
       if (notes.length > 0) this.late.degraded += 1;
     }
+    this.flushQueued();
+  }
+
+  /** Write the enrichment queue once per address for the batch just recorded. */
+  private flushQueued(): void {
+    const now = this.deps.now();
+    for (const [address, waiting] of this.queuedThisBatch) this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt);
+    this.queuedThisBatch.clear();
   }
 
   /** Log the record, queue deferred enrichment, notify; returns what went wrong (degradations). */
@@ -373,8 +394,18 @@ class IncidentPipeline implements RowPipeline {
       // The latest time any waiting provider allows; a provider not waiting does not count.
       const waiting = [enriched.vt, enriched.abuse].filter((e) => e?.state === 'deferred' || retryable(e));
       const retryAt = Math.max(...waiting.map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
-      const q = this.queue.enqueue(incident.srcIp, { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection }, nowMs, retryAt);
-      ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+      const ref = { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection };
+      if (this.context.mode === 'digest') {
+        // Gathered per address and written once per batch (flushQueued).
+        const waiting = this.queuedThisBatch.get(incident.srcIp) ?? { refs: [], retryAt };
+        waiting.refs.push(ref);
+        waiting.retryAt = Math.max(waiting.retryAt, retryAt);
+        this.queuedThisBatch.set(incident.srcIp, waiting);
+        ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, not_before: new Date(retryAt).toISOString() });
+      } else {
+        const q = this.queue.enqueue(incident.srcIp, ref, nowMs, retryAt);
+        ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+      }
     }
     const notes = [...item.degraded];
     const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);

@@ -189,7 +189,9 @@ export class EnrichmentQueue {
   }
 
   private writePending(entry: QueueEntry): void {
-    writeFileAtomic(this.pendingFile(entry.address), JSON.stringify({ v: FORMAT_VERSION, ...entry }));
+    // Not fsynced: a kill keeps it (page cache); an OS crash would lose only the hint to enrich
+    // later, never the incident, which incidents.csv already holds.
+    writeFileAtomic(this.pendingFile(entry.address), JSON.stringify({ v: FORMAT_VERSION, ...entry }), { durable: false });
   }
 
   /**
@@ -198,14 +200,19 @@ export class EnrichmentQueue {
    * e.g. when the quota denial said a slot frees.
    */
   enqueue(address: string, ref: IncidentRef, nowMs: number, notBefore: number = nowMs): QueueEntry {
+    return this.enqueueMany(address, [ref], nowMs, notBefore);
+  }
+
+  /** Several incidents waiting for one address (a digest names an address in many rows): one write. */
+  enqueueMany(address: string, refs: readonly IncidentRef[], nowMs: number, notBefore: number = nowMs): QueueEntry {
     const added: QueueEntry = {
       address,
       firstQueuedAt: nowMs,
       lastQueuedAt: nowMs,
       attempts: 0,
       nextAttemptAt: notBefore,
-      refs: [{ incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, queuedAt: nowMs }],
-      droppedRefs: 0,
+      refs: refs.slice(0, this.maxRefs).map((ref) => ({ incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, queuedAt: nowMs })),
+      droppedRefs: Math.max(0, refs.length - this.maxRefs),
     };
     return this.locked(() => {
       const existing = this.readPending(this.pendingFile(address));
@@ -214,6 +221,7 @@ export class EnrichmentQueue {
       return entry;
     });
   }
+
 
   /**
    * Addresses due at `nowMs`, oldest first (claimed ones excluded). Puts abandoned claims

@@ -3,7 +3,7 @@
  * once, and the CLI runs beside them): whole-file replacement by rename, appends that are
  * one write(2) so a SIGKILL leaves no half line, and an exclusive lock for read-modify-write.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 let tmpCounter = 0;
@@ -57,6 +57,9 @@ function writeAll(fd: number, buf: Buffer): void {
 
 /** The file's text, or undefined when it does not exist. */
 export function readTextIfExists(file: string): string | undefined {
+  // Most lookups miss (no marker yet, no report yet): a stat is far cheaper than the
+  // exception a failed open throws, which a digest paid several times per row.
+  if (!existsSync(file)) return undefined;
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
