@@ -542,8 +542,14 @@ class IncidentPipeline implements RowPipeline {
     const d = this.deps;
     this.queue.recoverStaleClaims(d.now());
     const secrets = await this.context.secrets();
-    // Without a key nothing can be looked up: leave the queue for when one is configured.
-    if (!secrets.values.virustotal_api_key && !secrets.values.abuseipdb_api_key) return 0;
+    // Without a key, or with no budget left now, nothing can be looked up: leave the queue.
+    const now = d.now();
+    const canAsk = (provider: 'virustotal' | 'abuseipdb', key: string | undefined): boolean => {
+      if (!key) return false;
+      const u = this.quota.usage(provider, now);
+      return u.penaltyUntilMs <= now && (u.limits.perMinute === null || u.minuteUsed < u.limits.perMinute) && (u.limits.perDay === null || u.dayUsed < u.limits.perDay);
+    };
+    if (!canAsk('virustotal', secrets.values.virustotal_api_key) && !canAsk('abuseipdb', secrets.values.abuseipdb_api_key)) return 0;
     let done = 0;
     for (const entry of this.queue.list(d.now()).slice(0, maxItems)) {
       if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
-import { withFileLock } from '../store/file-lock';
+import { processAlive, withFileLock } from '../store/file-lock';
 import { asJsonObject } from './json-fields';
 import { addressFilePart } from './lookup-cache';
 
@@ -130,16 +130,6 @@ export function mergeEntries(a: QueueEntry, b: QueueEntry, maxRefs: number): Que
     refs,
     droppedRefs: dropped,
   };
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface ClaimFile {
@@ -316,7 +306,7 @@ export class EnrichmentQueue {
   }
 
   private isStale(claim: ClaimFile, nowMs: number): boolean {
-    return nowMs - claim.claimedAt > this.claimStaleMs || !pidAlive(claim.pid);
+    return nowMs - claim.claimedAt > this.claimStaleMs || !processAlive(claim.pid);
   }
 
   /** Under the lock: an abandoned claim counts as an attempt and is due at once. */

@@ -35,18 +35,23 @@ function pidAlive(pid: number): boolean {
 }
 
 function tryAcquire(lockFile: string): boolean {
+  let fd: number;
   try {
-    const fd = openSync(lockFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
-    try {
-      writeSync(fd, `${process.pid}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    return true;
+    fd = openSync(lockFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // The lock folder is made on first use only (a stat per lock was measurable in a digest).
+    if (code !== 'ENOENT') throw e;
+    mkdirSync(path.dirname(lockFile), { recursive: true });
+    return tryAcquire(lockFile);
   }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** The inode of an abandoned lock file, or undefined when the lock is live or gone. */
@@ -83,25 +88,38 @@ function breakAbandoned(lockFile: string, inode: number): void {
 }
 
 /**
+ * The acquisition loop shared by the blocking and the asynchronous lock: each next() tries to
+ * take the lock (breaking an abandoned one) and returns 0 once held, or how long to wait before
+ * trying again (doubling up to maxDelay, with jitter); it throws LockTimeoutError past the timeout.
+ */
+function waiter(lockFile: string, options: LockOptions, firstDelay: number, maxDelay: number): { next(): number } {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const staleMs = options.staleMs ?? 60_000;
+  const started = Date.now();
+  let delay = firstDelay;
+  return {
+    next(): number {
+      for (;;) {
+        if (tryAcquire(lockFile)) return 0;
+        const inode = abandonedInode(lockFile, staleMs);
+        if (inode === undefined) break;
+        breakAbandoned(lockFile, inode);
+      }
+      if (Date.now() - started > timeoutMs) throw new LockTimeoutError(lockFile, Date.now() - started);
+      const wait = delay + Math.floor(Math.random() * delay);
+      delay = Math.min(delay * 2, maxDelay);
+      return wait;
+    },
+  };
+}
+
+/**
  * Run `fn` holding the lock. Synchronous on purpose: the critical sections are a few file
  * operations, and a lock held across an await would serialise unrelated work.
  */
 export function withFileLock<T>(lockFile: string, fn: () => T, options: LockOptions = {}): T {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const staleMs = options.staleMs ?? 60_000;
-  mkdirSync(path.dirname(lockFile), { recursive: true });
-  const started = Date.now();
-  let delay = 1;
-  while (!tryAcquire(lockFile)) {
-    const inode = abandonedInode(lockFile, staleMs);
-    if (inode !== undefined) {
-      breakAbandoned(lockFile, inode);
-      continue;
-    }
-    if (Date.now() - started > timeoutMs) throw new LockTimeoutError(lockFile, Date.now() - started);
-    sleepSync(delay + Math.floor(Math.random() * delay));
-    delay = Math.min(delay * 2, 50);
-  }
+  const wait = waiter(lockFile, options, 1, 50);
+  for (let delay = wait.next(); delay !== 0; delay = wait.next()) sleepSync(delay);
   try {
     return fn();
   } finally {
@@ -119,22 +137,9 @@ export async function withFileLockAsync<T>(
   fn: () => Promise<T>,
   options: LockOptions & { sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const staleMs = options.staleMs ?? 60_000;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  mkdirSync(path.dirname(lockFile), { recursive: true });
-  const started = Date.now();
-  let delay = 5;
-  while (!tryAcquire(lockFile)) {
-    const inode = abandonedInode(lockFile, staleMs);
-    if (inode !== undefined) {
-      breakAbandoned(lockFile, inode);
-      continue;
-    }
-    if (Date.now() - started > timeoutMs) throw new LockTimeoutError(lockFile, Date.now() - started);
-    await sleep(delay + Math.floor(Math.random() * delay));
-    delay = Math.min(delay * 2, 200);
-  }
+  const wait = waiter(lockFile, options, 5, 200);
+  for (let delay = wait.next(); delay !== 0; delay = wait.next()) await sleep(delay);
   try {
     return await fn();
   } finally {
