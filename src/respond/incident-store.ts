@@ -240,12 +240,14 @@ export function recordIncidents(
         };
         for (const draft of drafts) {
           const marker = markerFile(layout, draft.sid, draft.rid);
-          const existing = readMarkers(marker);
+          // Batches never leave per-row pending markers (their journal stands in), and a digest's
+          // sid is never a per-result one: only the final marker is worth a look.
+          const existing = readMarker(marker);
           if (existing?.state === 'recorded') {
             results.push(ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) }));
             continue;
           }
-          const interrupted = existing?.state === 'pending' ? existing.incidentId : journalFor(draft.sid).ids.get(draft.rid);
+          const interrupted = journalFor(draft.sid).ids.get(draft.rid);
           const picked = interrupted !== undefined ? ok(interrupted) : pickIncidentId(layout, newId);
           if (!picked.ok) {
             results.push(picked);
