@@ -67,6 +67,8 @@ function readRecord(file: string): NotifiedRecord | null {
   return { ip: String(r.ip), verdict: r.verdict as Verdict, notifiedAtMs: Number(r.notifiedAtMs), incidentId: r.incidentId ?? null, suppressed: Number(r.suppressed) || 0 };
 }
 
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
 function minutesAgo(ms: number): string {
   const minutes = Math.max(0, Math.round(ms / 60_000));
   return minutes < 1 ? 'less than a minute ago' : `${minutes} min ago`;
@@ -76,7 +78,9 @@ function minutesAgo(ms: number): string {
 export function decideNotification(previous: NotifiedRecord | null, verdict: Verdict, nowMs: number, windowSeconds: number): NotifyDecision {
   if (previous === null) return { notify: true, reason: 'first notification for this address', previous };
   const age = nowMs - previous.notifiedAtMs;
-  if (age >= windowSeconds * 1000 || age < 0) {
+  // Callers read the clock before waiting for the ledger's lock, so a concurrent process may
+  // have recorded a slightly later time: only a clock stepped far back voids the record.
+  if (age >= windowSeconds * 1000 || age < -MAX_CLOCK_SKEW_MS) {
     return { notify: true, reason: `last notification ${minutesAgo(age)}, outside the ${windowSeconds} s window`, previous };
   }
   if (verdictRank(verdict) > verdictRank(previous.verdict)) {

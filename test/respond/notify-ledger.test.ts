@@ -94,3 +94,11 @@ describe('respond/notify-ledger', () => {
     assert.ok(after.ok && after.value.previous?.suppressed === 19);
   });
 });
+
+describe('respond/notify-ledger: a time read before waiting for the lock', () => {
+  it('a decision made with a clock reading a little older than the record does not notify again', () => {
+    const record = { ip: '203.0.113.5', verdict: 'UNKNOWN' as const, notifiedAtMs: 1_000_000, incidentId: 'INC-1', suppressed: 0 };
+    assert.equal(decideNotification(record, 'UNKNOWN', 1_000_000 - 250, 3600).notify, false);
+    assert.equal(decideNotification(record, 'UNKNOWN', 1_000_000 - 10 * 60_000, 3600).notify, true, 'a clock stepped far back voids the record');
+  });
+});
