@@ -65,7 +65,8 @@ async function parseXml(text: string): Promise<unknown> {
 // fetch's HTTP parser is WebAssembly; V8 optimises it on background threads that the process
 // then waits for at exit (~200 ms, more than the rest of a per-result run). A few requests do
 // not need the optimised tier.
-setFlagsFromString('--liftoff-only');
+// The flag exists in every V8 of Node >= 18 (V8 10.2+); an unknown one would print an unprefixed line.
+if (Number(process.versions.v8.split('.')[0]) >= 10) setFlagsFromString('--liftoff-only');
 
 const layout = dataLayout(resolveDataDir(process.env, homedir()));
 
