@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { drainCommand } from '../cli/drain-command';
+import { generateCommand } from '../cli/generate-command';
 import { replayCommand } from '../cli/replay-command';
 import type { CliIO } from '../cli/runtime';
 import { secretsCommand } from '../cli/secrets-command';
@@ -29,6 +30,7 @@ program.addCommand(secretsCommand(io));
 program.addCommand(drainCommand(io));
 program.addCommand(replayCommand(io));
 program.addCommand(unblockCommand(io));
+program.addCommand(generateCommand(io));
 
 /** Commander exits with 1 on its own errors; ours say 2 for usage, so throw instead and decide. */
 function throwOnExit(cmd: Command): void {
