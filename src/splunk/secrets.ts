@@ -147,23 +147,74 @@ interface SdkCollection {
   list(): SdkEntity[];
   create(params: Record<string, string>, timeout?: number): Promise<SdkEntity>;
 }
-type SdkServiceClass = new (params: Record<string, unknown>) => SdkService;
+type SdkServiceClass = new (http: object, params: Record<string, unknown>) => SdkService;
+
+/** The SDK's Http base class: subclasses provide makeRequest (jQuery-style `extend`). */
+interface SdkHttpClass {
+  extend(methods: Record<string, unknown>): new () => object;
+}
+
+interface SdkResponseBuilder {
+  _buildResponse(error: unknown, response: { headers: Record<string, unknown>; statusCode: number | string }, data: unknown): unknown;
+}
 
 /**
  * Loaded on first use only: most runs resolve secrets once, and the SDK is by far the
- * largest piece of code we ship (it is bundled separately, bin/vendor/splunk-sdk.cjs).
+ * largest piece of code we ship (bundled separately as bin/vendor/splunk-sdk.cjs; the build
+ * maps this path to it, tests load it from build/).
  */
-function loadService(): SdkServiceClass {
+function loadSdk(): { Service: SdkServiceClass; Http: SdkHttpClass } {
   // The SDK prints splunkd's messages to the console unless told otherwise; our stdout
   // stays empty and stderr carries only our own level-prefixed lines.
   process.env.LOG_LEVEL = '0';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('splunk-sdk/lib/service') as SdkServiceClass;
+  return require('../../../build/vendor-splunk-sdk.cjs') as { Service: SdkServiceClass; Http: SdkHttpClass };
+}
+
+/**
+ * The SDK's Service and collections over Node's own http/https instead of the SDK's default
+ * transport (needle): same requests, but a storage/passwords read no longer loads needle and
+ * its dependencies in every alert process. splunkd's management port normally has a
+ * self-signed certificate, so, like the SDK's transport, this one does not verify it.
+ */
+/** What the SDK's own transport reports when no answer came (status 600). */
+const NO_ANSWER = { headers: {}, statusCode: 600 };
+
+function nodeTransport(Http: SdkHttpClass): object {
+  const Transport = Http.extend({
+    makeRequest(this: SdkResponseBuilder, url: string, message: { method: string; headers?: Record<string, string>; body?: string; timeout?: number; response_timeout?: number }) {
+      return new Promise((resolve, reject) => {
+        const target = new URL(url);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const client = (target.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof import('node:https');
+        const body = message.body ?? '';
+        const headers = { ...(message.headers ?? {}), 'Content-Length': String(Buffer.byteLength(body)), 'User-Agent': 'soar-edr (splunk-sdk-javascript)' };
+        const timeout = message.response_timeout || message.timeout || 0;
+        const req = client.request(target, { method: message.method, headers, rejectUnauthorized: false, timeout }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(this._buildResponse(null, { headers: res.headers, statusCode: res.statusCode ?? 0 }, Buffer.concat(chunks).toString('utf8'))));
+          res.on('error', (e) => reject(this._buildResponse(e, NO_ANSWER, '{}')));
+        });
+        // The SDK's own transport reports a timeout as status "abort".
+        req.on('timeout', () => {
+          req.destroy();
+          reject(this._buildResponse('abort', { headers: {}, statusCode: 'abort' }, {}));
+        });
+        req.on('error', (e) => reject(this._buildResponse(e, NO_ANSWER, '{}')));
+        req.end(body);
+      });
+    },
+    parseJson(text: string) {
+      return JSON.parse(text);
+    },
+  });
+  return new Transport();
 }
 
 function makeService(conn: SplunkConnection): SdkService {
-  const Service = loadService();
-  return new Service({
+  const { Service, Http } = loadSdk();
+  return new Service(nodeTransport(Http), {
     scheme: conn.scheme,
     host: conn.host.includes(':') && !conn.host.startsWith('[') ? `[${conn.host}]` : conn.host,
     port: conn.port,
