@@ -1,10 +1,12 @@
 /**
  * Where a log's source "address" points: the failed-login summaries flag every reported
  * source so that nothing private, loopback or unparseable is offered for outside lookups.
- * This is a flag for reports only; the binding decision is made by the address gate in
- * src/intel/.
+ * Whether an IP is public is the address gate's decision (src/intel/), the same one the
+ * alert action makes, so the CLI and Splunk always agree; this only adds the coarse scope
+ * label reports show and recognises host names.
  */
 import * as ipaddr from 'ipaddr.js';
+import { classifyAddress as gateAddress } from '../intel/address-gate';
 
 export type AddressScope =
   | 'public'
@@ -21,10 +23,6 @@ export interface AddressClass {
   readonly isPublic: boolean;
 }
 
-// ipaddr.js range names, grouped. Anything not listed (multicast, broadcast, documentation,
-// 6to4, teredo, benchmarking, ...) is treated as reserved: never public.
-const PRIVATE_RANGES = new Set(['private', 'uniqueLocal', 'carrierGradeNat']);
-
 // RFC 952/1123 host names as PAM's rhost= prints them (no trailing dot needed).
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
@@ -32,13 +30,13 @@ export function classifyAddress(address: string): AddressClass {
   // Only dotted-quad IPv4: ipaddr.js also accepts "127.1" or "12345", which in a log are
   // far more likely to be host names or garbage than abbreviated addresses.
   if (ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address)) {
-    // process() unwraps IPv4-mapped IPv6 (::ffff:10.0.0.1 is private, not "ipv4Mapped").
-    const range = ipaddr.process(address).range();
-    if (range === 'unicast') return { scope: 'public', isPublic: true };
-    if (range === 'loopback') return { scope: 'loopback', isPublic: false };
-    if (range === 'linkLocal') return { scope: 'link-local', isPublic: false };
-    if (PRIVATE_RANGES.has(range)) return { scope: 'private', isPublic: false };
-    return { scope: 'reserved', isPublic: false };
+    const gate = gateAddress(address);
+    if (gate.public) return { scope: 'public', isPublic: true };
+    const reason = gate.reason ?? '';
+    if (reason.startsWith('loopback')) return { scope: 'loopback', isPublic: false };
+    if (reason.startsWith('link-local')) return { scope: 'link-local', isPublic: false };
+    if (/^(private|unique local|carrier-grade NAT)/.test(reason)) return { scope: 'private', isPublic: false };
+    return { scope: gate.family === null ? 'invalid' : 'reserved', isPublic: false };
   }
   // A bare number or dotted digits that ipaddr.js refused is a malformed IP, not a host name.
   if (HOSTNAME.test(address) && !/^[\d.]+$/.test(address)) return { scope: 'hostname', isPublic: false };
