@@ -5,9 +5,8 @@
  * The address is attacker-influenced and ends up in a shell command line, so it is
  * validated first and embedded only when it is exactly its own canonical form.
  */
-import { isIPv4, isIPv6 } from 'node:net';
-import * as ipaddr from 'ipaddr.js';
 import { fail, ok, Result } from '../result';
+import { normalizeAddress } from '../splunk/alert-address';
 import { capLength, safeText } from './safe-text';
 
 export type AddressFamily = 4 | 6;
@@ -49,21 +48,15 @@ function shown(text: string): string {
 }
 
 /**
- * Parse an address strictly: four-part decimal IPv4 only (no octal/hex/short forms that
- * tools read differently), IPv6 without a zone id; IPv4-mapped IPv6 becomes IPv4.
+ * Parse an address strictly: the alert action's own rule (src/splunk/alert-address.ts:
+ * four-part decimal IPv4 only, IPv6 without a zone id, IPv4-mapped IPv6 becomes IPv4), minus
+ * its trimming — text bound for a shell command must be exactly an address.
  */
 export function canonicalAddress(text: string): Result<CanonicalAddress, 'invalid_address'> {
-  if (text.length === 0 || text.length > MAX_ADDRESS_CHARS) {
-    return fail('invalid_address', `${shown(text)} is not an IPv4 or IPv6 address`);
-  }
-  if (isIPv4(text)) return ok({ address: ipaddr.IPv4.parse(text).toString(), family: 4 });
-  if (text.includes('%')) {
+  const parsed = text === text.trim() ? normalizeAddress(text) : undefined;
+  if (parsed?.ok) return parsed;
+  if (text.length <= MAX_ADDRESS_CHARS && text.includes('%')) {
     return fail('invalid_address', `${shown(text)} carries an IPv6 zone id, which names a local interface, not a remote host`);
-  }
-  if (isIPv6(text) && ipaddr.IPv6.isValid(text)) {
-    const v6 = ipaddr.IPv6.parse(text);
-    if (v6.isIPv4MappedAddress()) return ok({ address: v6.toIPv4Address().toString(), family: 4 });
-    return ok({ address: v6.toRFC5952String(), family: 6 });
   }
   return fail('invalid_address', `${shown(text)} is not an IPv4 or IPv6 address`);
 }
