@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub } from '../support/intel-stubs';
 import { corpusPath } from '../support/paths';
@@ -25,6 +24,7 @@ import {
   writeDispatch,
 } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import { incidentRows } from '../support/data-files';
 
 const HANDED_OFF = 'Incident recorded';
 const REJECTED = 'Result row rejected';
@@ -50,9 +50,6 @@ function assertCleanOutput(run: ActionRun): void {
   }
 }
 
-function incidentRows(dataDir: string): Record<string, string>[] {
-  return parseCsv(readFileSync(path.join(dataDir, 'incidents.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
-}
 
 describe('alert action through the splunkd emulator', function () {
   this.timeout(60_000);

@@ -19,6 +19,7 @@ import { REPO_ROOT } from '../support/paths';
 import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import { incidentRows } from '../support/data-files';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
@@ -31,10 +32,6 @@ interface CliRun {
   readonly lines: LogLine[];
 }
 
-function incidentRows(dataDir: string): Record<string, string>[] {
-  const file = path.join(dataDir, 'incidents.csv');
-  return existsSync(file) ? (parseCsv(readFileSync(file, 'utf8'), { columns: true }) as Record<string, string>[]) : [];
-}
 
 function report(dataDir: string, incidentId: string): string {
   return readFileSync(path.join(dataDir, 'reports', `${incidentId}.txt`), 'utf8');

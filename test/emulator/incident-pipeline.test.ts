@@ -30,16 +30,12 @@ import {
   writeDispatch,
 } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import { CsvRow, incidentRows } from '../support/data-files';
 
 const RECORDED = 'Incident recorded';
 const PARAM = 'action.soar_response.param.';
 const LEVEL_LINE = /^(DEBUG|INFO|WARN|ERROR|FATAL) /;
 
-type CsvRow = Record<string, string>;
-
-function incidentRows(dataDir: string): CsvRow[] {
-  return parseCsv(readFileSync(path.join(dataDir, 'incidents.csv'), 'utf8'), { columns: true, relax_column_count: false }) as CsvRow[];
-}
 
 function filesIn(dir: string, suffix = ''): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(suffix) && !n.startsWith('.')) : [];
