@@ -42,6 +42,18 @@ export interface PipelineDeps {
   readonly random: () => number;
 }
 
+/** The real world: Node's fetch, the clock, timers and Math.random (the entry points' choice). */
+export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>): PipelineDeps {
+  return {
+    layout,
+    env,
+    fetch: globalThis.fetch,
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    random: Math.random,
+  };
+}
+
 /** Follow-up work per run: a few items, so a per-result run stays short. */
 const FOLLOW_UP_OUTBOX_ITEMS = 5;
 const FOLLOW_UP_QUEUE_ITEMS = 3;

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
-import { createIncidentPipeline, DrainAllReport, drainAll } from '../pipeline';
+import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline';
 import { parseDuration } from '../pipeline-settings';
 import { outboxSize } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
@@ -21,7 +21,6 @@ import {
   connectionFrom,
   ConnectionOptions,
   connectionRequested,
-  realPipelineDeps,
   REST_EXIT,
   restExitCode,
   resolveCliSecrets,
@@ -183,7 +182,7 @@ Exit codes:
     for (const value of Object.values(secrets.value.values)) log.redact(value);
     const pipeline = createIncidentPipeline(
       { payload: drainPayload(config.params), config, mode: 'digest', log, secrets: () => Promise.resolve(secrets.value), startedMs },
-      realPipelineDeps(layout, io.env),
+      systemPipelineDeps(layout, io.env),
     );
     if (pipeline.configProblems.length > 0) return usage(pipeline.configProblems.map((p) => p.message).join('\n'));
 

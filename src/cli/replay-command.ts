@@ -7,7 +7,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { createIncidentPipeline } from '../pipeline';
+import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
 import { DeadLetter, listDeadLetters, readDeadLetter, requeueDeadLetter } from '../respond/outbox';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
@@ -15,7 +15,7 @@ import { ACTION_NAME, runAlertAction, RunSummary } from '../splunk/alert-run';
 import { EXIT } from '../splunk/exit-codes';
 import { fetchStoredSecrets, SECRET_NAMES, secretsFromEnv } from '../splunk/secrets';
 import type { DataLayout } from '../store/data-dir';
-import { CliIO, cliDataLayout, complain, realPipelineDeps, stderrLogger } from './runtime';
+import { CliIO, cliDataLayout, complain, stderrLogger } from './runtime';
 
 /** For payloads the exit code is the alert action's (0, 1, 3, 4, 6); these are the command's own. */
 export const REPLAY_EXIT = { OK: 0, USAGE: 2, FAILED: 5 } as const;
@@ -85,7 +85,7 @@ async function replayPayload(io: CliIO, layout: DataLayout, file: string, letter
       // The dead letter being replayed stays where it is; no second copy.
       keepDeadLetter: () => undefined,
     },
-    (context) => createIncidentPipeline(context, realPipelineDeps(layout, io.env)),
+    (context) => createIncidentPipeline(context, systemPipelineDeps(layout, io.env)),
   );
   let line = runSummaryLine(file, summary);
   if ((summary.exitCode === EXIT.OK || summary.exitCode === EXIT.DEGRADED) && !keep) {

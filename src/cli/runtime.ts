@@ -5,7 +5,6 @@
  */
 import { homedir } from 'node:os';
 import { Command } from 'commander';
-import type { PipelineDeps } from '../pipeline';
 import { createLogger, Logger, LogFields, LogLevel } from '../splunk/log';
 import { fetchStoredSecrets, mergeSecrets, ResolvedSecrets, Secrets, secretsFromEnv, SplunkConnection, SplunkRestErrorKind } from '../splunk/secrets';
 import { Result } from '../result';
@@ -31,16 +30,6 @@ export function cliDataLayout(env: CliIO['env']): DataLayout {
 }
 
 /** The real network, clock and randomness, as src/entry/alert-action.ts passes them. */
-export function realPipelineDeps(layout: DataLayout, env: CliIO['env']): PipelineDeps {
-  return {
-    layout,
-    env,
-    fetch: globalThis.fetch,
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    random: Math.random,
-  };
-}
 
 /** The alert action's log format (`LEVEL key="value" …`) on stderr. */
 export function stderrLogger(io: CliIO, base: LogFields, level: LogLevel = 'INFO'): Logger {

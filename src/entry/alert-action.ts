@@ -6,7 +6,7 @@
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { createIncidentPipeline } from '../pipeline';
+import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
 import { EXIT } from '../splunk/exit-codes';
@@ -87,14 +87,7 @@ runAlertAction(
     },
   },
   (context) =>
-    createIncidentPipeline(context, {
-      layout,
-      env: process.env,
-      fetch: globalThis.fetch,
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      random: Math.random,
-    }),
+    createIncidentPipeline(context, systemPipelineDeps(layout, process.env)),
 ).then(
   (summary) => {
     // Everything is written (stderr and files synchronously); do not wait for idle keep-alive
