@@ -55,8 +55,7 @@ export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<stri
 }
 
 /** Follow-up work per run: a few items, so a per-result run stays short. */
-const FOLLOW_UP_OUTBOX_ITEMS = 5;
-const FOLLOW_UP_QUEUE_ITEMS = 3;
+const FOLLOW_UP_ITEMS = 3;
 const FOLLOW_UP_MIN_MS = 5_000;
 
 function text(row: ResultFields, ...names: string[]): string | undefined {
@@ -530,7 +529,7 @@ class IncidentPipeline implements RowPipeline {
     if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return this.late;
     const purged = purgeExpired(d.layout, d.now());
     if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
-    await followUp(this, log, { outboxItems: FOLLOW_UP_OUTBOX_ITEMS, queueItems: FOLLOW_UP_QUEUE_ITEMS });
+    await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS, enrichQueue: true });
     return this.late;
   }
 
@@ -614,14 +613,7 @@ class IncidentPipeline implements RowPipeline {
   }
 }
 
-/** The follow-up work: shared by the end of every alert run and `soar-edr drain`. */
-export async function followUp(pipeline: IncidentPipeline, log: Logger, limits: { outboxItems: number; queueItems: number }): Promise<void> {
-  await pipeline.drainOutbox(log, limits.outboxItems);
-  const enriched = await pipeline.drainQueue(log, limits.queueItems);
-  if (enriched > 0) await pipeline.drainOutbox(log, limits.outboxItems);
-}
-
-/** What `soar-edr drain` did. */
+/** What a drain did (`soar-edr drain`, and the end of every alert run with small limits). */
 export interface DrainAllReport {
   /** One report per outbox pass that tried something (before the queue, and after it for the updates). */
   readonly outbox: readonly DrainReport[];
