@@ -185,13 +185,13 @@ function* fastBruteforce(ctx: ScenarioContext): Generator<AuthAttempt> {
   }
 }
 
+/** 15 min / 10 = 90 s; a little more so that at most 10 guesses fall in any 15-minute window */
+const SLOW_MIN_GAP_MS = 95_000;
+
 /**
  * One IP, one guess per connection every 95-240 s: never more than 10 in any 15 minutes, so a
  * "> 10 failures in 15 min" search misses it while an hourly window (~20 per hour) does not.
  */
-/** 15 min / 10 = 90 s; a little more so that at most 10 guesses fall in any 15-minute window */
-const SLOW_MIN_GAP_MS = 95_000;
-
 function* slowBruteforce(ctx: ScenarioContext): Generator<AuthAttempt> {
   const { rng, accounts } = ctx;
   const tl = new Timeline(ctx.startMs, accounts);
