@@ -18,11 +18,12 @@ import { EnrichDeps, enrichAddress, Enrichment } from './pipeline-enrich';
 import { parsePipelineSettings, PipelineSettings } from './pipeline-settings';
 import { blockAddress, purgeExpired } from './respond/blocklist';
 import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from './respond/discord-embed';
-import { webhookDeliverer } from './respond/discord-delivery';
+import { FetchFunction, webhookDeliverer } from './respond/discord-delivery';
 import type { AbuseIpdbResult, Incident, ResponseAction, VirusTotalResult } from './respond/incident';
-import { IncidentDraft, newIncidentId, RecordedIncident, recordedIncidentId, recordIncident, recordIncidents, updateIncidentReport } from './respond/incident-store';
+import { IncidentDraft, newIncidentId, RecordedIncident, recordedIncidentId, recordedIncidentIds, recordIncident, recordIncidents, updateIncidentReport } from './respond/incident-store';
 import { claimNotification } from './respond/notify-ledger';
 import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
+import { nodeWebhookPost } from './respond/webhook-post';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
 import type { Failure } from './result';
 import type { AlertRowInput, RowOutcome, RowPipeline, RunContext } from './splunk/alert-run';
@@ -36,18 +37,25 @@ import type { DataLayout } from './store/data-dir';
 export interface PipelineDeps {
   readonly layout: DataLayout;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reputation providers' GETs. */
   readonly fetch: FetchFn;
+  /** The Discord webhook POST. */
+  readonly webhookPost: FetchFunction;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
 }
 
-/** The real world: Node's fetch, the clock, timers and Math.random (the entry points' choice). */
+/**
+ * The real world: Node's fetch for the providers, node:https for the webhook (see
+ * respond/webhook-post.ts), the clock, timers and Math.random (the entry points' choice).
+ */
 export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>): PipelineDeps {
   return {
     layout,
     env,
     fetch: globalThis.fetch,
+    webhookPost: nodeWebhookPost,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
@@ -183,6 +191,8 @@ class IncidentPipeline implements RowPipeline {
   private webhook: { target?: WebhookTarget; problem?: string } | undefined;
   private unsyncedRows = false;
   private batch: PendingRecord[] = [];
+  /** A digest's rows that earlier runs of the same sid recorded (read on the first row). */
+  private digestRecorded: ReadonlyMap<string, string> | undefined;
   private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number }>();
   /** Failures and degradations found after handleRow returned (a digest's batched rows). */
   private readonly late = { failed: 0, degraded: 0 };
@@ -260,13 +270,25 @@ class IncidentPipeline implements RowPipeline {
     return this.webhook;
   }
 
+  /**
+   * The incident an earlier run recorded for this row. A digest reads its sid's ledger once:
+   * rows this run records are not in it, and recordIncidents checks again under the lock.
+   */
+  private alreadyRecorded(rid: string): string | undefined {
+    const { layout } = this.deps;
+    const { sid } = this.context.payload;
+    if (this.context.mode !== 'digest') return recordedIncidentId(layout, sid, rid);
+    const recorded = (this.digestRecorded ??= recordedIncidentIds(layout, sid));
+    return recorded.get(rid);
+  }
+
   async handleRow(input: AlertRowInput, log: Logger): Promise<RowOutcome> {
     const { payload } = this.context;
     const d = this.deps;
     const s = this.settings;
     const address = input.attacker.address;
 
-    const existing = recordedIncidentId(d.layout, payload.sid, input.rid);
+    const existing = this.alreadyRecorded(input.rid);
     if (existing) {
       log.info('Incident already recorded for this result; not handled again', { src_ip: address, incident_id: existing, action_status: 'success' });
       return { status: 'handled' };
@@ -494,7 +516,7 @@ class IncidentPipeline implements RowPipeline {
       log.info('No Discord webhook configured; notification kept in the outbox', { outbox: q.ok ? q.value : q.error.message, message: 'soar-edr secrets set discord_webhook_url, then soar-edr drain' });
       return q.ok ? undefined : `outbox: ${q.error.kind}`;
     }
-    const deliver = webhookDeliverer(webhook.target, d.fetch, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
+    const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
     const sent = await sendNotification(d.layout, notification, deliver, { now: d.now, deadlineMs: this.deadlineMs, random: d.random });
     if (!sent.ok) {
       log.error('Notification could not be queued', { reason: sent.error.kind, message: sent.error.message });
@@ -539,7 +561,7 @@ class IncidentPipeline implements RowPipeline {
     if (outboxSize(d.layout) === 0) return undefined;
     const webhook = this.webhookTarget(await this.context.secrets());
     if (!webhook.target) return undefined;
-    const deliver = webhookDeliverer(webhook.target, d.fetch, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
+    const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
     const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: this.deadlineMs, maxItems, random: d.random });
     if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
     else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {

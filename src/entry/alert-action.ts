@@ -5,7 +5,6 @@
  */
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
 import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
@@ -64,9 +63,18 @@ async function parseXml(text: string): Promise<unknown> {
 
 // fetch's HTTP parser is WebAssembly; V8 optimises it on background threads that the process
 // then waits for at exit (~200 ms, more than the rest of a per-result run). A few requests do
-// not need the optimised tier.
+// not need the optimised tier. Set on the first provider request only: a warm-cache run never
+// calls fetch (the webhook goes over node:https) and spares loading node:v8.
 // The flag exists in every V8 of Node >= 18 (V8 10.2+); an unknown one would print an unprefixed line.
-if (Number(process.versions.v8.split('.')[0]) >= 10) setFlagsFromString('--liftoff-only');
+let liftoffOnly = false;
+const providerFetch: typeof fetch = (input, init) => {
+  if (!liftoffOnly && Number(process.versions.v8.split('.')[0]) >= 10) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--liftoff-only');
+  }
+  liftoffOnly = true;
+  return fetch(input, init);
+};
 
 const layout = dataLayout(resolveDataDir(process.env, homedir()));
 
@@ -87,7 +95,7 @@ runAlertAction(
     },
   },
   (context) =>
-    createIncidentPipeline(context, systemPipelineDeps(layout, process.env)),
+    createIncidentPipeline(context, { ...systemPipelineDeps(layout, process.env), fetch: providerFetch }),
 ).then(
   (summary) => {
     // Everything is written (stderr and files synchronously); do not wait for idle keep-alive

@@ -9,6 +9,9 @@
  * pending marker knows its writer died (it holds the lock now), so it finishes the job
  * with the same incident id, appending the row only if the file does not hold it yet.
  *
+ * A digest's rows are recorded in batches (recordIncidents): one lock, one append, and one
+ * append to the sid's ledger per batch, instead of a marker file per row.
+ *
  * Updates (`updateIncidentReport`) rewrite the TXT report only: incidents.csv keeps one
  * row per incident (DESIGN.md §4), so it stays the record of what was known when the
  * detection fired; the updated report and the Discord update message carry the rest.
@@ -19,7 +22,7 @@ import * as path from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
-import { appendDurably, fileSize, readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
+import { appendDurably, createExclusive, fileSize, readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { Incident } from './incident';
 import { renderIncidentReport, reportFileName } from './incident-report';
@@ -102,6 +105,92 @@ function readMarker(file: string): IncidentMarker | undefined {
   return m as IncidentMarker;
 }
 
+/**
+ * The incidents a digest (one sid) recorded, one `{"rid","id"}` line per row, appended once
+ * per batch: a marker file per row cost a digest two file creations per row.
+ */
+function sidLedgerFile(layout: DataLayout, sid: string): string {
+  return path.join(layout.ledger, 'incidents', `sid-${createHash('sha256').update(sid, 'utf8').digest('hex').slice(0, 32)}.jsonl`);
+}
+
+interface LedgerView {
+  size: number;
+  /** Text after the last newline read: a line still being appended (or cut). */
+  rest: string;
+  readonly ids: Map<string, string>;
+}
+
+/** Ledgers this process has read: they only grow, so a later read takes just the new tail. */
+const ledgerViews = new Map<string, LedgerView>();
+
+function addLedgerLines(view: LedgerView, text: string): void {
+  const lines = (view.rest + text).split('\n');
+  view.rest = lines.pop() ?? '';
+  for (const line of lines) {
+    if (line === '') continue;
+    try {
+      const entry = JSON.parse(line) as { rid?: unknown; id?: unknown };
+      if (typeof entry.rid === 'string' && typeof entry.id === 'string') view.ids.set(entry.rid, entry.id);
+    } catch {
+      // A line cut by a full disk: that batch's journal still names its rows.
+    }
+  }
+}
+
+/**
+ * rid → incident id of every row the sid's batches recorded (empty when none). A digest
+ * asks once per batch of its own; reading only what was appended since keeps that linear.
+ */
+export function recordedIncidentIds(layout: DataLayout, sid: string): ReadonlyMap<string, string> {
+  const file = sidLedgerFile(layout, sid);
+  const size = fileSize(file);
+  let view = ledgerViews.get(file);
+  if (view === undefined || size < view.size) {
+    view = { size: 0, rest: '', ids: new Map() };
+    ledgerViews.set(file, view);
+  }
+  if (size > view.size) {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(size - view.size);
+      let off = 0;
+      while (off < buf.length) {
+        const n = readSync(fd, buf, off, buf.length - off, view.size + off);
+        if (n === 0) break;
+        off += n;
+      }
+      view.size += off;
+      addLedgerLines(view, buf.subarray(0, off).toString('utf8'));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return view.ids;
+}
+
+/** The recorded marker of a per-result run, else the sid ledger of a digest. */
+function recordedMarker(layout: DataLayout, sid: string, rid: string): IncidentMarker | undefined {
+  const marker = readMarkers(markerFile(layout, sid, rid));
+  if (marker !== undefined) return marker;
+  const id = recordedIncidentIds(layout, sid).get(rid);
+  return id === undefined ? undefined : { state: 'recorded', incidentId: id, sid, rid };
+}
+
+/**
+ * A new incident's report under a new id: the report file (created exclusively) is the id's
+ * claim, since random ids can collide within one second.
+ */
+function claimNewReport(layout: DataLayout, draft: IncidentDraft, newId: () => string): Result<{ incident: Incident; reportFile: string }, 'invalid_incident_id' | 'no_free_incident_id'> {
+  for (let attempt = 0; attempt < INCIDENT_ID_ATTEMPTS; attempt++) {
+    const incident: Incident = { ...draft, incidentId: newId() };
+    const name = reportFileName(incident.incidentId);
+    if (!name.ok) return name;
+    const reportFile = path.join(layout.reports, name.value);
+    if (createExclusive(reportFile, renderIncidentReport(incident), { durable: false })) return ok({ incident, reportFile });
+  }
+  return fail('no_free_incident_id', `${INCIDENT_ID_ATTEMPTS} generated incident ids were all taken already; the id generator is not random enough`);
+}
+
 const stringifier = createObjectCsvStringifier({ header: incidentCsvColumns.map((c) => ({ id: c, title: c })) });
 
 /** Header (for an empty file) and the row, as one string for one write. */
@@ -172,7 +261,7 @@ export function recordIncident(
 
 function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => string, durable: boolean): Result<RecordedIncident, RecordErrorKind> {
   const marker = markerFile(layout, draft.sid, draft.rid);
-  const existing = readMarkers(marker);
+  const existing = recordedMarker(layout, draft.sid, draft.rid);
   if (existing?.state === 'recorded') {
     return ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) });
   }
@@ -227,45 +316,48 @@ export function recordIncidents(
       incidentsLockFile(layout),
       () => {
         const results: Result<RecordedIncident, RecordErrorKind>[] = [];
-        const fresh: { incident: Incident; marker: string; recovered: boolean }[] = [];
-        const journals = new Map<string, { file: string; ids: Map<string, string> }>();
-        const journalFor = (sid: string) => {
-          let j = journals.get(sid);
+        const fresh: { incident: Incident; recovered: boolean }[] = [];
+        // Rows recorded earlier in this call (a caller could repeat a row).
+        const batchIds = new Map<string, string>();
+        const sids = new Map<string, { journal: string; pending: Map<string, string>; recorded: ReadonlyMap<string, string> }>();
+        const sidState = (sid: string) => {
+          let j = sids.get(sid);
           if (!j) {
-            const file = batchJournalFile(layout, sid);
-            j = { file, ids: readBatchJournal(file) };
-            journals.set(sid, j);
+            const journal = batchJournalFile(layout, sid);
+            j = { journal, pending: readBatchJournal(journal), recorded: recordedIncidentIds(layout, sid) };
+            sids.set(sid, j);
           }
           return j;
         };
         for (const draft of drafts) {
-          const marker = markerFile(layout, draft.sid, draft.rid);
-          // Batches never leave per-row pending markers (their journal stands in), and a digest's
-          // sid is never a per-result one: only the final marker is worth a look.
-          const existing = readMarker(marker);
-          if (existing?.state === 'recorded') {
-            results.push(ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) }));
+          const state = sidState(draft.sid);
+          // A digest's sid is never a per-result one: its ledger is the only record to look at.
+          const done = state.recorded.get(draft.rid) ?? batchIds.get(`${draft.sid}\n${draft.rid}`);
+          if (done !== undefined) {
+            results.push(ok({ status: 'duplicate', incidentId: done, reportFile: path.join(layout.reports, `${done}.txt`) }));
             continue;
           }
-          const interrupted = journalFor(draft.sid).ids.get(draft.rid);
-          const picked = interrupted !== undefined ? ok(interrupted) : pickIncidentId(layout, newId);
-          if (!picked.ok) {
-            results.push(picked);
+          const interrupted = state.pending.get(draft.rid);
+          let claimed: Result<{ incident: Incident; reportFile: string }, RecordErrorKind>;
+          if (interrupted !== undefined) {
+            const fileName = reportFileName(interrupted);
+            const incident: Incident = { ...draft, incidentId: interrupted };
+            claimed = fileName.ok ? ok({ incident, reportFile: writeReport(layout, incident, fileName.value) }) : fileName;
+          } else {
+            claimed = claimNewReport(layout, draft, newId);
+          }
+          if (!claimed.ok) {
+            results.push(claimed);
             continue;
           }
-          const fileName = reportFileName(picked.value);
-          if (!fileName.ok) {
-            results.push(fileName);
-            continue;
-          }
-          const incident: Incident = { ...draft, incidentId: picked.value };
-          const reportFile = writeReport(layout, incident, fileName.value);
-          fresh.push({ incident, marker, recovered: interrupted !== undefined });
-          journalFor(draft.sid).ids.set(draft.rid, incident.incidentId);
+          const { incident, reportFile } = claimed.value;
+          fresh.push({ incident, recovered: interrupted !== undefined });
+          state.pending.set(draft.rid, incident.incidentId);
+          batchIds.set(`${draft.sid}\n${draft.rid}`, incident.incidentId);
           results.push(ok({ status: 'recorded', incidentId: incident.incidentId, reportFile, incident }));
         }
         if (fresh.length === 0) return ok(results);
-        for (const j of journals.values()) writeFileAtomic(j.file, JSON.stringify(Object.fromEntries(j.ids)), { durable: false });
+        for (const j of sids.values()) writeFileAtomic(j.journal, JSON.stringify(Object.fromEntries(j.pending)), { durable: false });
         // Rows of an interrupted batch may already be in the file (killed after the append).
         const csvNow = fresh.some((f) => f.recovered) ? (readTextIfExists(layout.incidents) ?? '') : '';
         const toAppend = fresh.filter((f) => !f.recovered || !(csvNow.startsWith(`${f.incident.incidentId},`) || csvNow.includes(`\n${f.incident.incidentId},`)));
@@ -274,10 +366,19 @@ export function recordIncidents(
           const text = toAppend.map((f, i) => csvText(f.incident, i === 0 && size === 0, i > 0 || lastByteIsNewline(layout.incidents, size))).join('');
           appendDurably(layout.incidents, text, { durable: options.durable ?? true });
         }
+        const ledgerLines = new Map<string, string[]>();
         for (const f of fresh) {
-          writeFileAtomic(f.marker, JSON.stringify({ state: 'recorded', incidentId: f.incident.incidentId, sid: f.incident.sid, rid: f.incident.rid }), { durable: false });
+          const lines = ledgerLines.get(f.incident.sid) ?? [];
+          lines.push(`${JSON.stringify({ rid: f.incident.rid, id: f.incident.incidentId })}\n`);
+          ledgerLines.set(f.incident.sid, lines);
         }
-        for (const j of journals.values()) rmSync(j.file, { force: true });
+        for (const [sid, lines] of ledgerLines) {
+          const ledger = sidLedgerFile(layout, sid);
+          // A line cut by a full disk must not swallow the first line of this batch.
+          const separator = lastByteIsNewline(ledger, fileSize(ledger)) ? '' : '\n';
+          appendDurably(ledger, separator + lines.join(''), { durable: false });
+        }
+        for (const j of sids.values()) rmSync(j.journal, { force: true });
         return ok(results);
       },
       options.lock,
@@ -303,6 +404,6 @@ export function updateIncidentReport(layout: DataLayout, incident: Incident): Re
 
 /** The incident id already recorded for a Splunk result, if any. */
 export function recordedIncidentId(layout: DataLayout, sid: string, rid: string): string | undefined {
-  const marker = readMarker(markerFile(layout, sid, rid));
+  const marker = recordedMarker(layout, sid, rid);
   return marker?.state === 'recorded' ? marker.incidentId : undefined;
 }

@@ -50,6 +50,29 @@ export function writeFileAtomic(file: string, data: string | Buffer, options: Wr
   }
 }
 
+/**
+ * Create `file` with this content only if no file of that name exists (O_EXCL): the name is
+ * claimed and written in one open instead of a look, a temporary file and a rename. Returns
+ * false, writing nothing, when the name is taken. Readers may see the file while it is being
+ * written; use it for files whose name nobody knows before this call returns.
+ */
+export function createExclusive(file: string, data: string | Buffer, options: WriteOptions = {}): boolean {
+  let fd: number;
+  try {
+    fd = openCreating(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    if (options.durable ?? true) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
 function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off);

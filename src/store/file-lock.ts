@@ -1,9 +1,9 @@
 /**
- * An exclusive lock between processes on one host: a lock file created with O_EXCL that
- * holds the owner's pid. A lock whose owner died (SIGKILL, maxtime) is taken over once its
+ * An exclusive lock between processes on one host: a lock file that holds the owner's pid
+ * from the moment it exists (created by link(2), which fails when the name is taken). A lock whose owner died (SIGKILL, maxtime) is taken over once its
  * pid no longer runs, or once it is older than `staleMs` (a pid can be reused).
  */
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 export interface LockOptions {
@@ -34,24 +34,40 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+let lockAttempt = 0;
+
+/**
+ * Create the lock file with our pid already in it: the pid is written to a private file
+ * first and that file is hard-linked to the lock's name (link fails when the name exists).
+ * A lock created empty and written after would be judged abandoned by a waiter that read it
+ * in between, and with dozens of processes starting at once on two cores the creator can be
+ * descheduled for that long.
+ */
 function tryAcquire(lockFile: string): boolean {
+  const mine = `${lockFile}.${process.pid}.${lockAttempt++}.new`;
   let fd: number;
   try {
-    fd = openSync(lockFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+    fd = openSync(mine, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
     // The lock folder is made on first use only (a stat per lock was measurable in a digest).
-    if (code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     mkdirSync(path.dirname(lockFile), { recursive: true });
     return tryAcquire(lockFile);
   }
   try {
-    writeSync(fd, `${process.pid}\n`);
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(mine, lockFile);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
   } finally {
-    closeSync(fd);
+    rmSync(mine, { force: true });
   }
-  return true;
 }
 
 /** The inode of an abandoned lock file, or undefined when the lock is live or gone. */
@@ -60,7 +76,8 @@ function abandonedInode(lockFile: string, staleMs: number): number | undefined {
     const st = statSync(lockFile);
     const age = Date.now() - st.mtimeMs;
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
-    // A file just created may not hold its pid yet: give it a moment before judging.
+    // Our locks always hold a pid; an empty one (a crash of an older version mid-creation) is
+    // given a moment before it is judged.
     const abandoned = pid ? !pidAlive(pid) || age > staleMs : age > 1000;
     return abandoned ? st.ino : undefined;
   } catch (e) {

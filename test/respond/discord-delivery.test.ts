@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { buildDiscordMessage, discordMessageViolations } from '../../src/respond/discord-embed';
 import { deliverDiscordMessage, DeliveryOptions, FetchFunction, rateLimitWaitMs } from '../../src/respond/discord-delivery';
+import { nodeWebhookPost } from '../../src/respond/webhook-post';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from '../../src/respond/webhook-target';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { realisticIncident } from './corpus';
 
-const nodeFetch: FetchFunction = (url, init) => fetch(url, init);
+/** Both transports the product uses for the webhook: fetch (the interface's model) and node:http(s). */
+const TRANSPORTS: ReadonlyArray<readonly [string, FetchFunction]> = [
+  ['fetch', (url, init) => fetch(url, init)],
+  ['node:http', nodeWebhookPost],
+];
 
 function targetFor(stub: DiscordStub, url = stub.webhookUrl): WebhookTarget {
   const t = parseWebhookTarget(url, parseAllowedHosts(stub.hostPort));
@@ -18,7 +29,8 @@ function options(deadlineInMs: number, extra: Partial<DeliveryOptions> = {}): De
   return { deadlineMs: Date.now() + deadlineInMs, backoffBaseMs: 20, backoffMaxMs: 80, minRequestMs: 50, ...extra };
 }
 
-describe('respond/discord-delivery (against the loopback Discord stub)', () => {
+for (const [transportName, nodeFetch] of TRANSPORTS) {
+describe(`respond/discord-delivery over ${transportName} (against the loopback Discord stub)`, () => {
   let stub: DiscordStub;
   const message = buildDiscordMessage(realisticIncident());
   beforeEach(async () => {
@@ -180,5 +192,52 @@ describe('respond/discord-delivery (against the loopback Discord stub)', () => {
     assert.ok(r.status === 'failed' && /ECONNREFUSED/.test(r.reason) && r.reason.includes('[redacted]'));
     assert.ok(!r.reason.includes(stub.token));
     stub = await startDiscordStub();
+  });
+});
+}
+
+describe('respond/webhook-post: TLS', () => {
+  let dir: string;
+  let server: https.Server;
+  let requests = 0;
+  before(function () {
+    dir = mkdtempSync(path.join(tmpdir(), 'soar-tls-'));
+    // A self-signed certificate for 127.0.0.1, made fresh so no key material lives in the repo.
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    assert.equal(made.status, 0, String(made.stderr));
+  });
+  beforeEach(async () => {
+    requests = 0;
+    server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => {
+      requests += 1;
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('verifies the certificate: a self-signed webhook host is refused and never sees the message', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const t = parseWebhookTarget(`https://127.0.0.1:${port}/api/webhooks/1180000000000000001/Token_abcdefghijklmnopqrstuvwxyz`, parseAllowedHosts(`127.0.0.1:${port}`));
+    assert.ok(t.ok);
+    const r = await deliverDiscordMessage(t.value, buildDiscordMessage(realisticIncident()), nodeWebhookPost, options(600, { maxAttempts: 2 }));
+    assert.equal(r.status, 'failed');
+    assert.ok(r.status === 'failed' && /self[- ]signed|certificate/i.test(r.reason), r.status === 'failed' ? r.reason : '');
+    assert.equal(requests, 0);
+  });
+
+  it('the same server with its certificate trusted by the caller answers 204 (the transport speaks TLS)', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const r = await new Promise<number>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, method: 'POST', path: '/', ca: readFileSync(path.join(dir, 'cert.pem')) }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    assert.equal(r, 204);
+    assert.equal(requests, 1);
   });
 });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { dataLayout } from '../../src/store/data-dir';
-import { IncidentDraft, newIncidentId, recordedIncidentId, recordIncident, recordIncidents } from '../../src/respond/incident-store';
+import { IncidentDraft, newIncidentId, recordedIncidentId, recordedIncidentIds, recordIncident, recordIncidents } from '../../src/respond/incident-store';
+import { appendFileSync } from 'node:fs';
 import { realisticIncident } from './corpus';
 
 function drafts(sid: string, n: number): IncidentDraft[] {
@@ -60,5 +61,39 @@ describe('respond/incident-store batches', () => {
     const rows = parse(readFileSync(layout.incidents, 'utf8'), { columns: true }) as Record<string, string>[];
     assert.equal(rows.length, 40, 'no row appended twice');
     assert.equal(recordedIncidentId(layout, sid, '39'), ids[39]);
+  });
+
+  it('a generated id that is taken (same second, same random bytes) is skipped, within a batch and against an earlier report', () => {
+    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
+    const earlier = recordIncident(layout, drafts('scheduler__single_at_1_1', 1)[0]!, () => 'INC-20261124-000000-aaaaaa');
+    assert.ok(earlier.ok && earlier.value.incidentId === 'INC-20261124-000000-aaaaaa');
+    const sequence = ['INC-20261124-000000-aaaaaa', 'INC-20261124-000000-bbbbbb', 'INC-20261124-000000-bbbbbb', 'INC-20261124-000000-cccccc'];
+    const r = recordIncidents(layout, drafts('scheduler__c_at_1_1', 2), () => sequence.shift()!);
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.deepEqual(r.value.map((x) => (x.ok ? x.value.incidentId : x.error.kind)), ['INC-20261124-000000-bbbbbb', 'INC-20261124-000000-cccccc']);
+    // The earlier incident's report is untouched.
+    assert.ok(readFileSync(path.join(layout.reports, 'INC-20261124-000000-aaaaaa.txt'), 'utf8').includes('scheduler__single_at_1_1'));
+    const stuck = recordIncidents(layout, drafts('scheduler__d_at_1_1', 1), () => 'INC-20261124-000000-cccccc');
+    assert.ok(stuck.ok && !stuck.value[0]!.ok && stuck.value[0]!.error.kind === 'no_free_incident_id');
+  });
+
+  it("keeps one ledger line per row of a sid; a cut last line neither hides the next batch nor breaks the reader", () => {
+    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
+    const sid = 'scheduler__l_at_1_1';
+    const first = recordIncidents(layout, drafts(sid, 3), newId);
+    assert.ok(first.ok);
+    const ledger = readdirSync(path.join(layout.ledger, 'incidents')).filter((f) => f.startsWith('sid-'));
+    assert.equal(ledger.length, 1);
+    const file = path.join(layout.ledger, 'incidents', ledger[0]!);
+    assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 3);
+    appendFileSync(file, '{"rid":"99","id":"INC-cut');
+    const more = drafts(sid, 5).slice(3);
+    const second = recordIncidents(layout, more, newId);
+    assert.ok(second.ok && second.value.every((x) => x.ok && x.value.status === 'recorded'));
+    const known = recordedIncidentIds(layout, sid);
+    assert.deepEqual([...known.keys()].sort(), ['0', '1', '2', '3', '4']);
+    assert.equal(recordedIncidentId(layout, sid, '4'), known.get('4'));
+    assert.equal(recordedIncidentId(layout, sid, '99'), undefined);
   });
 });

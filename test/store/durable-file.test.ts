@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { appendDurably, fileSize, readJsonIfExists, writeFileAtomic } from '../../src/store/durable-file';
+import { appendDurably, createExclusive, fileSize, readJsonIfExists, writeFileAtomic } from '../../src/store/durable-file';
 import { LockTimeoutError, withFileLock } from '../../src/store/file-lock';
 import { resolveDataDir } from '../../src/store/data-dir';
 
@@ -37,6 +37,16 @@ describe('store', () => {
     writeFileAtomic(f, '{"a":2}');
     assert.deepEqual(readJsonIfExists(f), { value: { a: 2 } });
     assert.deepEqual(readdirSync(path.dirname(f)), ['state.json']);
+  });
+
+  it('createExclusive claims a new name once, never overwrites, and makes missing folders', () => {
+    const f = path.join(dir, 'reports', 'INC-1.txt');
+    assert.equal(createExclusive(f, 'first', { durable: false }), true);
+    assert.equal(createExclusive(f, 'second'), false);
+    assert.equal(readFileSync(f, 'utf8'), 'first');
+    assert.deepEqual(readdirSync(path.dirname(f)), ['INC-1.txt']);
+    // Any other failure is thrown, not reported as "taken".
+    assert.throws(() => createExclusive(path.join(f, 'under-a-file'), 'x'), /ENOTDIR/);
   });
 
   it('readJsonIfExists tells missing from corrupt', () => {
@@ -74,7 +84,8 @@ describe('store', () => {
     const child = spawn(process.execPath, ['-e', `
       const { appendDurably } = require(${JSON.stringify(path.join(OUT, 'durable-file.js'))});
       for (let i = 0; ; i++) appendDurably(${JSON.stringify(file)}, i + ',' + 'y'.repeat(3000) + '\\n');`]);
-    await new Promise((r) => setTimeout(r, 400));
+    // Kill it mid-stream: once it has written for a while (a loaded machine starts it late).
+    for (let waited = 0; fileSize(file) < 100_000 && waited < 20_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     const text = readFileSync(file, 'utf8');
