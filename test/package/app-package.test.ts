@@ -177,8 +177,15 @@ describe('app package', function () {
     for (const name of names) assert.match(html, new RegExp(`name="${name.replace(/\./g, '\\.')}"[^>]*>[\\s\\S]*?class="help-block"`), `${name} has help text`);
   });
 
-  it('exports the alert action to all apps', () => {
-    assert.equal(stanzaMap(read('metadata/default.meta')).get('alert_actions/soar_response')?.get('export'), 'system');
+  it('exports the alert action, and the search-time knowledge every other app needs, to all apps', () => {
+    const meta = stanzaMap(read('metadata/default.meta'));
+    assert.equal(meta.get('alert_actions/soar_response')?.get('export'), 'system');
+    // Every search-time conf the app ships (extractions, CIM event types and tags, macros) is exported.
+    const searchTime = ['props', 'transforms', 'eventtypes', 'tags', 'macros'].filter((c) => existsSync(path.join(app.appDir, 'default', `${c}.conf`)));
+    assert.deepEqual(searchTime, ['props', 'transforms', 'eventtypes', 'tags', 'macros']);
+    for (const c of searchTime) assert.equal(meta.get(c)?.get('export'), 'system', `[${c}] export = system`);
+    // The scheduled searches stay the app's own (they run in it).
+    assert.equal(meta.get('savedsearches')?.get('export'), undefined);
   });
 
   it('indexes.conf and inputs.conf provision index security_logs and TCP 1514', () => {

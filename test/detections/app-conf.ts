@@ -1,0 +1,58 @@
+/**
+ * The app's detection configuration as the tests read it: the default/*.conf files from the
+ * repository, the search-time pipeline built from them, and the saved searches with their
+ * macros expanded.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfStanza, parseConf } from '../support/conf-file';
+import { REPO_ROOT } from '../support/paths';
+import { Expansion, expandMacros, MacroDef, macroDefs, MacroProblem } from './macros';
+import { buildSearchTime, SearchTimeConfig } from './search-time';
+
+export const SOURCETYPE = 'suspicious_traffic';
+export const INDEX = 'security_logs';
+
+/** The fields the soar_response pipeline reads from a result row (src/pipeline.ts handleRow). */
+export const PIPELINE_FIELDS = ['src_ip', 'failure_count', 'users', 'attack_type', 'severity', 'first_seen', 'last_seen'] as const;
+
+export function defaultConfPath(file: string): string {
+  return path.join(REPO_ROOT, 'default', file);
+}
+
+export function readConf(file: string): ConfStanza[] {
+  return parseConf(readFileSync(defaultConfPath(file), 'utf8'));
+}
+
+export function stanzaEntries(s: ConfStanza): Map<string, string> {
+  return new Map(s.entries.map((e) => [e.key, e.value]));
+}
+
+export function loadSearchTime(): SearchTimeConfig {
+  return buildSearchTime(SOURCETYPE, {
+    props: readConf('props.conf'),
+    transforms: readConf('transforms.conf'),
+    eventtypes: readConf('eventtypes.conf'),
+    tags: readConf('tags.conf'),
+  });
+}
+
+export interface Detection {
+  readonly name: string;
+  readonly settings: Map<string, string>;
+  readonly search: string;
+  readonly expansion: Expansion;
+}
+
+export function loadMacros(): { defs: Map<string, MacroDef>; problems: MacroProblem[] } {
+  return macroDefs(readConf('macros.conf'));
+}
+
+export function loadDetections(): Detection[] {
+  const { defs } = loadMacros();
+  return readConf('savedsearches.conf').map((s) => {
+    const settings = stanzaEntries(s);
+    const search = settings.get('search') ?? '';
+    return { name: s.name, settings, search, expansion: expandMacros(search, defs) };
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * The search lint: one saved-search string in, every problem out — macros (defined, right
+ * argument count, validation passing), commands and functions (present in Splunk's SPL
+ * reference and emulated here), field flow (every field read is extracted or made earlier),
+ * base search (index and sourcetype), and the result fields the soar_response pipeline reads.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { SHARED } from '../support/paths';
+import { expandMacros, MacroDef } from './macros';
+import { evaluate, parseExpr } from './spl-eval';
+import { Command, lintPipeline, parsePipeline, PipelineError } from './spl-pipeline';
+import { SearchExpr } from './spl-search';
+
+export interface SplReference {
+  readonly commands: ReadonlySet<string>;
+  readonly evalFunctions: ReadonlySet<string>;
+  readonly statsFunctions: ReadonlySet<string>;
+}
+
+const SPL_DIR = path.join(SHARED, 'splunk', 'spl');
+
+/** Names in the first column of the reference tables: | `name` | … */
+function referenceNames(file: string): string[] {
+  return [...readFileSync(path.join(SPL_DIR, file), 'utf8').matchAll(/^\| `([A-Za-z_][A-Za-z0-9_]*)` \|/gm)].map((m) => m[1]!);
+}
+
+export function splReference(): SplReference {
+  const files = readdirSync(SPL_DIR);
+  const statsFunctions = new Set(files.filter((f) => f.startsWith('stat-')).flatMap(referenceNames));
+  // the reference lists distinct_count and count; SPL also accepts their short names dc and c
+  if (statsFunctions.has('distinct_count')) statsFunctions.add('dc');
+  if (statsFunctions.has('count')) statsFunctions.add('c');
+  return {
+    commands: new Set(referenceNames('commands.md')),
+    evalFunctions: new Set(files.filter((f) => f.startsWith('eval-')).flatMap(referenceNames)),
+    statsFunctions,
+  };
+}
+
+export interface SearchLintOptions {
+  readonly macros: ReadonlyMap<string, MacroDef>;
+  /** fields events have at search time (extracted, aliased, calculated, default) */
+  readonly available: ReadonlySet<string>;
+  readonly reference: SplReference;
+  /** fields the final table must hold */
+  readonly requiredOutputs: readonly string[];
+  readonly index: string;
+  readonly sourcetype: string;
+}
+
+export interface SearchLint {
+  readonly problems: string[];
+  readonly expanded: string;
+  readonly commands: Command[];
+  readonly output: string[] | null;
+}
+
+function requires(e: SearchExpr, field: string, value: string): boolean {
+  // a top-level (AND-ed) field=value term: every event the search returns has it
+  if (e.t === 'term') return e.op === '=' && e.field === field && e.value === value;
+  if (e.t === 'and') return e.items.some((i) => requires(i, field, value));
+  return false;
+}
+
+export function lintSearch(search: string, o: SearchLintOptions): SearchLint {
+  const problems: string[] = [];
+  const expansion = expandMacros(search, o.macros);
+  problems.push(...expansion.problems.map((p) => `macro ${p.macro}: ${p.message}`));
+  for (const call of expansion.calls) {
+    const def = o.macros.get(call.key);
+    if (def?.validation === undefined) continue;
+    const bound = new Map(def.args.map((a, i) => [a, call.args[i] ?? null]));
+    let ok: unknown;
+    try {
+      ok = evaluate(parseExpr(def.validation), { field: (n) => bound.get(n) ?? null });
+    } catch (e) {
+      ok = (e as Error).message;
+    }
+    if (ok !== true && ok !== null) problems.push(`macro ${def.name}(${call.args.join(',')}): validation ${def.validation} fails`);
+  }
+  let commands: Command[] = [];
+  try {
+    commands = parsePipeline(expansion.text);
+  } catch (e) {
+    if (!(e instanceof PipelineError)) throw e;
+    problems.push(e.message);
+    return { problems, expanded: expansion.text, commands, output: null };
+  }
+  const lint = lintPipeline(commands, o.available);
+  problems.push(...lint.problems);
+  for (const c of lint.commands) if (!o.reference.commands.has(c)) problems.push(`command ${c} is not in the SPL reference`);
+  for (const f of lint.evalFunctions) if (!o.reference.evalFunctions.has(f)) problems.push(`eval function ${f}() is not in the SPL reference`);
+  for (const f of lint.statsFunctions) if (!o.reference.statsFunctions.has(f)) problems.push(`stats function ${f}() is not in the SPL reference`);
+  const base = commands[0];
+  if (base?.cmd !== 'search' || !requires(base.search.filter, 'index', o.index) || !requires(base.search.filter, 'sourcetype', o.sourcetype)) {
+    problems.push(`the search must start with index=${o.index} sourcetype=${o.sourcetype}`);
+  }
+  if (lint.output === null) problems.push('the search must end with table (or fields) listing its result fields');
+  else for (const f of o.requiredOutputs) if (!lint.output.includes(f)) problems.push(`the final ${commands[commands.length - 1]!.cmd} lacks ${f}, which the soar_response pipeline reads`);
+  return { problems, expanded: expansion.text, commands, output: lint.output };
+}
