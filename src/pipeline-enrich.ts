@@ -3,19 +3,17 @@
  * it: the cache first (a hit makes no request), then a per-address lock so concurrent
  * processes ask the provider once and the rest read the cache, then the shared quota (a
  * spent budget defers the lookup instead of provoking a 429), then the request.
+ * `soar-edr reputation` enriches domains and file hashes by the same flow (enrichSubject).
  */
-import type { AbuseReport } from './intel/abuseipdb-report';
 import { lookupAbuseIpdb } from './intel/abuseipdb-client';
-import { addressFilePart, apiKeyHash, IntelProvider, LookupCache } from './intel/lookup-cache';
+import { addressFilePart, apiKeyHash, CachedValue, IntelProvider, LookupCache, ProviderReports } from './intel/lookup-cache';
 import type { FetchFn } from './intel/http-request';
-import type { LookupError, ProviderLookup } from './intel/provider-lookup';
+import type { LookupError, ProviderClientOptions, ProviderLookup } from './intel/provider-lookup';
 import { QuotaLimiter } from './intel/quota-limiter';
-import type { VtIpReport } from './intel/virustotal-report';
+import type { LookupOutcome } from './intel/verdict';
 import { lookupVirusTotalIp } from './intel/virustotal-client';
 import * as path from 'node:path';
 import { LockTimeoutError, withFileLockAsync } from './store/file-lock';
-
-type Reports = { virustotal: VtIpReport; abuseipdb: AbuseReport };
 
 /** What enrichment produced for one provider and address. */
 export type Enrichment<R> =
@@ -42,9 +40,29 @@ export interface EnrichDeps {
 
 const QUOTA_RETRY_AFTER_429_MS = 60_000;
 
-function lookup<P extends IntelProvider>(provider: P, address: string, apiKey: string, deps: EnrichDeps): Promise<ProviderLookup<Reports[P]>> {
-  const options = {
+/** One thing to enrich with one provider: where its answer is cached and how to ask for it. */
+export interface EnrichmentSubject<R> {
+  readonly provider: IntelProvider;
+  /** Its cache key, which also names its lock: the address, or "domain:<name>" / "file:<hash>". */
+  readonly key: string;
+  /** What it is called when another process holds its lock: "address", "object". */
+  readonly noun: string;
+  /** A fresh cached answer, or undefined. */
+  cached(keyHash: string, nowMs: number): CachedValue<R> | undefined;
+  store(keyHash: string, value: CachedValue<R>, nowMs: number): void;
+  lookup(options: ProviderClientOptions): Promise<ProviderLookup<R>>;
+}
+
+function fromCache<R>(subject: EnrichmentSubject<R>, keyHash: string, deps: EnrichDeps): Enrichment<R> | undefined {
+  const hit = subject.cached(keyHash, deps.now());
+  if (hit === undefined) return undefined;
+  return hit.state === 'report' ? { state: 'report', report: hit.report, source: 'cache' } : { state: 'not_found', source: 'cache' };
+}
+
+function clientOptions(provider: IntelProvider, apiKey: string, deps: EnrichDeps): ProviderClientOptions {
+  return {
     apiKey,
+    baseUrl: provider === 'virustotal' ? deps.env.SOAR_VIRUSTOTAL_URL : deps.env.SOAR_ABUSEIPDB_URL,
     fetch: deps.fetch,
     timeoutMs: deps.requestTimeoutMs,
     sleep: deps.sleep,
@@ -52,52 +70,39 @@ function lookup<P extends IntelProvider>(provider: P, address: string, apiKey: s
     now: deps.now,
     deadlineMs: deps.deadlineMs,
   };
-  if (provider === 'virustotal') {
-    return lookupVirusTotalIp(address, { ...options, baseUrl: deps.env.SOAR_VIRUSTOTAL_URL }) as Promise<ProviderLookup<Reports[P]>>;
-  }
-  return lookupAbuseIpdb(address, { ...options, baseUrl: deps.env.SOAR_ABUSEIPDB_URL }) as Promise<ProviderLookup<Reports[P]>>;
-}
-
-function fromCache<P extends IntelProvider>(provider: P, address: string, keyHash: string, deps: EnrichDeps): Enrichment<Reports[P]> | undefined {
-  const hit = deps.cache.get(provider, address, keyHash, deps.now());
-  if (!hit) return undefined;
-  return hit.value.state === 'report' ? { state: 'report', report: hit.value.report as Reports[P], source: 'cache' } : { state: 'not_found', source: 'cache' };
 }
 
 /**
+ * The flow every enrichment follows, whatever it enriches: cache, per-subject lock, cache
+ * again, a quota slot, the request, then the answer cached or the 429 shared.
  * @param quotaWaitUntilMs how long this caller may wait for a per-minute slot (a per-result
  * run may wait a little; a digest or the CLI's drain does not).
  */
-export async function enrichAddress<P extends IntelProvider>(
-  provider: P,
-  address: string,
-  apiKey: string,
-  deps: EnrichDeps,
-  quotaWaitUntilMs: number,
-): Promise<Enrichment<Reports[P]>> {
+export async function enrichSubject<R>(subject: EnrichmentSubject<R>, apiKey: string, deps: EnrichDeps, quotaWaitUntilMs: number): Promise<Enrichment<R>> {
+  const { provider } = subject;
   const keyHash = apiKeyHash(apiKey);
-  const cached = fromCache(provider, address, keyHash, deps);
+  const cached = fromCache(subject, keyHash, deps);
   if (cached) return cached;
-  const lockFile = path.join(deps.locksDir, `lookup-${provider}-${addressFilePart(address)}.lock`);
+  const lockFile = path.join(deps.locksDir, `lookup-${provider}-${addressFilePart(subject.key)}.lock`);
   try {
     return await withFileLockAsync(
       lockFile,
-      async () => {
+      async (): Promise<Enrichment<R>> => {
         // Another process may have asked while we waited for the lock.
-        const again = fromCache(provider, address, keyHash, deps);
+        const again = fromCache(subject, keyHash, deps);
         if (again) return again;
         const slot = await deps.quota.acquireBefore(provider, Math.min(quotaWaitUntilMs, deps.deadlineMs), deps.sleep, deps.now, deps.random);
         if (!slot.granted) {
           return { state: 'deferred', reason: `enrichment deferred: quota (${slot.reason})`, retryAtMs: slot.availableAtMs };
         }
-        const answer = await lookup(provider, address, apiKey, deps);
+        const answer = await subject.lookup(clientOptions(provider, apiKey, deps));
         const t = deps.now();
         if (answer.state === 'report') {
-          deps.cache.put(provider, address, keyHash, { state: 'report', report: answer.report }, t);
+          subject.store(keyHash, { state: 'report', report: answer.report }, t);
           return { state: 'report', report: answer.report, source: 'request' };
         }
         if (answer.state === 'not_found') {
-          deps.cache.put(provider, address, keyHash, { state: 'not_found' }, t);
+          subject.store(keyHash, { state: 'not_found' }, t);
           return { state: 'not_found', source: 'request' };
         }
         if (answer.error.kind === 'quota') {
@@ -112,8 +117,49 @@ export async function enrichAddress<P extends IntelProvider>(
     );
   } catch (e) {
     if (e instanceof LockTimeoutError) {
-      return { state: 'deferred', reason: 'enrichment deferred: another process is asking about this address', retryAtMs: deps.now() + 60_000 };
+      return { state: 'deferred', reason: `enrichment deferred: another process is asking about this ${subject.noun}`, retryAtMs: deps.now() + 60_000 };
     }
     throw e;
   }
+}
+
+/** A public address (canonical) as `provider` is asked about it. */
+function addressSubject<P extends IntelProvider>(provider: P, address: string, cache: LookupCache): EnrichmentSubject<ProviderReports[P]> {
+  return {
+    provider,
+    key: address,
+    noun: 'address',
+    cached: (keyHash, nowMs) => cache.get(provider, address, keyHash, nowMs)?.value,
+    store: (keyHash, value, nowMs) => {
+      cache.put(provider, address, keyHash, value, nowMs);
+    },
+    lookup: (options) =>
+      (provider === 'virustotal' ? lookupVirusTotalIp(address, options) : lookupAbuseIpdb(address, options)) as Promise<ProviderLookup<ProviderReports[P]>>,
+  };
+}
+
+/**
+ * @param quotaWaitUntilMs how long this caller may wait for a per-minute slot (a per-result
+ * run may wait a little; a digest or the CLI's drain does not).
+ */
+export function enrichAddress<P extends IntelProvider>(
+  provider: P,
+  address: string,
+  apiKey: string,
+  deps: EnrichDeps,
+  quotaWaitUntilMs: number,
+): Promise<Enrichment<ProviderReports[P]>> {
+  return enrichSubject(addressSubject(provider, address, deps.cache), apiKey, deps, quotaWaitUntilMs);
+}
+
+/**
+ * What the verdict reads from an enrichment: the report itself, or why there is none. The
+ * alert action and `soar-edr reputation` map alike, so they agree about a target.
+ */
+export function enrichmentOutcome<R>(e: Enrichment<R> | undefined, notLookedUp: string): LookupOutcome<R> {
+  if (e === undefined) return { state: 'not_looked_up', reason: notLookedUp };
+  if (e.state === 'report') return e.report;
+  if (e.state === 'not_found') return { state: 'not_found' };
+  if (e.state === 'deferred') return { state: 'not_looked_up', reason: e.reason };
+  return { state: 'error', message: e.error.message };
 }

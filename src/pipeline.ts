@@ -12,9 +12,9 @@ import { EnrichmentQueue } from './intel/enrichment-queue';
 import type { FetchFn } from './intel/http-request';
 import { LookupCache } from './intel/lookup-cache';
 import { QuotaLimiter } from './intel/quota-limiter';
-import { decideVerdict, LookupOutcome, Verdict, verdictRank } from './intel/verdict';
+import { decideVerdict, Verdict, verdictRank } from './intel/verdict';
 import type { VtIpReport } from './intel/virustotal-report';
-import { EnrichDeps, enrichAddress, Enrichment } from './pipeline-enrich';
+import { EnrichDeps, enrichAddress, Enrichment, enrichmentOutcome } from './pipeline-enrich';
 import { parsePipelineSettings, PipelineSettings } from './pipeline-settings';
 import { blockAddress, purgeExpired } from './respond/blocklist';
 import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from './respond/discord-embed';
@@ -134,14 +134,6 @@ function abuseResult(e: Enrichment<AbuseReport> | undefined, notLookedUp: string
     case 'error':
       return { state: 'error', message: e.error.message };
   }
-}
-
-function outcomeFor<R>(e: Enrichment<R> | undefined, notLookedUp: string): LookupOutcome<R> {
-  if (e === undefined) return { state: 'not_looked_up', reason: notLookedUp };
-  if (e.state === 'report') return e.report;
-  if (e.state === 'not_found') return { state: 'not_found' };
-  if (e.state === 'deferred') return { state: 'not_looked_up', reason: e.reason };
-  return { state: 'error', message: e.error.message };
 }
 
 /** A row decided but not yet recorded (a digest batches its records). */
@@ -320,8 +312,8 @@ class IncidentPipeline implements RowPipeline {
 
     const decision = decideVerdict(
       {
-        vt: outcomeFor(enriched.vt, enriched.vtNote),
-        abuse: enriched.abuse !== undefined || enriched.abuseNote ? outcomeFor(enriched.abuse, enriched.abuseNote) : undefined,
+        vt: enrichmentOutcome(enriched.vt, enriched.vtNote),
+        abuse: enriched.abuse !== undefined || enriched.abuseNote ? enrichmentOutcome(enriched.abuse, enriched.abuseNote) : undefined,
       },
       s.thresholds,
     );
@@ -612,7 +604,7 @@ class IncidentPipeline implements RowPipeline {
     }
     const before = snap.value as Incident;
     const decision = decideVerdict(
-      { vt: outcomeFor(enriched.vt, enriched.vtNote), abuse: enriched.abuse ? outcomeFor(enriched.abuse, '') : undefined },
+      { vt: enrichmentOutcome(enriched.vt, enriched.vtNote), abuse: enriched.abuse ? enrichmentOutcome(enriched.abuse, '') : undefined },
       this.settings.thresholds,
     );
     const nowMs = d.now();

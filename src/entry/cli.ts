@@ -2,12 +2,16 @@
  * Bundle entry of the `soar-edr` command (dist/cli/soar-edr.cjs).
  */
 import { Command, CommanderError } from 'commander';
+import { authlogCommand } from '../cli/authlog-command';
 import { drainCommand } from '../cli/drain-command';
 import { generateCommand } from '../cli/generate-command';
+import { iocsCommand } from '../cli/iocs-command';
 import { replayCommand } from '../cli/replay-command';
+import { reputationCommand } from '../cli/reputation-command';
 import type { CliIO } from '../cli/runtime';
 import { secretsCommand } from '../cli/secrets-command';
 import { unblockCommand } from '../cli/unblock-command';
+import { winlogCommand } from '../cli/winlog-command';
 
 /** Exit code of a command-line mistake (unknown option, missing argument), in every subcommand. */
 const USAGE_EXIT = 2;
@@ -31,6 +35,10 @@ program.addCommand(drainCommand(io));
 program.addCommand(replayCommand(io));
 program.addCommand(unblockCommand(io));
 program.addCommand(generateCommand(io));
+program.addCommand(reputationCommand(io));
+program.addCommand(authlogCommand(io));
+program.addCommand(winlogCommand(io));
+program.addCommand(iocsCommand(io));
 
 /** Commander exits with 1 on its own errors; ours say 2 for usage, so throw instead and decide. */
 function throwOnExit(cmd: Command): void {

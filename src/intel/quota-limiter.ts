@@ -201,6 +201,15 @@ export class QuotaLimiter {
     return done === true;
   }
 
+  /**
+   * The shared state as it is on disk (grant times, day count, penalty), for estimating when
+   * later requests can go out (decideQuota on a copy); does not consume anything.
+   */
+  snapshot(provider: IntelProvider, nowMs: number): QuotaState {
+    const read = readJsonIfExists(this.stateFile(provider));
+    return read !== undefined && 'value' in read ? parseState(read.value, nowMs) : fresh(nowMs);
+  }
+
   /** What is used at `nowMs` (for `soar-edr` status lines); does not consume anything. */
   usage(provider: IntelProvider, nowMs: number): QuotaUsage {
     const read = readJsonIfExists(this.stateFile(provider));

@@ -35,7 +35,7 @@
 import { fail, ok, Result } from '../result';
 import type { AbuseReport } from './abuseipdb-report';
 import { oneLine } from './provider-error';
-import type { VtIpReport } from './virustotal-report';
+import type { VtAnalysisStats } from './virustotal-report';
 
 export type Verdict = 'MALICIOUS' | 'SUSPICIOUS' | 'SAFE' | 'UNKNOWN';
 
@@ -46,7 +46,19 @@ export type LookupOutcome<R> =
   | { readonly state: 'error'; readonly message: string }
   | { readonly state: 'not_looked_up'; readonly reason: string };
 
-export type VtOutcome = LookupOutcome<VtIpReport>;
+/**
+ * What the verdict reads from a VirusTotal report. An address report (VtIpReport) has it, and
+ * so do domain and file reports (VtObjectReport), so `soar-edr reputation` judges every
+ * kind of target by the same rule.
+ */
+export interface VtEvidence {
+  readonly state: 'report';
+  readonly stats: VtAnalysisStats;
+  readonly statsPresent: boolean;
+  readonly engines: number;
+}
+
+export type VtOutcome = LookupOutcome<VtEvidence>;
 export type AbuseOutcome = LookupOutcome<AbuseReport>;
 
 export interface VerdictInput {

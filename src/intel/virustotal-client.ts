@@ -6,6 +6,7 @@
 import { retryAfterAt } from './http-request';
 import { Interpretation, LookupError, preflight, ProviderClientOptions, ProviderLookup, resolveBaseUrl, runLookup } from './provider-lookup';
 import { parseJsonText } from './provider-error';
+import type { Result } from '../result';
 import { parseVirusTotalError, parseVirusTotalIp, VtIpReport } from './virustotal-report';
 
 export const VIRUSTOTAL_DEFAULT_URL = 'https://www.virustotal.com/api/v3';
@@ -15,12 +16,28 @@ export type VtLookup = ProviderLookup<VtIpReport>;
 
 /** What a VirusTotal answer means for `ip` (canonical). Pure. */
 export function interpretVirusTotalAnswer(ip: string, status: number, bodyText: string, headers: Readonly<Record<string, string>>, nowMs: number): Interpretation<VtIpReport> {
+  return interpretVirusTotalResponse(ip, status, bodyText, headers, nowMs, (body) => parseVirusTotalIp(body, ip));
+}
+
+/**
+ * What a VirusTotal answer about `subject` (an address, a domain, a file hash) means, with
+ * `parse` reading a 2xx body into the report. Every object endpoint shares the error
+ * format and its meanings. Pure.
+ */
+export function interpretVirusTotalResponse<R>(
+  subject: string,
+  status: number,
+  bodyText: string,
+  headers: Readonly<Record<string, string>>,
+  nowMs: number,
+  parse: (body: unknown) => Result<R>,
+): Interpretation<R> {
   if (status >= 200 && status <= 299) {
     const body = parseJsonText(bodyText);
     if (body === undefined) {
-      return { final: { state: 'error', error: { kind: 'malformed', status, message: `VirusTotal HTTP ${status} for ${ip} is not JSON; check ${VIRUSTOTAL_URL_SETTING}` } } };
+      return { final: { state: 'error', error: { kind: 'malformed', status, message: `VirusTotal HTTP ${status} for ${subject} is not JSON; check ${VIRUSTOTAL_URL_SETTING}` } } };
     }
-    const parsed = parseVirusTotalIp(body, ip);
+    const parsed = parse(body);
     if (parsed.ok) return { final: { state: 'report', report: parsed.value } };
     return { final: { state: 'error', error: { kind: 'malformed', status, message: parsed.error.message } } };
   }

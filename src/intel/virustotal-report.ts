@@ -14,11 +14,13 @@ export type VtStatName = (typeof VT_STAT_NAMES)[number];
 /** `last_analysis_stats`: how many engines put the address in each category. */
 export type VtAnalysisStats = { readonly [K in VtStatName]: number };
 
-export interface VtIpReport {
+/** What every VirusTotal report carries, address, domain or file alike, read by the same rules. */
+export interface VtReportFields {
   readonly state: 'report';
-  /** The address we asked about, canonical (dotted quad or RFC 5952). */
-  readonly ip: string;
-  /** `data.id` as VirusTotal returned it (anonymised samples carry placeholders like ":ip:"). */
+  /**
+   * `data.id` as VirusTotal returned it (anonymised samples carry placeholders like ":ip:";
+   * a file's id is its SHA256 whichever hash was asked).
+   */
   readonly id: string | null;
   /** Missing counts read as 0; see `statsPresent` and `missingStats`. */
   readonly stats: VtAnalysisStats;
@@ -30,12 +32,17 @@ export interface VtIpReport {
   readonly engines: number;
   /** VirusTotal community reputation (negative is bad); null when absent. */
   readonly reputation: number | null;
+  /** Unix seconds of the last analysis; null when absent (captured responses often lack it). */
+  readonly lastAnalysisDate: number | null;
+}
+
+export interface VtIpReport extends VtReportFields {
+  /** The address we asked about, canonical (dotted quad or RFC 5952). */
+  readonly ip: string;
   readonly country: string | null;
   readonly asOwner: string | null;
   readonly asn: number | null;
   readonly network: string | null;
-  /** Unix seconds of the last analysis; null when absent (captured responses often lack it). */
-  readonly lastAnalysisDate: number | null;
   /** https://www.virustotal.com/gui/ip-address/<ip> */
   readonly guiLink: string;
 }
@@ -52,7 +59,8 @@ export function virusTotalGuiLink(ip: string): string {
   return GUI_BASE + ip;
 }
 
-function readStats(attributes: JsonObject): Result<Pick<VtIpReport, 'stats' | 'statsPresent' | 'missingStats'>, 'malformed_response'> {
+/** `data.attributes.last_analysis_stats` of any VirusTotal object (address, domain, file). */
+export function readStats(attributes: JsonObject): Result<Pick<VtReportFields, 'stats' | 'statsPresent' | 'missingStats'>, 'malformed_response'> {
   const raw = attributes.last_analysis_stats;
   if (raw === undefined || raw === null) {
     const stats = { malicious: 0, suspicious: 0, harmless: 0, undetected: 0, timeout: 0 };
@@ -75,6 +83,41 @@ function readStats(attributes: JsonObject): Result<Pick<VtIpReport, 'stats' | 's
 }
 
 /**
+ * The `data` object of a VirusTotal body about `what` (an address, "domain x", "SHA256 y"),
+ * which must be of `type` when it says. Both the full body `{"data": {...}}` and the bare
+ * inner object are accepted; an `error` object is VirusTotal's error, not a report.
+ */
+export function readVtData(body: unknown, what: string, type: string): Result<JsonObject, VtReportErrorKind> {
+  const root = asJsonObject(body);
+  if (root === undefined) return fail('malformed_response', `VirusTotal response is ${describeJsonValue(body)}, expected a JSON object`);
+
+  const error = asJsonObject(root.error);
+  if (error !== undefined) {
+    const code = typeof error.code === 'string' ? oneLine(error.code, 60) : 'unknown code';
+    const message = typeof error.message === 'string' ? oneLine(error.message) : 'no message';
+    return fail('provider_error', `VirusTotal returned an error object for ${what}: ${code}: ${message}`);
+  }
+
+  const data = root.data !== undefined ? asJsonObject(root.data) : root.attributes !== undefined ? root : undefined;
+  if (data === undefined) {
+    return fail('malformed_response', `VirusTotal response for ${what} has no data object (got ${root.data === undefined ? 'no "data" key' : describeJsonValue(root.data)})`);
+  }
+  if (data.type !== undefined && data.type !== type) {
+    return fail('unexpected_type', `VirusTotal response for ${what} describes ${describeJsonValue(data.type)}, expected type "${type}"`);
+  }
+  return ok(data);
+}
+
+/** `data.attributes`, which every report needs. */
+export function readVtAttributes(data: JsonObject, what: string): Result<JsonObject, 'malformed_response'> {
+  const attributes = asJsonObject(data.attributes);
+  if (attributes === undefined) {
+    return fail('malformed_response', `VirusTotal data.attributes for ${what} is ${describeJsonValue(data.attributes)}, expected an object`);
+  }
+  return ok(attributes);
+}
+
+/**
  * Parse a `GET /api/v3/ip_addresses/{ip}` body (already JSON-decoded). `requestedIp` is
  * the address we asked about; the GUI link is built from it, not from `data.id`, because
  * an anonymised sample or a stub may carry a placeholder there (":ip:"). A `data.id` that *is* a different address fails:
@@ -87,23 +130,9 @@ export function parseVirusTotalIp(body: unknown, requestedIp: string): Result<Vt
   if (ip === null) {
     return fail('invalid_argument', `requested address ${JSON.stringify(requestedIp.slice(0, 60))} is not an IP address`);
   }
-  const root = asJsonObject(body);
-  if (root === undefined) return fail('malformed_response', `VirusTotal response is ${describeJsonValue(body)}, expected a JSON object`);
-
-  const error = asJsonObject(root.error);
-  if (error !== undefined) {
-    const code = typeof error.code === 'string' ? oneLine(error.code, 60) : 'unknown code';
-    const message = typeof error.message === 'string' ? oneLine(error.message) : 'no message';
-    return fail('provider_error', `VirusTotal returned an error object for ${ip}: ${code}: ${message}`);
-  }
-
-  const data = root.data !== undefined ? asJsonObject(root.data) : root.attributes !== undefined ? root : undefined;
-  if (data === undefined) {
-    return fail('malformed_response', `VirusTotal response for ${ip} has no data object (got ${root.data === undefined ? 'no "data" key' : describeJsonValue(root.data)})`);
-  }
-  if (data.type !== undefined && data.type !== 'ip_address') {
-    return fail('unexpected_type', `VirusTotal response for ${ip} describes ${describeJsonValue(data.type)}, expected type "ip_address"`);
-  }
+  const read = readVtData(body, ip, 'ip_address');
+  if (!read.ok) return read;
+  const data = read.value;
   const id = typeof data.id === 'string' ? data.id : null;
   if (id !== null) {
     const idAddress = normaliseAddress(id);
@@ -111,10 +140,9 @@ export function parseVirusTotalIp(body: unknown, requestedIp: string): Result<Vt
       return fail('unexpected_subject', `VirusTotal answered about ${idAddress}, but we asked about ${ip}`);
     }
   }
-  const attributes = asJsonObject(data.attributes);
-  if (attributes === undefined) {
-    return fail('malformed_response', `VirusTotal data.attributes for ${ip} is ${describeJsonValue(data.attributes)}, expected an object`);
-  }
+  const readAttributes = readVtAttributes(data, ip);
+  if (!readAttributes.ok) return readAttributes;
+  const attributes = readAttributes.value;
 
   const stats = readStats(attributes);
   if (!stats.ok) return stats;

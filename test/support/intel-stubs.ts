@@ -159,26 +159,30 @@ export const VT_OPENCTI_IP = '138.128.150.133';
 /**
  * VirusTotal at http://127.0.0.1:<port>/api/v3: /ip_addresses/<ip> answers the OpenCTI
  * capture for 138.128.150.133, the demisto sample (wrapped in {"data": …}) for
- * `demistoIp`, and the docs' NotFoundError for any other address.
+ * `demistoIp`, and the docs' NotFoundError for any other address. /domains/<name> and
+ * /files/<hash> answer the bodies in `objects` (keyed "domains/<name>", "files/<hash>")
+ * and the NotFoundError otherwise; their requests are counted under the name or hash.
  */
-export function startVirusTotalStub(options: { apiKey?: string; demistoIp?: string } = {}): Promise<IntelStub<VtAnswer>> {
+export function startVirusTotalStub(options: { apiKey?: string; demistoIp?: string; objects?: Readonly<Record<string, string>> } = {}): Promise<IntelStub<VtAnswer>> {
   const demistoIp = options.demistoIp ?? '185.220.101.33';
   const bodies = new Map<string, string>([
     [VT_OPENCTI_IP, vtText('opencti_vt_test_ipv4.json')],
     [demistoIp, JSON.stringify({ data: JSON.parse(vtText('demisto_VirusTotalV3_test_data_ip_results.json')) as unknown })],
   ]);
   const notFound: Canned = { status: 404, body: vtText('vt_error_NotFoundError.docs_example.json'), headers: JSON_TYPE };
+  const objects = new Map<string, string>(Object.entries(options.objects ?? {}));
   return startStub<VtAnswer>(
     {
       prefix: '/api/v3',
       keyHeader: 'x-apikey',
       unauthorized: vtUnauthorized(),
       ipOf: (url) => {
-        const m = /^\/api\/v3\/ip_addresses\/([^/]+)$/.exec(url.pathname);
+        const m = /^\/api\/v3\/(?:ip_addresses|domains|files)\/([^/]+)$/.exec(url.pathname);
         return m ? decodeURIComponent(m[1]) : undefined;
       },
-      corpus: (ip) => {
-        const body = bodies.get(ip);
+      corpus: (ip, url) => {
+        const collection = /^\/api\/v3\/(ip_addresses|domains|files)\//.exec(url.pathname)?.[1];
+        const body = collection === 'ip_addresses' ? bodies.get(ip) : objects.get(`${collection}/${ip}`);
         return body === undefined ? notFound : { status: 200, body, headers: JSON_TYPE };
       },
     },

@@ -1,0 +1,204 @@
+/**
+ * What `soar-edr authlog` and `soar-edr winlog` share around their different readers: the
+ * shared options and their checks, the exit codes, the --attempts output, reading the inputs,
+ * the optional reputation lookup of the candidates, and writing the report.
+ */
+import type { Command } from 'commander';
+import { fail, ok, Result } from '../result';
+import { fileOutput, InputReader, inputNames, readInputs, stdoutOutput, StreamedOutput, usageComplaint } from './analysis-input';
+import { FailedAttemptRow, failedAttemptCsvHeader, failedAttemptCsvLine, failedAttemptJsonLine } from '../analysis/attempt-export';
+import type { BruteForceOptions, FailureSummary } from '../analysis/bruteforce';
+import { lookUpReputation, ReputationRecord, verdictText } from './enrich-summary';
+import { FailureOptionText, FailureReport, hasFindings, parseFailureOptions, renderFailureReport, SourceReputation } from './failure-summary';
+import { CellValue, OutputFormat, writeOutput } from './output-format';
+import type { CliIO } from './runtime';
+import { complain } from './runtime';
+
+/**
+ * Scanner-style exit codes: 0 means "nothing to look at", so `soar-edr authlog auth.log || alert`
+ * works. When several apply: 4, then 3, then 5, then 1.
+ */
+export const ANALYSIS_EXIT = {
+  /** Read everything; no brute-force candidate and no success after failures. */
+  CLEAN: 0,
+  /** At least one brute-force candidate or one login that succeeded after failures. */
+  FINDINGS: 1,
+  /** A command-line mistake; nothing was read. */
+  USAGE: 2,
+  /** An input could not be read (completely); the report covers what was read. */
+  UNREADABLE: 3,
+  /** The output (--out FILE, or stdout) could not be written. */
+  OUTPUT_FAILED: 4,
+  /** --enrich could not look up every candidate (no key, quota, provider down); the report says which. */
+  ENRICH_INCOMPLETE: 5,
+} as const;
+
+export const ANALYSIS_EXIT_HELP = `Exit codes (like a scanner: 0 means nothing to look at; when several apply: 4, 3, 5, 1):
+  0  no brute-force candidate and no login that succeeded after failures
+  1  findings: at least one brute-force candidate or success after failures
+  2  usage: unknown option, bad --threshold/--window/--top/--year, "-" given twice
+  3  an input could not be read (missing, unreadable, damaged gzip, not an export);
+     the report covers the inputs that were read
+  4  the output could not be written (--out FILE)
+  5  --enrich could not look up every candidate (the report shows which)`;
+
+export type AttemptsMode = 'csv' | 'json';
+
+/** --attempts writes CSV, or JSON Lines under --format json; a table cannot be streamed. */
+export function attemptsMode(cmd: Command, opts: { attempts?: boolean; format: OutputFormat; enrich?: boolean }): Result<AttemptsMode | null, 'usage'> {
+  if (opts.attempts !== true) return ok(null);
+  if (opts.enrich === true) return fail('usage', '--enrich looks up the summary\'s candidates; it cannot be combined with --attempts');
+  if (opts.format === 'json') return ok('json');
+  if (opts.format === 'table' && cmd.getOptionValueSource('format') === 'cli') {
+    return fail('usage', '--attempts writes CSV or JSON Lines (--format csv or --format json), not a table');
+  }
+  return ok('csv');
+}
+
+/** The --attempts output (stdout or --out FILE) with the CSV header written; null without --attempts. */
+export function openAttemptOutput(io: CliIO, mode: AttemptsMode | null, out: string | undefined): Result<StreamedOutput | null, 'output-failed'> {
+  if (mode === null) return ok(null);
+  const opened = out === undefined ? ok(stdoutOutput(io.stdout)) : fileOutput(out);
+  if (opened.ok && mode === 'csv') opened.value.write(`${failedAttemptCsvHeader()}\r\n`);
+  return opened;
+}
+
+/** One --attempts line with its line end (CRLF for CSV as RFC 4180 and renderCsv write it, LF for JSON Lines). */
+export function attemptLine(mode: AttemptsMode, row: FailedAttemptRow): string {
+  return mode === 'json' ? `${failedAttemptJsonLine(row)}\n` : `${failedAttemptCsvLine(row)}\r\n`;
+}
+
+/**
+ * The addresses --enrich hands to reputation: every brute-force candidate that is an IP
+ * literal. Private, loopback and reserved ones go too, so the report shows the address
+ * gate's reason for keeping them here (the gate, not this list, decides what leaves the
+ * host); host names from PAM's rhost= are not domains anyone registered, so they stay out.
+ */
+export function enrichTargets(f: FailureSummary): string[] {
+  return f.bruteForce.filter((s) => s.scope !== 'hostname' && s.scope !== 'invalid').map((s) => s.address);
+}
+
+/** Reputation rows as the summary shows them next to each source. */
+export function sourceReputation(rows: ReadonlyMap<string, ReputationRecord>): Map<string, SourceReputation> {
+  const out = new Map<string, SourceReputation>();
+  for (const [target, row] of rows) {
+    const details: Record<string, CellValue> = {};
+    for (const [k, v] of Object.entries(row)) if (k !== 'target') details[k] = v;
+    out.set(target, { verdict: verdictText(row), reason: typeof row.reason === 'string' ? row.reason : '', details });
+  }
+  return out;
+}
+
+export interface FailureRun {
+  readonly format: OutputFormat;
+  readonly out: string | undefined;
+  readonly enrich: boolean;
+  /** The --attempts output, when that was asked for instead of the summary. */
+  readonly attempts: StreamedOutput | null;
+  readonly attemptRows: number;
+  readonly report: FailureReport;
+}
+
+/** Writes the report (or finishes the --attempts output) and sets the exit code. */
+export async function finishFailureCommand(io: CliIO, run: FailureRun): Promise<void> {
+  const report = run.report;
+  const unreadable = report.inputs.some((i) => i.error !== null);
+  let exit: number = hasFindings(report.failures) ? ANALYSIS_EXIT.FINDINGS : ANALYSIS_EXIT.CLEAN;
+  let enrichIncomplete = false;
+  if (run.attempts !== null) {
+    const done = await run.attempts.finish();
+    if (!done.ok) {
+      complain(io, done.error.message);
+      return io.setExitCode(ANALYSIS_EXIT.OUTPUT_FAILED);
+    }
+    if (run.out !== undefined) {
+      complain(io, `wrote ${run.attemptRows.toLocaleString('en-US')} failed-attempt rows (${report.failures.totalFailures.toLocaleString('en-US')} attempts) to ${run.out}`);
+    }
+  } else {
+    let enriched = report;
+    if (run.enrich) {
+      const lookup = await lookUpReputation(io, enrichTargets(report.failures));
+      enriched = { ...report, reputation: sourceReputation(lookup.rows) };
+      if (lookup.exitCode !== 0) enrichIncomplete = true;
+    }
+    const written = writeOutput(io, run.out, renderFailureReport(run.format, enriched));
+    if (!written.ok) {
+      complain(io, written.error.message);
+      return io.setExitCode(ANALYSIS_EXIT.OUTPUT_FAILED);
+    }
+  }
+  if (enrichIncomplete) exit = ANALYSIS_EXIT.ENRICH_INCOMPLETE;
+  if (unreadable) exit = ANALYSIS_EXIT.UNREADABLE;
+  io.setExitCode(exit);
+}
+
+/** The options both commands have. */
+export interface FailureCommandOptions extends FailureOptionText {
+  format: OutputFormat;
+  out?: string;
+  attempts?: boolean;
+  enrich?: boolean;
+}
+
+/** One run's analysis: how it reads each input, and what it found after the last one. */
+export interface FailureAnalysis<S> {
+  readonly reader: InputReader<S>;
+  summarize(): Pick<FailureReport, 'failures' | 'details'>;
+}
+
+/** What one command adds to the run both share. */
+export interface FailureCommandSpec<C, S> {
+  /** Checks the options only this command has (after the shared ones); a failure is a usage mistake. */
+  check(): Result<C>;
+  /** The analysis for this run; `attempt` writes one --attempts row, and is undefined without --attempts. */
+  analysis(checked: C, brute: BruteForceOptions, attempt: ((row: FailedAttemptRow) => void) | undefined): FailureAnalysis<S>;
+}
+
+/**
+ * A whole `authlog` or `winlog` run: the options checked (nothing is read after a usage
+ * mistake), the --attempts output opened, every input read, then the report written and the
+ * exit code set by finishFailureCommand.
+ */
+export async function runFailureCommand<C, S>(
+  io: CliIO,
+  cmd: Command,
+  files: readonly string[],
+  opts: FailureCommandOptions,
+  spec: FailureCommandSpec<C, S>,
+): Promise<void> {
+  const usage = usageComplaint(io, ANALYSIS_EXIT.USAGE);
+  const names = inputNames(files, Boolean(io.stdin.isTTY));
+  if (!names.ok) return usage(names.error.message);
+  const brute = parseFailureOptions(opts);
+  if (!brute.ok) return usage(brute.error.message);
+  const checked = spec.check();
+  if (!checked.ok) return usage(checked.error.message);
+  const mode = attemptsMode(cmd, opts);
+  if (!mode.ok) return usage(mode.error.message);
+
+  const attemptOutput = openAttemptOutput(io, mode.value, opts.out);
+  if (!attemptOutput.ok) {
+    complain(io, attemptOutput.error.message);
+    return io.setExitCode(ANALYSIS_EXIT.OUTPUT_FAILED);
+  }
+  const attempts = attemptOutput.value;
+  const attemptFormat = mode.value;
+  let attemptRows = 0;
+  const attempt =
+    attempts === null || attemptFormat === null
+      ? undefined
+      : (row: FailedAttemptRow): void => {
+          attemptRows += 1;
+          attempts.write(attemptLine(attemptFormat, row));
+        };
+  const analysis = spec.analysis(checked.value, brute.value, attempt);
+  const inputs = await readInputs(io, names.value, analysis.reader, () => attempts?.waitForOutput() ?? null);
+  await finishFailureCommand(io, {
+    format: opts.format,
+    out: opts.out,
+    enrich: opts.enrich === true,
+    attempts,
+    attemptRows,
+    report: { inputs, ...analysis.summarize() },
+  });
+}
