@@ -202,9 +202,10 @@ async function runCollected(io: CliIO, collector: TargetCollector, options: Repu
   }
   const secrets = options.secrets ?? secretsFromEnv(io.env);
   const keys = { virustotal: secrets.virustotal_api_key, abuseipdb: secrets.abuseipdb_api_key };
+  // Without a key the run still goes on: private and reserved targets are reported as skipped
+  // (nothing had to leave the host), the rest as without key, and the exit code says so.
   if (!keys.virustotal && !keys.abuseipdb && collector.targets.length > 0) {
     complain(io, 'no VirusTotal or AbuseIPDB key: set SOAR_VIRUSTOTAL_API_KEY (and SOAR_ABUSEIPDB_API_KEY for AbuseIPDB), or store them in Splunk with `soar-edr secrets set virustotal_api_key` and pass the connection options');
-    return REPUTATION_EXIT.NO_KEY;
   }
   const world = { ...systemWorld(io), ...options.world };
   const startMs = world.now();

@@ -291,11 +291,18 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
   });
 
   describe('keys, failures, input and exit codes', () => {
-    it('no key at all: a clear message, exit 4, nothing looked up', async () => {
-      const r = await run(['8.8.8.8'], { secrets: {} });
+    it('no key at all: a clear message, exit 4, the public target reported without key, nothing looked up', async () => {
+      const r = await run(['8.8.8.8', '192.168.198.149'], { secrets: {} });
       assert.equal(r.code, REPUTATION_EXIT.NO_KEY);
       assert.match(r.stderr, /no VirusTotal or AbuseIPDB key: set SOAR_VIRUSTOTAL_API_KEY/);
-      assert.equal(r.stdout, '');
+      assert.deepEqual(r.rows.map((x) => [x.target, x.verdict, x.status]), [['8.8.8.8', 'UNKNOWN', 'no_key'], ['192.168.198.149', 'UNKNOWN', 'skipped']]);
+      assert.equal(sent.length, 0);
+    });
+
+    it('no key, but only private targets: nothing had to leave the host, exit 0', async () => {
+      const r = await run(['192.168.198.149', '::1'], { secrets: {} });
+      assert.equal(r.code, REPUTATION_EXIT.OK);
+      assert.ok(r.rows.every((x) => x.status === 'skipped'));
       assert.equal(sent.length, 0);
     });
 

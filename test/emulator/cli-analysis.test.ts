@@ -361,7 +361,7 @@ describe('--enrich against loopback VirusTotal and AbuseIPDB stubs', function ()
     assert.match(r.stderr, /no VirusTotal or AbuseIPDB key/);
     const doc = JSON.parse(r.stdout) as Doc;
     assert.equal(doc.totals.failed_attempts, 528);
-    assert.equal(doc.brute_force[0].reputation, null);
+    assert.equal(doc.brute_force[0].reputation.status, 'no_key');
     const refused = await run(['iocs', corpusPath('abuseipdb', 'abuseipdb_docs_check_example_response.json'), '--enrich'], { env: { SOAR_DATA_DIR: dataDir } });
     assert.equal(refused.code, 5);
   });
