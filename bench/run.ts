@@ -4,12 +4,18 @@
  */
 import { benchAlertAction, BenchLine } from './alert-action.bench';
 import { benchDigest } from './digest.bench';
+import { benchAuthlog } from './authlog.bench';
+import { benchIocs } from './iocs.bench';
+import { benchGenerator } from './generator.bench';
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 15);
   const lines: BenchLine[] = [];
   lines.push(...(await benchAlertAction(runs)));
   lines.push(...(await benchDigest(runs)));
+  lines.push(...(await benchAuthlog(runs)));
+  lines.push(...(await benchIocs(runs)));
+  lines.push(...(await benchGenerator(runs)));
   const width = Math.max(...lines.map((l) => l.name.length));
   for (const l of lines) console.log(`${l.pass ? 'PASS' : 'MISS'}  ${l.name.padEnd(width)}  ${l.value}  (target ${l.target})`);
   if (lines.some((l) => !l.pass)) process.exitCode = 1;

@@ -82,7 +82,9 @@ const CH_0 = 48;
  * an optional "<PRI>" prefix, and RFC 3339 timestamps ("2024-03-01T12:34:56.123+01:00 host ...").
  */
 export function classifyAuthLine(line: string, clock: LogClock): AuthEvent | null {
-  return classifyInto(line, clock, scratch) ? copyEvent(scratch) : null;
+  if (!classifyInto(line, clock, scratch)) return null;
+  fillOrigin(scratch);
+  return copyEvent(scratch);
 }
 
 /** A fresh, independent copy of an event (the analyzer's hot path reuses one record). */
@@ -124,7 +126,24 @@ function blankEvent(): MutableAuthEvent {
 // only the returned event. Single-threaded and never held across calls.
 const scratch = blankEvent();
 
-/** Fills `out` and returns true for a recognised line; `out` is left in an unspecified state otherwise. */
+// Where the host and tag of the line classifyInto last recognised are: host and pid are read
+// from there only for events that are handed out (the summary needs neither).
+let originLine = '';
+let originHostStart = 0;
+let originHostEnd = 0;
+let originTagStart = 0;
+let originTagEnd = 0;
+
+/** Sets host and pid of the event classifyInto just recognised (into `out`). */
+function fillOrigin(out: MutableAuthEvent): void {
+  out.host = originTagStart === originHostStart ? '' : hostName(originLine, originHostStart, originHostEnd);
+  out.pid = tagPid(originLine, originTagStart, originTagEnd);
+}
+
+/**
+ * Fills `out` except host and pid (see fillOrigin) and returns true for a recognised line;
+ * `out` is left in an unspecified state otherwise.
+ */
 function classifyInto(line: string, clock: LogClock, out: MutableAuthEvent): boolean {
   // sshd prints at most 100 characters of a user name and 200 of a host, so real lines are
   // short; refusing long ones bounds the regex backtracking an attacker could aim for.
@@ -172,9 +191,12 @@ function classifyInto(line: string, clock: LogClock, out: MutableAuthEvent): boo
   target = out;
   if (!classifyMessage(line, msgStart, end, legacy)) return false;
   out.timeMs = iso ? isoTimeMs(line, base, clock) : syslogTimeMs(line, base, clock);
-  out.host = tagStart === hostStart ? '' : hostName(line, hostStart, hostEnd);
-  out.pid = tagPid(line, tagStart, tagEnd);
   out.legacyPamTag = legacy;
+  originLine = line;
+  originHostStart = hostStart;
+  originHostEnd = hostEnd;
+  originTagStart = tagStart;
+  originTagEnd = tagEnd;
   return true;
 }
 
@@ -310,9 +332,13 @@ function classifyMessage(line: string, start: number, end: number, legacy: boole
       return fields('preauth_disconnect', null, null, false, m[1]!, m[2], 1);
     case 82: // R
       if (!endsWithPreauth(line, end)) return false;
-      RE_RECEIVED_NEW.lastIndex = start;
-      if ((m = RE_RECEIVED_NEW.exec(line)) !== null) {
-        return fields('preauth_disconnect', null, null, false, m[1]!, m[2], 1);
+      // The OpenSSH 7+ form needs " port " after the address; the old one (most of the
+      // loghub sample) is tried at once when the line has none.
+      if (line.indexOf(' port ', start) >= 0) {
+        RE_RECEIVED_NEW.lastIndex = start;
+        if ((m = RE_RECEIVED_NEW.exec(line)) !== null) {
+          return fields('preauth_disconnect', null, null, false, m[1]!, m[2], 1);
+        }
       }
       RE_RECEIVED_OLD.lastIndex = start;
       if ((m = RE_RECEIVED_OLD.exec(line)) === null) return false;
@@ -347,12 +373,24 @@ function pamFields(line: string, from: number, end: number, count: number): true
   return fields('pam_failure', null, user, false, address, undefined, count);
 }
 
-const MONTH_BY_KEY = new Map<number, number>(
-  ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((name, i) => [
-    monthKey(name, 0),
-    i + 1,
-  ]),
-);
+/** Month 1-12 of monthKey("Jan") ... monthKey("Dec"), else 0 (a switch: cheaper than a Map per line). */
+function monthOf(key: number): number {
+  switch (key) {
+    case 0x6a616e: return 1;
+    case 0x666562: return 2;
+    case 0x6d6172: return 3;
+    case 0x617072: return 4;
+    case 0x6d6179: return 5;
+    case 0x6a756e: return 6;
+    case 0x6a756c: return 7;
+    case 0x617567: return 8;
+    case 0x736570: return 9;
+    case 0x6f6374: return 10;
+    case 0x6e6f76: return 11;
+    case 0x646563: return 12;
+    default: return 0;
+  }
+}
 
 function monthKey(s: string, i: number): number {
   return ((s.charCodeAt(i) | 32) << 16) | ((s.charCodeAt(i + 1) | 32) << 8) | (s.charCodeAt(i + 2) | 32);
@@ -370,8 +408,8 @@ function digits(line: string, i: number, n: number): number {
 
 /** "Dec 10 06:55:46" or "Dec  1 06:55:46" (day padded with a space). */
 function syslogTimeMs(line: string, b: number, clock: LogClock): number {
-  const month = MONTH_BY_KEY.get(monthKey(line, b));
-  if (month === undefined) return NaN;
+  const month = monthOf(monthKey(line, b));
+  if (month === 0) return NaN;
   const day = line.charCodeAt(b + 4) === CH_SPACE ? digits(line, b + 5, 1) : digits(line, b + 4, 2);
   const h = digits(line, b + 7, 2);
   const mi = digits(line, b + 10, 2);
@@ -534,7 +572,13 @@ export class AuthLogAnalyzer {
     }
     if (!isCountedFailure(ev, this.authOptions)) return;
     this.aggregator.addFailure(ev.timeMs, ev.address, ev.user, ev.count);
-    if (this.onFailure !== undefined) this.onFailure(ev === this.current ? copyEvent(ev) : ev);
+    if (this.onFailure === undefined) return;
+    if (ev === this.current) {
+      fillOrigin(this.current);
+      this.onFailure(copyEvent(this.current));
+    } else {
+      this.onFailure(ev);
+    }
   }
 
   summarize(): AuthLogSummary {

@@ -60,10 +60,18 @@ export function detachString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
+/** Removes a[0, n) by moving the rest down; the backing store is reused (V8 trims it when it is mostly empty). */
+function dropFront(a: number[], n: number): void {
+  const keep = a.length - n;
+  for (let i = 0; i < keep; i++) a[i] = a[i + n]!;
+  a.length = keep;
+}
+
 /** Largest number of weighted events within any window of `windowMs`, fed in time order. */
 export class SlidingWindowMax {
   private times: number[] = [];
-  private counts: number[] = [];
+  /** Weights of `times`, allocated at the first weight other than 1 (most sources never have one). */
+  private counts: number[] | null = null;
   private head = 0;
   private inWindow = 0;
   private last = -Infinity;
@@ -87,7 +95,7 @@ export class SlidingWindowMax {
         // start a new segment. Clamping instead would pile every later event into one window
         // and grow the queue without bound.
         this.times = [];
-        this.counts = [];
+        this.counts = null;
         this.head = 0;
         this.inWindow = 0;
       } else {
@@ -95,13 +103,15 @@ export class SlidingWindowMax {
       }
     }
     this.last = t;
+    if (this.counts === null && count !== 1) this.counts = this.times.map(() => 1);
     this.times.push(t);
-    this.counts.push(count);
+    if (this.counts !== null) this.counts.push(count);
     this.inWindow += count;
     // An event stays in the window while it is less than windowMs older than the newest.
     const cutoff = t - this.windowMs;
+    const counts = this.counts;
     while (this.times[this.head]! <= cutoff) {
-      this.inWindow -= this.counts[this.head]!;
+      this.inWindow -= counts === null ? 1 : counts[this.head]!;
       this.head += 1;
     }
     if (this.inWindow > this.max) {
@@ -109,9 +119,14 @@ export class SlidingWindowMax {
       this.maxStartMs = this.times[this.head]!;
       this.maxEndMs = t;
     }
-    if (this.head > 1024 && this.head * 2 > this.times.length) {
-      this.times = this.times.slice(this.head);
-      this.counts = this.counts.slice(this.head);
+    // Compact once the expired prefix is at least half the queue: amortised O(1) per event,
+    // and a source's queue holds at most about twice the events of its current window instead of
+    // every timestamp of a source that attacks slowly through the whole file.
+    // In place: new arrays per compaction lived long enough to be promoted and then became
+    // old-generation garbage (tens of MB over a 1 GB log).
+    if (this.head >= 16 && this.head * 2 >= this.times.length) {
+      dropFront(this.times, this.head);
+      if (counts !== null) dropFront(counts, this.head);
       this.head = 0;
     }
   }
@@ -264,6 +279,8 @@ export class FailureAggregator {
     lastFailureMs: number;
   }[] = [];
   private successTruncated = 0;
+  private lastAddress: string | null = null;
+  private lastSource: SourceStats | null = null;
 
   constructor(private readonly options: BruteForceOptions) {
     this.windowMs = options.windowSeconds * 1000;
@@ -282,10 +299,19 @@ export class FailureAggregator {
       this.withoutSource += count;
       return;
     }
-    let s = this.sources.get(address);
-    if (s === undefined) {
-      s = new SourceStats(this.windowMs);
-      this.sources.set(detachString(address), s);
+    // Attacks come in bursts: most lines name the source of the line before.
+    let s: SourceStats | undefined;
+    if (address === this.lastAddress) {
+      s = this.lastSource!;
+    } else {
+      s = this.sources.get(address);
+      if (s === undefined) {
+        s = new SourceStats(this.windowMs);
+        address = detachString(address);
+        this.sources.set(address, s);
+      }
+      this.lastAddress = address;
+      this.lastSource = s;
     }
     s.failures += count;
     if (timed) {

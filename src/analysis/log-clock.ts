@@ -97,15 +97,21 @@ function zoneToHourStart(timeZone: string): Result<HourStart, LogClockError> {
 function fixedOffset(offsetMinutes: number): HourStart {
   const offsetMs = offsetMinutes * 60_000;
   // Date.UTC per line is measurable at millions of lines per second; days repeat a lot.
+  // Consecutive lines are nearly always on the same day: check the last one before the Map.
   const dayStart = new Map<number, number>();
+  let lastKey = NaN;
+  let lastStart = 0;
   return (y, mo, d, h) => {
     const key = (y * 13 + mo) * 32 + d;
+    if (key === lastKey) return lastStart + h * HOUR_MS;
     let start = dayStart.get(key);
     if (start === undefined) {
       if (dayStart.size > 100_000) dayStart.clear();
       start = Date.UTC(y, mo - 1, d) - offsetMs;
       dayStart.set(key, start);
     }
+    lastKey = key;
+    lastStart = start;
     return start + h * HOUR_MS;
   };
 }
@@ -120,8 +126,11 @@ function zonedHourStart(format: Intl.DateTimeFormat): HourStart {
     return asUtc - (utcMs - (((utcMs % 1000) + 1000) % 1000));
   };
   const cache = new Map<number, number>();
+  let lastKey = NaN;
+  let lastStart = 0;
   return (y, mo, d, h) => {
     const key = ((y * 13 + mo) * 32 + d) * 24 + h;
+    if (key === lastKey) return lastStart;
     let start = cache.get(key);
     if (start === undefined) {
       if (cache.size > 200_000) cache.clear();
@@ -133,6 +142,8 @@ function zonedHourStart(format: Intl.DateTimeFormat): HourStart {
       if (second !== first) start = guess - second;
       cache.set(key, start);
     }
+    lastKey = key;
+    lastStart = start;
     return start;
   };
 }
