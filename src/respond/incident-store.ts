@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
-import { appendDurably, createExclusive, fileSize, readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
+import { appendDurably, createExclusive, fileSize, readJsonIfExists, readTextIfExists, trimPartialLastLine, writeFileAtomic } from '../store/durable-file';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { Incident } from './incident';
 import { renderIncidentReport, reportFileName } from './incident-report';
@@ -114,25 +114,22 @@ function sidLedgerFile(layout: DataLayout, sid: string): string {
 }
 
 interface LedgerView {
+  /** Bytes read, up to the end of the last complete line (a cut last line is read again). */
   size: number;
-  /** Text after the last newline read: a line still being appended (or cut). */
-  rest: string;
   readonly ids: Map<string, string>;
 }
 
 /** Ledgers this process has read: they only grow, so a later read takes just the new tail. */
 const ledgerViews = new Map<string, LedgerView>();
 
-function addLedgerLines(view: LedgerView, text: string): void {
-  const lines = (view.rest + text).split('\n');
-  view.rest = lines.pop() ?? '';
+function addLedgerLines(view: LedgerView, lines: readonly string[]): void {
   for (const line of lines) {
     if (line === '') continue;
     try {
       const entry = JSON.parse(line) as { rid?: unknown; id?: unknown };
       if (typeof entry.rid === 'string' && typeof entry.id === 'string') view.ids.set(entry.rid, entry.id);
     } catch {
-      // A line cut by a full disk: that batch's journal still names its rows.
+      // A line that is not JSON (a hand edit): its batch's journal still names its rows.
     }
   }
 }
@@ -140,13 +137,15 @@ function addLedgerLines(view: LedgerView, text: string): void {
 /**
  * rid → incident id of every row the sid's batches recorded (empty when none). A digest
  * asks once per batch of its own; reading only what was appended since keeps that linear.
+ * A last line without a line end (a writer killed mid-write, cut off before the next append
+ * by trimPartialLastLine) is not taken.
  */
 export function recordedIncidentIds(layout: DataLayout, sid: string): ReadonlyMap<string, string> {
   const file = sidLedgerFile(layout, sid);
   const size = fileSize(file);
   let view = ledgerViews.get(file);
   if (view === undefined || size < view.size) {
-    view = { size: 0, rest: '', ids: new Map() };
+    view = { size: 0, ids: new Map() };
     ledgerViews.set(file, view);
   }
   if (size > view.size) {
@@ -159,8 +158,9 @@ export function recordedIncidentIds(layout: DataLayout, sid: string): ReadonlyMa
         if (n === 0) break;
         off += n;
       }
-      view.size += off;
-      addLedgerLines(view, buf.subarray(0, off).toString('utf8'));
+      const complete = buf.subarray(0, off).lastIndexOf(0x0a) + 1;
+      addLedgerLines(view, buf.subarray(0, complete).toString('utf8').split('\n'));
+      view.size += complete;
     } finally {
       closeSync(fd);
     }
@@ -194,28 +194,14 @@ function claimNewReport(layout: DataLayout, draft: IncidentDraft, newId: () => s
 const stringifier = createObjectCsvStringifier({ header: incidentCsvColumns.map((c) => ({ id: c, title: c })) });
 
 /** Header (for an empty file) and the row, as one string for one write. */
-function csvText(incident: Incident, fileIsEmpty: boolean, lastByteIsNewline: boolean): string {
+function csvText(incident: Incident, fileIsEmpty: boolean): string {
   const header = fileIsEmpty ? stringifier.getHeaderString() ?? '' : '';
-  // A file cut by a full disk or a hand edit must not glue its stub onto our row.
-  const separator = !fileIsEmpty && !lastByteIsNewline ? '\n' : '';
-  return separator + header + stringifier.stringifyRecords([incidentCsvRecord(incident)]);
-}
-
-function lastByteIsNewline(file: string, size: number): boolean {
-  if (size === 0) return true;
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, size - 1);
-    return b[0] === 0x0a;
-  } finally {
-    closeSync(fd);
-  }
+  return header + stringifier.stringifyRecords([incidentCsvRecord(incident)]);
 }
 
 function appendRow(layout: DataLayout, incident: Incident, durable: boolean): void {
   const size = fileSize(layout.incidents);
-  appendDurably(layout.incidents, csvText(incident, size === 0, lastByteIsNewline(layout.incidents, size)), { durable });
+  appendDurably(layout.incidents, csvText(incident, size === 0), { durable });
 }
 
 /** Only on the crash-recovery path: whether a row for this id made it into the file. */
@@ -259,6 +245,15 @@ export function recordIncident(
   );
 }
 
+/**
+ * Before a row is appended (under the incidents lock): cut off a half row a killed run left
+ * at the end of incidents.csv (kept as incidents.csv.partial-<ms>), so rows stay whole and
+ * the recovery check never takes the half row of an interrupted record for a recorded one.
+ */
+function repairIncidentsFile(layout: DataLayout): void {
+  trimPartialLastLine(layout.incidents);
+}
+
 function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => string, durable: boolean): Result<RecordedIncident, RecordErrorKind> {
   const marker = markerFile(layout, draft.sid, draft.rid);
   const existing = recordedMarker(layout, draft.sid, draft.rid);
@@ -279,6 +274,7 @@ function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => str
   const pending: IncidentMarker = { state: 'pending', incidentId, sid: draft.sid, rid: draft.rid };
   if (existing === undefined) writeFileAtomic(pendingMarkerFile(marker), JSON.stringify(pending), { durable: false });
   const reportFile = writeReport(layout, incident, fileName.value);
+  repairIncidentsFile(layout);
   if (existing === undefined || !csvHoldsIncident(layout, incidentId)) appendRow(layout, incident, durable);
   writeFileAtomic(marker, JSON.stringify({ ...pending, state: 'recorded' }), { durable: false });
   rmSync(pendingMarkerFile(marker), { force: true });
@@ -358,12 +354,13 @@ export function recordIncidents(
         }
         if (fresh.length === 0) return ok(results);
         for (const j of sids.values()) writeFileAtomic(j.journal, JSON.stringify(Object.fromEntries(j.pending)), { durable: false });
+        repairIncidentsFile(layout);
         // Rows of an interrupted batch may already be in the file (killed after the append).
         const csvNow = fresh.some((f) => f.recovered) ? (readTextIfExists(layout.incidents) ?? '') : '';
         const toAppend = fresh.filter((f) => !f.recovered || !(csvNow.startsWith(`${f.incident.incidentId},`) || csvNow.includes(`\n${f.incident.incidentId},`)));
         if (toAppend.length > 0) {
           const size = fileSize(layout.incidents);
-          const text = toAppend.map((f, i) => csvText(f.incident, i === 0 && size === 0, i > 0 || lastByteIsNewline(layout.incidents, size))).join('');
+          const text = toAppend.map((f, i) => csvText(f.incident, i === 0 && size === 0)).join('');
           appendDurably(layout.incidents, text, { durable: options.durable ?? true });
         }
         const ledgerLines = new Map<string, string[]>();
@@ -374,9 +371,9 @@ export function recordIncidents(
         }
         for (const [sid, lines] of ledgerLines) {
           const ledger = sidLedgerFile(layout, sid);
-          // A line cut by a full disk must not swallow the first line of this batch.
-          const separator = lastByteIsNewline(ledger, fileSize(ledger)) ? '' : '\n';
-          appendDurably(ledger, separator + lines.join(''), { durable: false });
+          // A line a killed run left half written must not swallow the first line of this batch.
+          trimPartialLastLine(ledger);
+          appendDurably(ledger, lines.join(''), { durable: false });
         }
         for (const j of sids.values()) rmSync(j.journal, { force: true });
         return ok(results);

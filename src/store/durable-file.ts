@@ -1,9 +1,10 @@
 /**
  * Files that many processes share (Splunk starts one action process per result, many at
  * once, and the CLI runs beside them): whole-file replacement by rename, appends that are
- * one write(2) so a SIGKILL leaves no half line, and an exclusive lock for read-modify-write.
+ * one write(2), the repair of a line a killed writer left half written, and an exclusive lock
+ * for read-modify-write.
  */
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 let tmpCounter = 0;
@@ -114,6 +115,49 @@ export function appendDurably(file: string, text: string, options: WriteOptions 
     const written = writeSync(fd, buf);
     if (written < buf.length) writeAll(fd, buf.subarray(written));
     if (options.durable ?? true) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Remove a last line that has no line end, before appending under the file's lock.
+ *
+ * One write(2) is not all-or-nothing: Linux stops copying a write at a page boundary once
+ * the writer has a fatal signal pending (SIGKILL, splunkd's maxtime), so a killed writer can
+ * leave the first part of its line. Cut off, it is kept beside the file as
+ * `<file>.partial-<ms>` for a person to look at, and returned; undefined when the file ends
+ * with a line end (or is empty or missing). Line-per-record files only.
+ */
+export function trimPartialLastLine(file: string, nowMs: number = Date.now()): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return undefined;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return undefined;
+    // Back to the last line end; records are short, so a few 64 KiB steps at most.
+    const chunk = Buffer.alloc(64 * 1024);
+    let cut = 0;
+    for (let end = size; end > 0 && cut === 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      const n = readSync(fd, chunk, 0, end - start, start);
+      const at = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (at >= 0) cut = start + at + 1;
+      end = start;
+    }
+    const stub = Buffer.alloc(size - cut);
+    readSync(fd, stub, 0, stub.length, cut);
+    writeFileSync(`${file}.partial-${nowMs}`, stub, { mode: 0o640 });
+    ftruncateSync(fd, cut);
+    return stub.toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -272,5 +272,31 @@ describe('respond/incident-store', () => {
     }
     const after = csvRows(layout.incidents);
     assert.deepEqual(after.map((r) => Number(r.rid)), Array.from({ length: killedAt + 2 }, (_, i) => i));
+  });
+});
+
+describe('respond/incident-store after a run killed in the middle of its row', () => {
+  it('cuts the half row off (kept aside), finishes the interrupted record with its id, and the CSV parses with every row whole', () => {
+    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-halfrow-')));
+    const first = recordIncident(layout, draftOf(realisticIncident(), 'scheduler__a_at_1_1', '0'), freshId);
+    assert.ok(first.ok);
+    // What SIGKILL inside the append leaves (Linux stops a killed write at a page boundary):
+    // the pending marker naming the id, and the first part of its row without a line end.
+    const id = 'INC-20261124-050000-abcdef';
+    const sid = 'scheduler__b_at_1_1';
+    const marker = path.join(layout.ledger, 'incidents', `${resultKeyHash(sid, '0')}.pending.json`);
+    writeFileSync(marker, JSON.stringify({ state: 'pending', incidentId: id, sid, rid: '0' }));
+    const whole = incidentCsvRecord({ ...realisticIncident(), incidentId: id, sid, rid: '0' });
+    const half = `${id},${String(whole.time)},138.128`;
+    appendFileSync(layout.incidents, half);
+
+    const again = recordIncident(layout, draftOf(realisticIncident(), sid, '0'), freshId);
+    assert.ok(again.ok && again.value.status === 'recorded' && again.value.incidentId === id);
+    const rows = csvRows(layout.incidents);
+    assert.deepEqual(rows.map((r) => r.incident_id), [first.ok ? first.value.incidentId : '', id]);
+    assert.ok(rows.every((r) => Object.keys(r).length === incidentCsvColumns.length && r.src_ip !== ''));
+    const aside = readdirSync(layout.root).filter((f) => f.startsWith('incidents.csv.partial-'));
+    assert.equal(aside.length, 1);
+    assert.equal(readFileSync(path.join(layout.root, aside[0]!), 'utf8'), half);
   });
 });
