@@ -19,6 +19,7 @@
 import { createWriteStream, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { prng } from './prng';
 
 const GENERATOR_VERSION = 1;
 
@@ -51,18 +52,6 @@ export interface AuthlogInput {
   readonly file: string;
   readonly bytes: number;
   readonly lines: number;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function corpusLines(name: string): string[] {

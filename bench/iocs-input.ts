@@ -13,6 +13,7 @@ import { createWriteStream, existsSync, readFileSync, renameSync, statSync } fro
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { corpusRoot } from './authlog-input';
+import { prng } from './prng';
 
 const GENERATOR_VERSION = 1;
 
@@ -31,17 +32,6 @@ export function iocReportPath(name: string): string {
 export interface IocsInput {
   readonly file: string;
   readonly bytes: number;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const IPV4 = /\b(\d{1,3})(\.|\[\.\])(\d{1,3})(\.|\[\.\])(\d{1,3})(\.|\[\.\])(\d{1,3})\b/g;
