@@ -1,13 +1,15 @@
 /**
- * The incident record, written before any network call: the TXT report (atomic replace)
- * and one `incidents.csv` row (one O_APPEND write under the incidents lock), exactly once
- * per Splunk result (sid + rid) however many processes run and wherever one is killed.
+ * The incident record, written before any network call: the TXT report and one
+ * `incidents.csv` row (one O_APPEND write under the incidents lock), exactly once per
+ * Splunk result (sid + rid) however many processes run and wherever one is killed.
  *
- * Exactly once, including crashes: under the lock, a ledger marker for hash(sid, rid) is
- * written first as "pending" with the chosen incident id, then the report, then the row,
- * then the marker becomes "recorded". A later call for the same result that finds a
- * pending marker knows its writer died (it holds the lock now), so it finishes the job
- * with the same incident id, appending the row only if the file does not hold it yet.
+ * Exactly once, including crashes: under the lock, the report is created under a new id
+ * (O_EXCL: the file is the id's claim), then a ledger marker for hash(sid, rid) is written
+ * as "pending" with that id, then the row, then the marker becomes "recorded". A later call
+ * for the same result that finds a pending marker knows its writer died (it holds the lock
+ * now), so it finishes the job with the same incident id, appending the row only if the
+ * file does not hold it yet. A run killed between the report and the pending marker leaves
+ * a report no row names, and the next run records the result under a new id.
  *
  * A digest's rows are recorded in batches (recordIncidents): one lock, one append, and one
  * append to the sid's ledger per batch, instead of a marker file per row.
@@ -218,15 +220,12 @@ function writeReport(layout: DataLayout, incident: Incident, fileName: string): 
   return file;
 }
 
-function pickIncidentId(layout: DataLayout, newId: () => string): Result<string, 'invalid_incident_id' | 'no_free_incident_id'> {
-  for (let attempt = 0; attempt < INCIDENT_ID_ATTEMPTS; attempt++) {
-    const id = newId();
-    const name = reportFileName(id);
-    if (!name.ok) return name;
-    // Random ids can collide within one second; the report file is the id's claim.
-    if (readTextIfExists(path.join(layout.reports, name.value)) === undefined) return ok(id);
-  }
-  return fail('no_free_incident_id', `${INCIDENT_ID_ATTEMPTS} generated incident ids were all taken already; the id generator is not random enough`);
+/** The report of an incident whose id an interrupted record already chose, written again. */
+function rewriteReport(layout: DataLayout, draft: IncidentDraft, incidentId: string): Result<{ incident: Incident; reportFile: string }, 'invalid_incident_id'> {
+  const fileName = reportFileName(incidentId);
+  if (!fileName.ok) return fileName;
+  const incident: Incident = { ...draft, incidentId };
+  return ok({ incident, reportFile: writeReport(layout, incident, fileName.value) });
 }
 
 /**
@@ -260,20 +259,12 @@ function recordLocked(layout: DataLayout, draft: IncidentDraft, newId: () => str
   if (existing?.state === 'recorded') {
     return ok({ status: 'duplicate', incidentId: existing.incidentId, reportFile: path.join(layout.reports, `${existing.incidentId}.txt`) });
   }
-  let incidentId: string;
-  if (existing?.state === 'pending') {
-    incidentId = existing.incidentId;
-  } else {
-    const picked = pickIncidentId(layout, newId);
-    if (!picked.ok) return picked;
-    incidentId = picked.value;
-  }
-  const fileName = reportFileName(incidentId);
-  if (!fileName.ok) return fileName;
-  const incident: Incident = { ...draft, incidentId };
+  const claimed = existing?.state === 'pending' ? rewriteReport(layout, draft, existing.incidentId) : claimNewReport(layout, draft, newId);
+  if (!claimed.ok) return claimed;
+  const { incident, reportFile } = claimed.value;
+  const { incidentId } = incident;
   const pending: IncidentMarker = { state: 'pending', incidentId, sid: draft.sid, rid: draft.rid };
   if (existing === undefined) writeFileAtomic(pendingMarkerFile(marker), JSON.stringify(pending), { durable: false });
-  const reportFile = writeReport(layout, incident, fileName.value);
   repairIncidentsFile(layout);
   if (existing === undefined || !csvHoldsIncident(layout, incidentId)) appendRow(layout, incident, durable);
   writeFileAtomic(marker, JSON.stringify({ ...pending, state: 'recorded' }), { durable: false });
@@ -334,14 +325,8 @@ export function recordIncidents(
             continue;
           }
           const interrupted = state.pending.get(draft.rid);
-          let claimed: Result<{ incident: Incident; reportFile: string }, RecordErrorKind>;
-          if (interrupted !== undefined) {
-            const fileName = reportFileName(interrupted);
-            const incident: Incident = { ...draft, incidentId: interrupted };
-            claimed = fileName.ok ? ok({ incident, reportFile: writeReport(layout, incident, fileName.value) }) : fileName;
-          } else {
-            claimed = claimNewReport(layout, draft, newId);
-          }
+          const claimed: Result<{ incident: Incident; reportFile: string }, RecordErrorKind> =
+            interrupted !== undefined ? rewriteReport(layout, draft, interrupted) : claimNewReport(layout, draft, newId);
           if (!claimed.ok) {
             results.push(claimed);
             continue;
