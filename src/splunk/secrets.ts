@@ -5,6 +5,7 @@
  * environment variables are the fallback for runs outside Splunk.
  */
 import type { Failure } from '../result';
+import { nodeRequest } from '../net/node-request';
 import { fail, ok, Result } from '../result';
 
 export const SECRET_REALM = 'soar_edr';
@@ -183,27 +184,19 @@ const NO_ANSWER = { headers: {}, statusCode: 600 };
 function nodeTransport(Http: SdkHttpClass): object {
   const Transport = Http.extend({
     makeRequest(this: SdkResponseBuilder, url: string, message: { method: string; headers?: Record<string, string>; body?: string; timeout?: number; response_timeout?: number }) {
-      return new Promise((resolve, reject) => {
-        const target = new URL(url);
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const client = (target.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof import('node:https');
-        const body = message.body ?? '';
-        const headers = { ...(message.headers ?? {}), 'Content-Length': String(Buffer.byteLength(body)), 'User-Agent': 'soar-edr (splunk-sdk-javascript)' };
-        const timeout = message.response_timeout || message.timeout || 0;
-        const req = client.request(target, { method: message.method, headers, rejectUnauthorized: false, timeout }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(this._buildResponse(null, { headers: res.headers, statusCode: res.statusCode ?? 0 }, Buffer.concat(chunks).toString('utf8'))));
-          res.on('error', (e) => reject(this._buildResponse(e, NO_ANSWER, '{}')));
-        });
-        // The SDK's own transport reports a timeout as status "abort".
-        req.on('timeout', () => {
-          req.destroy();
-          reject(this._buildResponse('abort', { headers: {}, statusCode: 'abort' }, {}));
-        });
-        req.on('error', (e) => reject(this._buildResponse(e, NO_ANSWER, '{}')));
-        req.end(body);
-      });
+      const timeoutMs = message.response_timeout || message.timeout || undefined;
+      return nodeRequest(url, {
+        method: message.method,
+        headers: { ...(message.headers ?? {}), 'User-Agent': 'soar-edr (splunk-sdk-javascript)' },
+        body: message.body ?? '',
+        timeoutMs,
+        rejectUnauthorized: false,
+      }).then(
+        (res) => this._buildResponse(null, { headers: res.headers as Record<string, unknown>, statusCode: res.status }, res.text),
+        (e: NodeJS.ErrnoException) =>
+          // The SDK's own transport reports a timeout as status "abort".
+          Promise.reject(e.code === 'ETIMEDOUT' ? this._buildResponse('abort', { headers: {}, statusCode: 'abort' }, {}) : this._buildResponse(e, NO_ANSWER, '{}')),
+      );
     },
     parseJson(text: string) {
       return JSON.parse(text);
