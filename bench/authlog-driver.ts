@@ -10,10 +10,13 @@ import { AuthLogAnalyzer } from '../src/analysis/authlog';
 import { DEFAULT_BRUTE_FORCE_OPTIONS } from '../src/analysis/bruteforce';
 import { createLogClock } from '../src/analysis/log-clock';
 import { readLines } from '../src/analysis/log-stream';
+import { useStreamingHeap } from '../src/cli/streaming-heap';
 
 async function main(): Promise<void> {
   const file = process.argv[2];
   if (file === undefined) throw new Error('usage: authlog-driver FILE');
+  // The CLI's heap settings, so that this row differs from the CLI's by the shell alone.
+  useStreamingHeap();
   const started = process.hrtime.bigint();
   const clock = createLogClock({ year: 2025 });
   if (!clock.ok) throw new Error(clock.error.message);

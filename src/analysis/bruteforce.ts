@@ -132,13 +132,19 @@ export class SlidingWindowMax {
   }
 }
 
+/** A counted key; the record holds the key so callers can share the table's copy of it. */
+interface Tally {
+  readonly key: string;
+  count: number;
+}
+
 /**
  * Exact counts while fewer than `capacity` distinct keys are seen; beyond that the table is
  * pruned to the largest `capacity` entries whenever it doubles, so counts become lower bounds
  * (flagged by `approximate`). Keeps a dictionary attack over millions of names in bounded memory.
  */
 export class BoundedCounter {
-  private readonly counts = new Map<string, number>();
+  private readonly counts = new Map<string, Tally>();
   approximate = false;
   /** Largest count ever dropped by pruning: any key's true count may exceed its kept count by this much. */
   maxDropped = 0;
@@ -146,23 +152,29 @@ export class BoundedCounter {
 
   constructor(private readonly capacity: number) {}
 
-  add(key: string, n: number): void {
-    const prev = this.counts.get(key);
-    if (prev !== undefined) {
-      this.counts.set(key, prev + n);
-      return;
+  /**
+   * Counts `n` more for `key` and returns the table's own copy of the key (detached from the
+   * line it came from), so other tables can keep that one string instead of a copy each.
+   */
+  add(key: string, n: number): string {
+    const tally = this.counts.get(key);
+    if (tally !== undefined) {
+      tally.count += n;
+      return tally.key;
     }
-    this.counts.set(detachString(key), n);
+    const kept = detachString(key);
+    this.counts.set(kept, { key: kept, count: n });
     this.distinctSeen += 1;
     if (this.counts.size > this.capacity * 2) this.prune();
+    return kept;
   }
 
   private prune(): void {
-    const entries = [...this.counts.entries()].sort((a, b) => b[1] - a[1]);
-    for (let i = this.capacity; i < entries.length; i++) {
-      const [k, v] = entries[i]!;
-      this.counts.delete(k);
-      if (v > this.maxDropped) this.maxDropped = v;
+    const tallies = [...this.counts.values()].sort((a, b) => b.count - a.count);
+    for (let i = this.capacity; i < tallies.length; i++) {
+      const { key, count } = tallies[i]!;
+      this.counts.delete(key);
+      if (count > this.maxDropped) this.maxDropped = count;
     }
     this.approximate = true;
   }
@@ -173,10 +185,10 @@ export class BoundedCounter {
   }
 
   top(n: number): { key: string; count: number }[] {
-    return [...this.counts.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    return [...this.counts.values()]
+      .sort((a, b) => b.count - a.count || compareText(a.key, b.key))
       .slice(0, n)
-      .map(([key, count]) => ({ key, count }));
+      .map(({ key, count }) => ({ key, count }));
   }
 }
 
@@ -190,11 +202,53 @@ class SourceStats {
   lastMs = NaN;
   successes = 0;
   lastFailureMs = NaN;
-  readonly users = new Map<string, number>();
+  /**
+   * The user names tried and their failure counts, flat: [name, count, name, count, ...].
+   * Most sources try a few names, and with 15,000 sources a Map each was a third of the live
+   * heap; this array is a quarter of that, and its names are the global counter's strings.
+   */
+  readonly users: (string | number)[] = [];
+  /** Index in `users` of the last name counted: attacks repeat one name line after line. */
+  lastUserAt = 0;
   usersOverflow = false;
   readonly window: SlidingWindowMax;
   constructor(windowMs: number) {
     this.window = new SlidingWindowMax(windowMs);
+  }
+
+  /** Counts `count` failures for `user` (a string safe to keep: the global counter's copy). */
+  addUser(user: string, count: number): void {
+    const users = this.users;
+    let at = this.lastUserAt;
+    if (users[at] !== user) {
+      at = -1;
+      for (let i = 0; i < users.length; i += 2) {
+        if (users[i] === user) {
+          at = i;
+          break;
+        }
+      }
+      if (at < 0) {
+        if (users.length >= USERS_PER_SOURCE * 2) {
+          this.usersOverflow = true;
+          return;
+        }
+        at = users.length;
+        users.push(user, 0);
+      }
+      this.lastUserAt = at;
+    }
+    users[at + 1] = (users[at + 1] as number) + count;
+  }
+
+  get distinctUsers(): number {
+    return this.users.length / 2;
+  }
+
+  topUsers(n: number): UserCount[] {
+    const list: UserCount[] = [];
+    for (let i = 0; i < this.users.length; i += 2) list.push({ user: this.users[i] as string, failures: this.users[i + 1] as number });
+    return list.sort((a, b) => b.failures - a.failures || compareText(a.user, b.user)).slice(0, n);
   }
 }
 
@@ -294,7 +348,8 @@ export class FailureAggregator {
       if (!(timeMs >= this.firstMs)) this.firstMs = timeMs;
       if (!(timeMs <= this.lastMs)) this.lastMs = timeMs;
     }
-    if (user !== null) this.users.add(user, count);
+    // The global counter's copy of the name, shared by every source that tries it.
+    const keptUser = user === null ? null : this.users.add(user, count);
     if (address === null) {
       this.withoutSource += count;
       return;
@@ -320,12 +375,7 @@ export class FailureAggregator {
       s.lastFailureMs = timeMs;
       s.window.add(timeMs, count);
     }
-    if (user !== null) {
-      const prev = s.users.get(user);
-      if (prev !== undefined) s.users.set(user, prev + count);
-      else if (s.users.size < USERS_PER_SOURCE) s.users.set(detachString(user), count);
-      else s.usersOverflow = true;
-    }
+    if (keptUser !== null) s.addUser(keptUser, count);
   }
 
   /** A successful logon; reported when its source already had enough failures. */
@@ -396,10 +446,6 @@ export class FailureAggregator {
 
   private report(address: string, s: SourceStats): SourceReport {
     const cls = classifyAddress(address);
-    const users = [...s.users.entries()]
-      .sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]))
-      .slice(0, 5)
-      .map(([user, failures]) => ({ user, failures }));
     return {
       address,
       scope: cls.scope,
@@ -411,9 +457,9 @@ export class FailureAggregator {
       maxWindowStartMs: finite(s.window.maxStartMs),
       maxWindowEndMs: finite(s.window.maxEndMs),
       isBruteForce: s.window.max >= this.options.threshold,
-      distinctUsers: s.users.size,
+      distinctUsers: s.distinctUsers,
       distinctUsersCapped: s.usersOverflow,
-      topUsers: users,
+      topUsers: s.topUsers(5),
       successes: s.successes,
     };
   }

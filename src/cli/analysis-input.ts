@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
 import { fail, ok, Result } from '../result';
 import type { InputReport } from './failure-summary';
+import { groupedCount } from './output-format';
 import type { CliIO } from './runtime';
 import { complain } from './runtime';
 
@@ -194,7 +195,7 @@ export async function readInputs<S>(
     const gated = gatedInput(opened.value.stream, waitForOutput);
     const tally: RecordTally = { records: 0 };
     const label = name === '-' ? 'stdin' : name;
-    const counted = reader.recordName === undefined ? (): string => '' : (): string => `, ${tally.records.toLocaleString('en-US')} ${reader.recordName}`;
+    const counted = reader.recordName === undefined ? (): string => '' : (): string => `, ${groupedCount(tally.records)} ${reader.recordName}`;
     const progress = startProgress(io, () => `${label}: ${progressText(gated.bytes(), opened.value.size)}${counted()}`);
     const read = await reader.read(gated.readable, tally);
     progress.stop();

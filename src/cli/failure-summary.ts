@@ -19,7 +19,7 @@ import type { CodeCount, LogonTypeCount, WinLogCounts } from '../analysis/winlog
 import { parseDuration } from '../pipeline-settings';
 import { safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
-import { CellValue, Column, OutputFormat, renderCsv, renderTable } from './output-format';
+import { CellValue, Column, groupedCount, jsonPieces, OutputFormat, renderCsv, renderTable } from './output-format';
 
 /** One input file (or stdin) as it was read. */
 export interface InputReport {
@@ -86,7 +86,7 @@ export function formatSeconds(seconds: number): string {
 }
 
 function count(n: number): string {
-  return n.toLocaleString('en-US');
+  return groupedCount(n);
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -240,8 +240,8 @@ function detailsJson(d: AnalysisDetails): Record<string, unknown> {
   };
 }
 
-/** The whole report as one JSON document (`--format json`). */
-export function failureReportJson(r: FailureReport): string {
+/** The whole report as one JSON document (`--format json`), in pieces (see jsonPieces). */
+export function* failureReportJson(r: FailureReport): Generator<string> {
   const f = r.failures;
   const doc = {
     command: r.details.kind,
@@ -277,7 +277,8 @@ export function failureReportJson(r: FailureReport): string {
     })),
     success_after_failures_truncated: f.successAfterFailuresTruncated,
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  yield* jsonPieces(doc);
+  yield '\n';
 }
 
 function inputsLine(inputs: readonly InputReport[], unit: string): string {
@@ -363,9 +364,14 @@ export function failureReportTable(r: FailureReport): string {
 
 /** The report in the chosen format: the text report, the sources as CSV, or the JSON document. */
 export function renderFailureReport(format: OutputFormat, r: FailureReport): string {
-  if (format === 'json') return failureReportJson(r);
-  if (format === 'csv') return renderCsv(sourceColumns(r.reputation), reportedSources(r.failures));
-  return failureReportTable(r);
+  return [...failureReportPieces(format, r)].join('');
+}
+
+/** renderFailureReport's text in pieces, for writing a large JSON report without holding it whole. */
+export function* failureReportPieces(format: OutputFormat, r: FailureReport): Generator<string> {
+  if (format === 'json') yield* failureReportJson(r);
+  else if (format === 'csv') yield renderCsv(sourceColumns(r.reputation), reportedSources(r.failures));
+  else yield failureReportTable(r);
 }
 
 // ------------------------------------------------------------------------------ options

@@ -5,7 +5,7 @@
  * controls visible and the CSV neutralises spreadsheet formulas.
  */
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../store/durable-file';
+import { textBatches, writeFileAtomic } from '../store/durable-file';
 import { fail, ok, Result } from '../result';
 import { safeCsvCell, safeText } from '../respond/safe-text';
 import type { CliIO } from './runtime';
@@ -30,6 +30,18 @@ export function addOutputOptions(cmd: Command, defaultFormat: OutputFormat = 'ta
   return cmd
     .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default(defaultFormat))
     .option('--out <file>', 'write the output to FILE (replaced atomically) instead of stdout');
+}
+
+/**
+ * 1234567 -> "1,234,567". Not toLocaleString('en-US'): the first call loads ICU's locale data,
+ * 6-8 MB of resident memory for a thousands separator.
+ */
+export function groupedCount(n: number): string {
+  if (!Number.isSafeInteger(n)) return String(n);
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1);
+  for (let i = out.length; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return n < 0 ? `-${out}` : out;
 }
 
 function cellText(v: CellValue): string {
@@ -90,16 +102,63 @@ export function renderJsonRows<R>(columns: readonly Column<R>[], rows: readonly 
   return JSON.stringify(objects, null, 2) + '\n';
 }
 
+/**
+ * The text of JSON.stringify(value, null, 2), piece by piece: arrays and objects are walked to
+ * `depth` levels, and what is below is stringified an element at a time. A report listing
+ * thousands of sources is then never a single multi-megabyte string (and its intermediate
+ * copies) on top of the data it is made from.
+ */
+export function* jsonPieces(value: unknown, depth = 2, indent = ''): Generator<string> {
+  const inner = `${indent}  `;
+  if (depth > 0 && Array.isArray(value) && value.length > 0) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      yield `${i === 0 ? '' : ','}\n${inner}`;
+      const v: unknown = value[i];
+      yield* jsonPieces(v === undefined || typeof v === 'function' ? null : v, depth - 1, inner);
+    }
+    yield `\n${indent}]`;
+    return;
+  }
+  if (depth > 0 && isPlainObject(value)) {
+    // As JSON.stringify does: members that are undefined or functions are left out.
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined && typeof v !== 'function');
+    if (entries.length > 0) {
+      yield '{';
+      for (let i = 0; i < entries.length; i++) {
+        const [k, v] = entries[i]!;
+        yield `${i === 0 ? '' : ','}\n${inner}${JSON.stringify(k)}: `;
+        yield* jsonPieces(v, depth - 1, inner);
+      }
+      yield `\n${indent}}`;
+      return;
+    }
+  }
+  // JSON text has no raw line breaks inside strings, so every "\n" is a line of the layout.
+  const text = JSON.stringify(value, null, 2);
+  yield indent === '' ? text : text.replace(/\n/g, `\n${indent}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
 export function renderRows<R>(format: OutputFormat, columns: readonly Column<R>[], rows: readonly R[]): string {
   if (format === 'csv') return renderCsv(columns, rows);
   if (format === 'json') return renderJsonRows(columns, rows);
   return renderTable(columns, rows);
 }
 
-/** Writes the rendered output to --out (atomically, so a re-run never leaves half a file) or stdout. */
-export function writeOutput(io: CliIO, out: string | undefined, text: string): Result<void, 'output-failed'> {
+/**
+ * Writes the rendered output, whole or in pieces, to --out (atomically, so a re-run never
+ * leaves half a file) or stdout.
+ */
+export function writeOutput(io: CliIO, out: string | undefined, text: string | Iterable<string>): Result<void, 'output-failed'> {
   if (out === undefined) {
-    io.stdout.write(text);
+    if (typeof text === 'string') io.stdout.write(text);
+    else for (const batch of textBatches(text)) io.stdout.write(batch);
     return ok(undefined);
   }
   try {

@@ -120,6 +120,17 @@ describe('analysis/bruteforce: bounded counter', () => {
     ]);
   });
 
+  it('returns the key it keeps, equal to the one given, before and after pruning', () => {
+    const c = new BoundedCounter(2);
+    const line = 'Failed password for invalid user administrator from 192.0.2.1';
+    const user = line.slice(line.indexOf('administrator'), line.indexOf(' from'));
+    assert.equal(c.add(user, 1), 'administrator');
+    assert.equal(c.add('administrator', 1), 'administrator');
+    for (let i = 0; i < 10; i++) assert.equal(c.add(`name${i}`, 1), `name${i}`);
+    assert.equal(c.add(user, 1), 'administrator');
+    assert.deepEqual(c.top(1), [{ key: 'administrator', count: 3 }]);
+  });
+
   it('prunes to the heaviest keys past twice the capacity and says it is approximate', () => {
     const c = new BoundedCounter(5);
     c.add('root', 1000);
@@ -197,6 +208,39 @@ describe('analysis/bruteforce: aggregator', () => {
     assert.equal(r.distinctUsers, 64);
     assert.equal(r.distinctUsersCapped, true);
     assert.equal(r.topUsers.length, 5);
+  });
+
+  it('counts each source\'s names exactly when they interleave, repeat and arrive in bulk', () => {
+    const a = new FailureAggregator(opts);
+    const seq: [string, number][] = [['root', 1], ['admin', 1], ['root', 3], ['oracle', 1], ['admin', 1], ['admin', 1], ['root', 1], ['', 2], ['a b', 1]];
+    seq.forEach(([user, n], i) => a.addFailure(i * 1000, '198.51.100.7', user, n));
+    a.addFailure(0, '198.51.100.8', 'admin');
+    const s = a.summarize();
+    const r = s.topSources.find((x) => x.address === '198.51.100.7')!;
+    assert.deepEqual(r.topUsers, [
+      { user: 'root', failures: 5 },
+      { user: 'admin', failures: 3 },
+      { user: '', failures: 2 },
+      { user: 'a b', failures: 1 },
+      { user: 'oracle', failures: 1 },
+    ]);
+    assert.deepEqual([r.distinctUsers, r.distinctUsersCapped, r.failures], [5, false, 12]);
+    assert.deepEqual(s.topSources.find((x) => x.address === '198.51.100.8')!.topUsers, [{ user: 'admin', failures: 1 }]);
+    assert.deepEqual(s.topUsers.slice(0, 2), [
+      { user: 'root', failures: 5 },
+      { user: 'admin', failures: 4 },
+    ]);
+  });
+
+  it('keeps counting the 64 names it holds once a source has tried more', () => {
+    const a = new FailureAggregator(opts);
+    for (let i = 0; i < 100; i++) a.addFailure(i, '192.0.2.9', `user${i}`);
+    for (let i = 0; i < 3; i++) a.addFailure(100 + i, '192.0.2.9', 'user63');
+    a.addFailure(200, '192.0.2.9', 'user64');
+    const r = a.summarize().topSources[0]!;
+    assert.deepEqual(r.topUsers[0], { user: 'user63', failures: 4 });
+    assert.equal(r.topUsers.some((u) => u.user === 'user64'), false);
+    assert.deepEqual([r.distinctUsers, r.failures], [64, 104]);
   });
 
   it('returns null times when nothing was timed', () => {
