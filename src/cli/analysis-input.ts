@@ -4,14 +4,13 @@
  * output (--attempts) that slows the reading down instead of buffering when its reader is
  * slow, so memory stays flat whatever the input size.
  */
-import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import * as path from 'node:path';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
 import { fail, ok, Result } from '../result';
 import type { InputReport } from './failure-summary';
 import { groupedCount } from './output-format';
 import type { CliIO } from './runtime';
-import { complain } from './runtime';
+import { complain, systemReason } from './runtime';
 
 /** One input as opened: its name as given ("-" for stdin), its stream, and its size when known. */
 export interface OpenedInput {
@@ -48,18 +47,6 @@ export function openInput(io: CliIO, name: string): Result<OpenedInput, 'unreada
   }
 }
 
-function systemReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const known: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'it is a directory',
-    EMFILE: 'too many open files',
-    ENOTDIR: 'a part of the path is not a directory',
-    ENOSPC: 'no space left on the device',
-  };
-  return (err.code !== undefined ? known[err.code] : undefined) ?? err.message ?? String(e);
-}
 
 /** The inputs to read: FILE arguments, or stdin when none is given. "-" may appear once. */
 export function inputNames(files: readonly string[], stdinIsTty: boolean): Result<string[], 'usage'> {
@@ -208,147 +195,4 @@ export async function readInputs<S>(
     }
   }
   return inputs;
-}
-
-/** Text written piece by piece as the input is read (the --attempts rows). */
-export interface StreamedOutput {
-  write(text: string): void;
-  /** A promise to wait for before reading more, or null when the output keeps up. */
-  waitForOutput(): Promise<void> | null;
-  /** Writes what is buffered and, for a file, puts it in place. */
-  finish(): Promise<Result<void, 'output-failed'>>;
-  /** Gives up: a file being written is removed. */
-  abort(): void;
-}
-
-const FLUSH_CHARS = 64 * 1024;
-
-/** Streamed output on stdout; a reader that goes away (`| head`) just ends the output. */
-export function stdoutOutput(stdout: NodeJS.WritableStream): StreamedOutput {
-  let parts: string[] = [];
-  let chars = 0;
-  let waiting: Promise<void> | null = null;
-  let failure: Error | null = null;
-  let closedByReader = false;
-  const onError = (err: NodeJS.ErrnoException): void => {
-    if (err.code === 'EPIPE') closedByReader = true;
-    else failure = err;
-  };
-  stdout.on('error', onError);
-  const flush = (): void => {
-    if (chars === 0) return;
-    const text = parts.join('');
-    parts = [];
-    chars = 0;
-    if (closedByReader || failure !== null) return;
-    if (!stdout.write(text) && waiting === null) {
-      waiting = new Promise<void>((resolve) => {
-        const done = (): void => {
-          stdout.off('drain', done);
-          stdout.off('error', done);
-          waiting = null;
-          resolve();
-        };
-        stdout.on('drain', done);
-        stdout.on('error', done);
-      });
-    }
-  };
-  return {
-    write(text: string): void {
-      if (closedByReader) return;
-      parts.push(text);
-      chars += text.length;
-      if (chars >= FLUSH_CHARS) flush();
-    },
-    waitForOutput: () => waiting,
-    async finish(): Promise<Result<void, 'output-failed'>> {
-      flush();
-      if (waiting !== null) await waiting;
-      stdout.off('error', onError);
-      const err = failure as Error | null;
-      return err === null ? ok(undefined) : fail('output-failed', `cannot write to standard output: ${err.message}`);
-    },
-    abort(): void {
-      stdout.off('error', onError);
-    },
-  };
-}
-
-let tmpCounter = 0;
-
-/** Like writeOutput (the summary's --out), a missing folder is made. */
-function openCreating(file: string): number {
-  try {
-    return openSync(file, 'w', 0o644);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    return openSync(file, 'w', 0o644);
-  }
-}
-
-/**
- * Streamed output into FILE: written to a temporary file beside it with synchronous writes
- * (no buffering beyond one 64 KiB batch) and renamed over FILE at the end, so FILE is never
- * seen half-written.
- */
-export function fileOutput(file: string): Result<StreamedOutput, 'output-failed'> {
-  const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
-  let fd: number;
-  try {
-    fd = openCreating(tmp);
-  } catch (e) {
-    return fail('output-failed', `cannot write ${file}: ${systemReason(e)}`);
-  }
-  let parts: string[] = [];
-  let chars = 0;
-  let failure: string | null = null;
-  let open = true;
-  const flush = (): void => {
-    if (chars === 0 || failure !== null) return;
-    const buf = Buffer.from(parts.join(''), 'utf8');
-    parts = [];
-    chars = 0;
-    try {
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
-    } catch (e) {
-      failure = systemReason(e);
-    }
-  };
-  const close = (): void => {
-    if (!open) return;
-    open = false;
-    try {
-      closeSync(fd);
-    } catch (e) {
-      failure ??= systemReason(e);
-    }
-  };
-  return ok({
-    write(text: string): void {
-      parts.push(text);
-      chars += text.length;
-      if (chars >= FLUSH_CHARS) flush();
-    },
-    waitForOutput: () => null,
-    finish(): Promise<Result<void, 'output-failed'>> {
-      flush();
-      close();
-      if (failure === null) {
-        try {
-          renameSync(tmp, file);
-          return Promise.resolve(ok(undefined));
-        } catch (e) {
-          failure = systemReason(e);
-        }
-      }
-      rmSync(tmp, { force: true });
-      return Promise.resolve(fail('output-failed', `cannot write ${file}: ${failure}`));
-    },
-    abort(): void {
-      close();
-      rmSync(tmp, { force: true });
-    },
-  });
 }

@@ -5,12 +5,12 @@
  */
 import type { Command } from 'commander';
 import { fail, ok, Result } from '../result';
-import { fileOutput, InputReader, inputNames, readInputs, stdoutOutput, StreamedOutput, usageComplaint } from './analysis-input';
+import { InputReader, inputNames, readInputs, usageComplaint } from './analysis-input';
 import { FailedAttemptRow, failedAttemptCsvHeader, failedAttemptCsvLine, failedAttemptJsonLine } from '../analysis/attempt-export';
 import type { BruteForceOptions, FailureSummary } from '../analysis/bruteforce';
 import { lookUpReputation, ReputationRecord, verdictText } from './enrich-summary';
 import { failureReportPieces, FailureOptionText, FailureReport, hasFindings, parseFailureOptions, SourceReputation } from './failure-summary';
-import { CellValue, groupedCount, OutputFormat, writeOutput } from './output-format';
+import { CellValue, fileOutput, groupedCount, OutputFormat, stdoutOutput, StreamedOutput, writeOutput } from './output-format';
 import type { CliIO } from './runtime';
 import { complain } from './runtime';
 import { useStreamingHeap } from './streaming-heap';
@@ -122,7 +122,7 @@ export async function finishFailureCommand(io: CliIO, run: FailureRun): Promise<
       enriched = { ...report, reputation: sourceReputation(lookup.rows) };
       if (lookup.exitCode !== 0) enrichIncomplete = true;
     }
-    const written = writeOutput(io, run.out, failureReportPieces(run.format, enriched));
+    const written = await writeOutput(io, run.out, failureReportPieces(run.format, enriched));
     if (!written.ok) {
       complain(io, written.error.message);
       return io.setExitCode(ANALYSIS_EXIT.OUTPUT_FAILED);

@@ -228,7 +228,7 @@ Exit codes (like grep: 0 means found; when several apply: 4, 3, 5, then 0 or 1):
       reputation = lookup.rows;
       enrichIncomplete = lookup.exitCode !== 0;
     }
-    const written = writeOutput(io, opts.out, renderIocs(opts.format, { inputs, rows, types: kinds, defanged: opts.defang === true, reputation }));
+    const written = await writeOutput(io, opts.out, renderIocs(opts.format, { inputs, rows, types: kinds, defanged: opts.defang === true, reputation }));
     if (!written.ok) {
       complain(io, written.error.message);
       return io.setExitCode(IOCS_EXIT.OUTPUT_FAILED);

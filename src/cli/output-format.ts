@@ -4,11 +4,13 @@
  * Every value may be attacker-controlled (usernames, report text), so the table makes
  * controls visible and the CSV neutralises spreadsheet formulas.
  */
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { textBatches, writeFileAtomic } from '../store/durable-file';
 import { fail, ok, Result } from '../result';
 import { safeCsvCell, safeText } from '../respond/safe-text';
 import type { CliIO } from './runtime';
+import { systemReason } from './runtime';
 
 export const OUTPUT_FORMATS = ['table', 'csv', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -153,18 +155,166 @@ export function renderRows<R>(format: OutputFormat, columns: readonly Column<R>[
 
 /**
  * Writes the rendered output, whole or in pieces, to --out (atomically, so a re-run never
- * leaves half a file) or stdout.
+ * leaves half a file) or stdout. Pieces are written as they are rendered, waiting whenever
+ * stdout is slower (a pipe): a pipe takes 64 KiB at a time, and a report written faster than
+ * its reader reads it would otherwise sit in memory whole, in copies.
  */
-export function writeOutput(io: CliIO, out: string | undefined, text: string | Iterable<string>): Result<void, 'output-failed'> {
-  if (out === undefined) {
-    if (typeof text === 'string') io.stdout.write(text);
-    else for (const batch of textBatches(text)) io.stdout.write(batch);
-    return ok(undefined);
-  }
+export async function writeOutput(io: CliIO, out: string | undefined, text: string | Iterable<string>): Promise<Result<void, 'output-failed'>> {
+  const opened = out === undefined ? ok(stdoutOutput(io.stdout)) : fileOutput(out);
+  if (!opened.ok) return opened;
+  const output = opened.value;
   try {
-    writeFileAtomic(out, text, { durable: false });
-    return ok(undefined);
+    for (const piece of typeof text === 'string' ? [text] : text) {
+      output.write(piece);
+      const waiting = output.waitForOutput();
+      if (waiting !== null) await waiting;
+    }
   } catch (e) {
-    return fail('output-failed', `cannot write ${out}: ${(e as Error).message}`);
+    output.abort();
+    return fail('output-failed', `cannot write ${out ?? 'to standard output'}: ${(e as Error).message}`);
   }
+  return output.finish();
+}
+
+/** Text written piece by piece: the --attempts rows as they are read, or a large report. */
+export interface StreamedOutput {
+  write(text: string): void;
+  /** A promise to wait for before reading more, or null when the output keeps up. */
+  waitForOutput(): Promise<void> | null;
+  /** Writes what is buffered and, for a file, puts it in place. */
+  finish(): Promise<Result<void, 'output-failed'>>;
+  /** Gives up: a file being written is removed. */
+  abort(): void;
+}
+
+const FLUSH_CHARS = 64 * 1024;
+
+/** Streamed output on stdout; a reader that goes away (`| head`) just ends the output. */
+export function stdoutOutput(stdout: NodeJS.WritableStream): StreamedOutput {
+  let parts: string[] = [];
+  let chars = 0;
+  let waiting: Promise<void> | null = null;
+  let failure: Error | null = null;
+  let closedByReader = false;
+  const onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') closedByReader = true;
+    else failure = err;
+  };
+  stdout.on('error', onError);
+  const flush = (): void => {
+    if (chars === 0) return;
+    const text = parts.join('');
+    parts = [];
+    chars = 0;
+    if (closedByReader || failure !== null) return;
+    if (!stdout.write(text) && waiting === null) {
+      waiting = new Promise<void>((resolve) => {
+        const done = (): void => {
+          stdout.off('drain', done);
+          stdout.off('error', done);
+          waiting = null;
+          resolve();
+        };
+        stdout.on('drain', done);
+        stdout.on('error', done);
+      });
+    }
+  };
+  return {
+    write(text: string): void {
+      if (closedByReader) return;
+      parts.push(text);
+      chars += text.length;
+      if (chars >= FLUSH_CHARS) flush();
+    },
+    waitForOutput: () => waiting,
+    async finish(): Promise<Result<void, 'output-failed'>> {
+      flush();
+      if (waiting !== null) await waiting;
+      stdout.off('error', onError);
+      const err = failure as Error | null;
+      return err === null ? ok(undefined) : fail('output-failed', `cannot write to standard output: ${err.message}`);
+    },
+    abort(): void {
+      stdout.off('error', onError);
+    },
+  };
+}
+
+let tmpCounter = 0;
+
+/** As for every --out, a missing folder is made. */
+function openCreating(file: string): number {
+  try {
+    return openSync(file, 'w', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    return openSync(file, 'w', 0o644);
+  }
+}
+
+/**
+ * Streamed output into FILE: written to a temporary file beside it with synchronous writes
+ * (no buffering beyond one 64 KiB batch) and renamed over FILE at the end, so FILE is never
+ * seen half-written.
+ */
+export function fileOutput(file: string): Result<StreamedOutput, 'output-failed'> {
+  const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
+  let fd: number;
+  try {
+    fd = openCreating(tmp);
+  } catch (e) {
+    return fail('output-failed', `cannot write ${file}: ${systemReason(e)}`);
+  }
+  let parts: string[] = [];
+  let chars = 0;
+  let failure: string | null = null;
+  let open = true;
+  const flush = (): void => {
+    if (chars === 0 || failure !== null) return;
+    const buf = Buffer.from(parts.join(''), 'utf8');
+    parts = [];
+    chars = 0;
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+    } catch (e) {
+      failure = systemReason(e);
+    }
+  };
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      failure ??= systemReason(e);
+    }
+  };
+  return ok({
+    write(text: string): void {
+      parts.push(text);
+      chars += text.length;
+      if (chars >= FLUSH_CHARS) flush();
+    },
+    waitForOutput: () => null,
+    finish(): Promise<Result<void, 'output-failed'>> {
+      flush();
+      close();
+      if (failure === null) {
+        try {
+          renameSync(tmp, file);
+          return Promise.resolve(ok(undefined));
+        } catch (e) {
+          failure = systemReason(e);
+        }
+      }
+      rmSync(tmp, { force: true });
+      return Promise.resolve(fail('output-failed', `cannot write ${file}: ${failure}`));
+    },
+    abort(): void {
+      close();
+      rmSync(tmp, { force: true });
+    },
+  });
 }

@@ -223,7 +223,7 @@ async function runCollected(io: CliIO, collector: TargetCollector, options: Repu
       progress,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const written = writeOutput(io, options.out, renderRows(options.format ?? 'table', REPUTATION_COLUMNS, result.rows));
+  const written = await writeOutput(io, options.out, renderRows(options.format ?? 'table', REPUTATION_COLUMNS, result.rows));
   io.stderr.write(`${summaryLine(result, collector.invalid.length, collector.duplicates)}\n`);
   if (!written.ok) {
     complain(io, written.error.message);

@@ -25,6 +25,20 @@ export function complain(io: CliIO, message: string): void {
 }
 
 /** $SOAR_DATA_DIR, else the same default the alert action uses (DESIGN.md §3). */
+/** A system error (ENOENT, EACCES, ...) as a person reads it. */
+export function systemReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const known: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EISDIR: 'it is a directory',
+    EMFILE: 'too many open files',
+    ENOTDIR: 'a part of the path is not a directory',
+    ENOSPC: 'no space left on the device',
+  };
+  return (err.code !== undefined ? known[err.code] : undefined) ?? err.message ?? String(e);
+}
+
 export function cliDataLayout(env: CliIO['env']): DataLayout {
   return dataLayout(resolveDataDir(env, homedir()));
 }

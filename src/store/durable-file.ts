@@ -33,24 +33,19 @@ export interface WriteOptions {
   readonly durable?: boolean;
 }
 
-/**
- * Replace a file's content atomically: readers see the old or the new file, never a mix.
- * `data` may be text pieces (see textBatches), written as they are produced.
- */
-export function writeFileAtomic(file: string, data: string | Buffer | Iterable<string>, options: WriteOptions = {}): void {
+/** Replace a file's content atomically: readers see the old or the new file, never a mix. */
+export function writeFileAtomic(file: string, data: string | Buffer, options: WriteOptions = {}): void {
   const tmp = `${file}.${process.pid}.${Date.now()}.${tmpCounter++}.tmp`;
   const fd = openCreating(tmp, 'w');
   try {
-    try {
-      if (typeof data === 'string' || Buffer.isBuffer(data)) writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-      else for (const batch of textBatches(data)) writeAll(fd, Buffer.from(batch, 'utf8'));
-      if (options.durable ?? true) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    if (options.durable ?? true) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
     renameSync(tmp, file);
   } catch (e) {
-    // A failed write (disk full, a renderer that threw part way) leaves the old file as it was.
     rmSync(tmp, { force: true });
     throw e;
   }
@@ -77,24 +72,6 @@ export function createExclusive(file: string, data: string | Buffer, options: Wr
     closeSync(fd);
   }
   return true;
-}
-
-/**
- * Joins small pieces of text into batches of about 64 KiB: a document rendered piece by
- * piece is never whole in memory, and is still written in few system calls. Each batch is
- * encoded on its own, so a piece must not end inside a surrogate pair (JSON.stringify's
- * output and whole strings never do).
- */
-export function* textBatches(pieces: Iterable<string>, size = 64 * 1024): Generator<string> {
-  let batch = '';
-  for (const piece of pieces) {
-    batch += piece;
-    if (batch.length >= size) {
-      yield batch;
-      batch = '';
-    }
-  }
-  if (batch !== '') yield batch;
 }
 
 function writeAll(fd: number, buf: Buffer): void {

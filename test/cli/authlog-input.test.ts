@@ -1,6 +1,7 @@
 /**
  * The shell around the analysis commands (src/cli/analysis-input.ts): opening inputs, the
- * streamed --attempts output into a file or a slow reader, and the read held back meanwhile.
+ * streamed --attempts output (src/cli/output-format.ts) into a file or a slow reader, and the
+ * read held back meanwhile.
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,9 +9,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { readText } from '../../src/analysis/log-stream';
-import { fileOutput, gatedInput, inputNames, openInput, progressText, startProgress, stdoutOutput } from '../../src/cli/analysis-input';
+import { gatedInput, inputNames, openInput, progressText, startProgress } from '../../src/cli/analysis-input';
+import { fileOutput, stdoutOutput } from '../../src/cli/output-format';
 import type { CliIO } from '../../src/cli/runtime';
 import { corpusPath } from '../support/paths';
+import { slowReader } from '../support/slow-reader';
 
 const SSH = corpusPath('sshd', 'loghub_SSH_2k.log');
 
@@ -101,14 +104,7 @@ describe('cli/analysis-input', () => {
         this.push(produced++ < rounds ? text : null);
       },
     });
-    let received = 0;
-    const slow = new Writable({
-      highWaterMark: 64 * 1024,
-      write(chunk: Buffer, _enc, done) {
-        received += chunk.length;
-        setTimeout(done, 10);
-      },
-    });
+    const slow = slowReader(10);
     const out = stdoutOutput(slow);
     const gated = gatedInput(source, () => out.waitForOutput());
     let written = 0;
@@ -116,11 +112,11 @@ describe('cli/analysis-input', () => {
     const read = await readText(gated.readable, (t) => {
       out.write(t);
       written += Buffer.byteLength(t);
-      maxAhead = Math.max(maxAhead, written - received);
+      maxAhead = Math.max(maxAhead, written - slow.received);
     });
     assert.ok(read.ok);
     assert.deepEqual(await out.finish(), { ok: true, value: undefined });
-    assert.equal(received, text.length * rounds);
+    assert.equal(slow.received, text.length * rounds);
     assert.ok(maxAhead < 3 * 1024 * 1024, `at most a few chunks ahead of the reader, was ${maxAhead} bytes`);
   });
 

@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { groupedCount, jsonPieces, writeOutput } from '../../src/cli/output-format';
 import type { CliIO } from '../../src/cli/runtime';
+import { slowReader } from '../support/slow-reader';
 
 class Capture extends Writable {
   chunks: string[] = [];
@@ -110,22 +111,50 @@ describe('cli/output-format: writeOutput with pieces', () => {
   }
   const expected = (n: number): string => [...manyPieces(n)].join('');
 
-  it('writes every piece to --out, in order, multi-byte text intact', () => {
+  it('writes every piece to --out, in order, multi-byte text intact', async () => {
     const out = path.join(dir, 'report.json');
     const { io } = captureIO();
-    assert.deepEqual(writeOutput(io, out, manyPieces(20_000)), { ok: true, value: undefined });
+    assert.deepEqual(await writeOutput(io, out, manyPieces(20_000)), { ok: true, value: undefined });
     assert.equal(readFileSync(out, 'utf8'), expected(20_000));
     assert.deepEqual(readdirSync(dir), ['report.json']);
   });
 
-  it('writes pieces to stdout in batches, not one write per piece', () => {
+  it('writes pieces to stdout in batches, not one write per piece', async () => {
     const { io, out } = captureIO();
-    writeOutput(io, undefined, manyPieces(20_000));
+    assert.deepEqual(await writeOutput(io, undefined, manyPieces(20_000)), { ok: true, value: undefined });
     assert.equal(out.chunks.join(''), expected(20_000));
     assert.ok(out.chunks.length < 20, `${out.chunks.length} writes`);
   });
 
-  it('keeps the old file and no temporary file when rendering fails part way', () => {
+  it('renders no further ahead of a slow stdout than a few batches', async () => {
+    let rendered = 0;
+    let maxAhead = 0;
+    const slow = slowReader(2);
+    function* counted(): Generator<string> {
+      for (const piece of manyPieces(100_000)) {
+        rendered += Buffer.byteLength(piece);
+        maxAhead = Math.max(maxAhead, rendered - slow.received);
+        yield piece;
+      }
+    }
+    const io = { ...captureIO().io, stdout: slow as unknown as NodeJS.WriteStream };
+    assert.deepEqual(await writeOutput(io, undefined, counted()), { ok: true, value: undefined });
+    assert.equal(slow.received, Buffer.byteLength(expected(100_000)));
+    assert.ok(slow.received > 1_500_000, `${slow.received} bytes: many batches`);
+    assert.ok(maxAhead < 512 * 1024, `rendered ${maxAhead} bytes ahead of the reader`);
+  });
+
+  it('ends quietly when the stdout reader goes away (EPIPE)', async () => {
+    const gone = new Writable({
+      write(_c, _e, done) {
+        done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const io = { ...captureIO().io, stdout: gone as unknown as NodeJS.WriteStream };
+    assert.deepEqual(await writeOutput(io, undefined, manyPieces(20_000)), { ok: true, value: undefined });
+  });
+
+  it('keeps the old file and no temporary file when rendering fails part way', async () => {
     const out = path.join(dir, 'report.json');
     writeFileSync(out, 'previous report\n');
     function* failing(): Generator<string> {
@@ -133,23 +162,24 @@ describe('cli/output-format: writeOutput with pieces', () => {
       throw new Error('renderer broke');
     }
     const { io } = captureIO();
-    const r = writeOutput(io, out, failing());
-    assert.equal(r.ok, false);
-    assert.equal(!r.ok && r.error.kind, 'output-failed');
-    assert.match(!r.ok ? r.error.message : '', /renderer broke/);
+    const r = await writeOutput(io, out, failing());
+    assert.ok(!r.ok);
+    assert.equal(r.error.kind, 'output-failed');
+    assert.match(r.error.message, /report\.json: renderer broke/);
     assert.equal(readFileSync(out, 'utf8'), 'previous report\n');
     assert.deepEqual(readdirSync(dir), ['report.json']);
   });
 
-  it('creates a missing --out directory, and reports a --out it cannot write as output-failed', () => {
+  it('creates a missing --out directory, and reports a --out it cannot write as output-failed', async () => {
     const { io } = captureIO();
     const created = path.join(dir, 'new-dir', 'x.json');
-    assert.equal(writeOutput(io, created, manyPieces(3)).ok, true);
+    assert.equal((await writeOutput(io, created, manyPieces(3))).ok, true);
     assert.equal(readFileSync(created, 'utf8'), expected(3));
     const blocked = path.join(dir, 'file');
     writeFileSync(blocked, '');
-    const failed = writeOutput(io, path.join(blocked, 'x.json'), manyPieces(3));
-    assert.equal(failed.ok, false);
-    assert.equal(!failed.ok && failed.error.kind, 'output-failed');
+    const failed = await writeOutput(io, path.join(blocked, 'x.json'), 'whole text');
+    assert.ok(!failed.ok);
+    assert.equal(failed.error.kind, 'output-failed');
+    assert.match(failed.error.message, /a part of the path is not a directory/);
   });
 });
