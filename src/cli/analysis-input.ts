@@ -186,6 +186,10 @@ export async function readInputs<S>(
     const progress = startProgress(io, () => `${label}: ${progressText(gated.bytes(), opened.value.size)}${counted()}`);
     const read = await reader.read(gated.readable, tally);
     progress.stop();
+    // A file is closed on the thread pool after its last read. Waiting for that keeps one
+    // descriptor open at a time, and lets go of what the read's callbacks reach (the whole
+    // analysis, through the line handler) before the report is built and rendered.
+    if (name !== '-') await whenClosed(opened.value.stream);
     if (read.ok) {
       const whole = reader.whole(read.value, name);
       inputs.push({ name, bytes: whole.bytes, gzip: whole.gzip, records: whole.records, error: null });
@@ -195,4 +199,18 @@ export async function readInputs<S>(
     }
   }
   return inputs;
+}
+
+/**
+ * Resolves once `stream` is closed, in a turn of the event loop of its own: code awaiting this
+ * then runs outside the stream's callbacks, whose frames still reach all its listeners do.
+ */
+function whenClosed(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    const later = (): void => {
+      setImmediate(resolve);
+    };
+    if (stream.closed) later();
+    else stream.once('close', later);
+  });
 }

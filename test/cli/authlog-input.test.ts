@@ -4,6 +4,7 @@
  * read held back meanwhile.
  */
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -138,6 +139,32 @@ describe('cli/analysis-input', () => {
     const r = await full.finish();
     assert.ok(!r.ok);
     assert.match(r.error.message, /cannot write to standard output: write ENOSPC/);
+  });
+
+  it('lets go of the reader once it returns: nothing on the stack of the last read reaches it', () => {
+    // In its own process with --expose-gc: the reader (standing for an analysis of many MB)
+    // must be collectable as soon as readInputs has returned, before the report is rendered.
+    const script = `
+      const { readInputs } = require(${JSON.stringify(path.resolve(__dirname, '../../src/cli/analysis-input.js'))});
+      const { readLines } = require(${JSON.stringify(path.resolve(__dirname, '../../src/analysis/log-stream.js'))});
+      const io = { env: {}, stdin: process.stdin, stdout: process.stdout, stderr: { isTTY: false, write: () => true }, setExitCode() {} };
+      let ref;
+      function start() {
+        const state = { lines: 0, ballast: new Array(1000).fill('x') };
+        ref = new WeakRef(state);
+        const reader = {
+          read: (readable, tally) => readLines(readable, () => { tally.records += 1; state.lines += 1; }),
+          whole: (r) => ({ bytes: r.bytes, gzip: r.gzip, records: r.lines }),
+        };
+        return readInputs(io, [${JSON.stringify(SSH)}, ${JSON.stringify(SSH)}], reader);
+      }
+      start().then((inputs) => {
+        global.gc();
+        process.stdout.write(JSON.stringify({ records: inputs.map((i) => i.records), alive: ref.deref() !== undefined }));
+      });`;
+    const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' })) as { records: number[]; alive: boolean };
+    assert.deepEqual(out.records, [2000, 2000]);
+    assert.equal(out.alive, false, 'the reader was still reachable after readInputs returned');
   });
 
   it('shows progress only on a terminal, after the first second', async () => {
