@@ -1,8 +1,8 @@
 /**
  * The shell around the analysis commands (authlog, winlog, iocs): opening the files named on
- * the command line (or stdin for "-"), a progress line on a terminal, and a streamed line
- * output (--attempts) that slows the reading down instead of buffering when its reader is
- * slow, so memory stays flat whatever the input size.
+ * the command line (or stdin for "-"), a progress line on a terminal, and reading held back
+ * while a streamed output (--attempts, see output-format) catches up with a slow reader, so
+ * memory stays flat whatever the input size.
  */
 import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
@@ -46,7 +46,6 @@ export function openInput(io: CliIO, name: string): Result<OpenedInput, 'unreada
     return fail('unreadable', `cannot read ${name}: ${systemReason(e)}`);
   }
 }
-
 
 /** The inputs to read: FILE arguments, or stdin when none is given. "-" may appear once. */
 export function inputNames(files: readonly string[], stdinIsTty: boolean): Result<string[], 'usage'> {
@@ -186,10 +185,11 @@ export async function readInputs<S>(
     const progress = startProgress(io, () => `${label}: ${progressText(gated.bytes(), opened.value.size)}${counted()}`);
     const read = await reader.read(gated.readable, tally);
     progress.stop();
-    // A file is closed on the thread pool after its last read. Waiting for that keeps one
-    // descriptor open at a time, and lets go of what the read's callbacks reach (the whole
-    // analysis, through the line handler) before the report is built and rendered.
-    if (name !== '-') await whenClosed(opened.value.stream);
+    // A file is closed on the thread pool after its last read (or here, when its reader
+    // stopped early). Waiting for that keeps one descriptor open at a time, and lets go of
+    // what the read's callbacks reach (the whole analysis, through the line handler) before
+    // the report is built and rendered.
+    if (name !== '-') await closeInput(opened.value.stream);
     if (read.ok) {
       const whole = reader.whole(read.value, name);
       inputs.push({ name, bytes: whole.bytes, gzip: whole.gzip, records: whole.records, error: null });
@@ -202,15 +202,22 @@ export async function readInputs<S>(
 }
 
 /**
- * Resolves once `stream` is closed, in a turn of the event loop of its own: code awaiting this
- * then runs outside the stream's callbacks, whose frames still reach all its listeners do.
+ * Closes a file input the reader is done with, and resolves once it is closed, in a turn of
+ * the event loop of its own: code awaiting this then runs outside the stream's callbacks,
+ * whose frames still reach all its listeners do.
  */
-function whenClosed(stream: Readable): Promise<void> {
+function closeInput(stream: Readable): Promise<void> {
   return new Promise((resolve) => {
     const later = (): void => {
       setImmediate(resolve);
     };
-    if (stream.closed) later();
-    else stream.once('close', later);
+    if (stream.closed) {
+      later();
+      return;
+    }
+    stream.once('close', later);
+    // Nothing when the read ended or failed (the stream is destroyed already); closes the
+    // file when the reader returned before the end of it.
+    stream.destroy();
   });
 }
