@@ -241,7 +241,7 @@ function detailsJson(d: AnalysisDetails): Record<string, unknown> {
 }
 
 /** The whole report as one JSON document (`--format json`), in pieces (see jsonPieces). */
-export function* failureReportJson(r: FailureReport): Generator<string> {
+function* failureReportJson(r: FailureReport): Generator<string> {
   const f = r.failures;
   const doc = {
     command: r.details.kind,

@@ -15,7 +15,7 @@ import type { InputReport } from '../../src/cli/failure-summary';
 import { fileOutput, stdoutOutput } from '../../src/cli/output-format';
 import type { CliIO } from '../../src/cli/runtime';
 import { corpusPath } from '../support/paths';
-import { slowReader } from '../support/slow-reader';
+import { slowReader } from '../support/writables';
 
 const SSH = corpusPath('sshd', 'loghub_SSH_2k.log');
 

@@ -11,18 +11,10 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { groupedCount, jsonPieces, writeOutput } from '../../src/cli/output-format';
 import type { CliIO } from '../../src/cli/runtime';
-import { slowReader } from '../support/slow-reader';
+import { CapturedOutput, slowReader } from '../support/writables';
 
-class Capture extends Writable {
-  chunks: string[] = [];
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.chunks.push(chunk.toString('utf8'));
-    done();
-  }
-}
-
-function captureIO(): { io: CliIO; out: Capture } {
-  const out = new Capture();
+function captureIO(): { io: CliIO; out: CapturedOutput } {
+  const out = new CapturedOutput();
   const io = {
     env: {},
     stdin: process.stdin,

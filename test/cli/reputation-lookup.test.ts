@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { REPUTATION_EXIT, ReputationRunOptions, ReputationWorld, runReputation } from '../../src/cli/reputation-command';
 import { progressDisplay, ProgressState } from '../../src/cli/reputation-progress';
@@ -16,19 +16,8 @@ import { apiKeyHash, LookupCache } from '../../src/intel/lookup-cache';
 import { QuotaLimiter } from '../../src/intel/quota-limiter';
 import { dataLayout } from '../../src/store/data-dir';
 import { VT_OPENCTI_IP } from '../support/intel-stubs';
+import { CapturedOutput } from '../support/writables';
 import { capturedObjects, corpusJson, useReputationStubs } from './reputation-fixtures';
-
-class Capture extends Writable {
-  text = '';
-  constructor(readonly isTTY = false) {
-    super();
-  }
-  columns = 160;
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
-    this.text += chunk.toString();
-    done();
-  }
-}
 
 interface Run {
   readonly code: number;
@@ -74,8 +63,8 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
   const env = (): Record<string, string> => ({ SOAR_VIRUSTOTAL_URL: stubs.vt.baseUrl, SOAR_ABUSEIPDB_URL: stubs.abuse.baseUrl });
   const bothKeys = () => ({ virustotal_api_key: stubs.vt.apiKey, abuseipdb_api_key: stubs.abuse.apiKey });
 
-  async function run(targets: readonly string[], options: ReputationRunOptions = {}, stderr = new Capture()): Promise<Run> {
-    const stdout = new Capture();
+  async function run(targets: readonly string[], options: ReputationRunOptions = {}, stderr = new CapturedOutput()): Promise<Run> {
+    const stdout = new CapturedOutput();
     const io: CliIO = {
       env: env(),
       stdin: Readable.from([]) as unknown as NodeJS.ReadStream,
@@ -128,7 +117,7 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
     });
 
     it('on a terminal the bar shows the count and that ETA; the summary line follows a cleared line', async () => {
-      const terminal = new Capture(true);
+      const terminal = new CapturedOutput(true);
       const r = await run(PUBLIC.slice(0, 10), { maxWaitMs: 0, world: { ...world(), progress: progressDisplay(terminal) } }, terminal);
       assert.equal(r.code, REPUTATION_EXIT.DEFERRED);
       // AbuseIPDB's 10 requests (guessed at 1 s each) decide the ETA; VirusTotal's 6 past the minute will be deferred.
