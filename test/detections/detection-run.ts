@@ -7,22 +7,33 @@ import { Detection, INDEX, SOURCETYPE } from './app-conf';
 import { parsePipeline, Row, runPipeline } from './spl-pipeline';
 import { eventRow, SearchTimeConfig, SearchTimeEvent, searchTimeEvent } from './search-time';
 
-export interface IndexedEvents {
-  readonly events: SearchTimeEvent[];
+/** Events as the search command sees them, from any sourcetype. */
+export interface SearchableEvents {
   readonly rows: Row[];
   /** epoch seconds of the newest event */
   readonly lastTime: number;
 }
 
-export function indexLines(st: SearchTimeConfig, lines: readonly string[], year = 2024, host = '127.0.0.1'): IndexedEvents {
-  const events = lines.map((l) => searchTimeEvent(st, l, { index: INDEX, sourcetype: SOURCETYPE, source: 'tcp:1514', host, year }));
-  const rows = events.map(eventRow);
-  let lastTime = Number.NEGATIVE_INFINITY;
-  for (const e of events) if (e.stamp !== null && e.stamp.epochSeconds > lastTime) lastTime = e.stamp.epochSeconds;
-  return { events, rows, lastTime };
+export interface IndexedEvents extends SearchableEvents {
+  readonly events: SearchTimeEvent[];
 }
 
-export function runDetection(d: Detection, indexed: IndexedEvents, now = Math.floor(indexed.lastTime) + 1): Row[] {
+/** Rows made elsewhere (an add-on's events) with the time of the newest. */
+export function searchableRows(rows: Row[]): SearchableEvents {
+  let lastTime = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    const t = r.get('_time');
+    if (typeof t === 'number' && t > lastTime) lastTime = t;
+  }
+  return { rows, lastTime };
+}
+
+export function indexLines(st: SearchTimeConfig, lines: readonly string[], year = 2024, host = '127.0.0.1'): IndexedEvents {
+  const events = lines.map((l) => searchTimeEvent(st, l, { index: INDEX, sourcetype: SOURCETYPE, source: 'tcp:1514', host, year }));
+  return { events, ...searchableRows(events.map(eventRow)) };
+}
+
+export function runDetection(d: Detection, indexed: SearchableEvents, now = Math.floor(indexed.lastTime) + 1): Row[] {
   if (d.expansion.problems.length > 0) throw new Error(`${d.name}: ${d.expansion.problems.map((p) => `${p.macro} ${p.message}`).join('; ')}`);
   return runPipeline(parsePipeline(d.expansion.text), indexed.rows, { now });
 }

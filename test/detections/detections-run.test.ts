@@ -3,6 +3,8 @@
  * in the search emulator over events made by the app's own extractions, at "now" = just after
  * the last event, and each result is compared with what the generated attempts say it must be,
  * computed here directly from the attempts with the thresholds and windows read from macros.conf.
+ * The same lines, as the Unix/Linux and Windows add-ons present them (addon-events.ts), must give
+ * the same rows; so must the real sshd and Windows corpus, window by window.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -11,8 +13,9 @@ import type { AddressFamily } from '../../src/generator/addresses';
 import type { FormatName } from '../../src/generator/formats';
 import { SCENARIO_NAMES, type ScenarioName } from '../../src/generator/scenarios';
 import { Detection, loadDetections, loadMacros, loadSearchTime, PIPELINE_FIELDS } from './app-conf';
-import { indexLines, runDetection } from './detection-run';
-import { generateAttempts, GeneratedAttempt } from './event-sources';
+import { AddonShape, linuxSecureEvents, WINDOWS_SHAPES, windowsLogonOfCsvRow, windowsLogonOfKvLine, windowsSecurityEvent, WindowsLogon } from './addon-events';
+import { indexLines, runDetection, SearchableEvents, searchableRows } from './detection-run';
+import { corpusLines, generateAttempts, GeneratedAttempt, windowsCsvLines } from './event-sources';
 import { expandMacros } from './macros';
 import { collate, parseCommand, Row, runPipeline, splitPipeline } from './spl-pipeline';
 import { strftimeUtc, Value } from './spl-eval';
@@ -204,6 +207,64 @@ function plain(row: Row, like: Expected | undefined): Expected {
   return out;
 }
 
+/**
+ * The add-on variants of a line format: each turns the lines into the events an add-on gives.
+ * The XML variant with Status 0xC0000064 is the one the Windows add-on marks action=unknown.
+ */
+interface AddonVariant {
+  readonly name: string;
+  readonly rows: (lines: readonly string[]) => Row[];
+}
+
+function windowsVariant(shape: AddonShape, change: (l: WindowsLogon) => WindowsLogon = (l) => l, name: string = shape): AddonVariant {
+  return {
+    name,
+    rows: (lines) => lines.flatMap((l) => {
+      const logon = windowsLogonOfKvLine(l);
+      return logon === null ? [] : [windowsSecurityEvent(change(logon), shape)];
+    }),
+  };
+}
+
+const ADDON_VARIANTS: Partial<Record<FormatName, readonly AddonVariant[]>> = {
+  sshd: [{ name: 'linux_secure', rows: (lines) => lines.flatMap((l) => linuxSecureEvents(l, 2024)) }],
+  win4625: [
+    ...WINDOWS_SHAPES.map((shape) => windowsVariant(shape)),
+    windowsVariant('XmlWinEventLog', (l) => (l.eventCode === '4625' ? { ...l, status: '0xc0000064' } : l), 'XmlWinEventLog, 4625 with action=unknown'),
+  ],
+};
+
+/** The app values each source gives login events (CIM app): the rows' apps field is the one place they differ. */
+const ADDON_APPS = new Set(['sshd', 'win:remote', 'win:local', 'win:unknown']);
+
+/** Rows as plain objects without apps, and the apps apart. */
+function splitApps(rows: readonly Row[], like: readonly Expected[]): { rows: Expected[]; apps: string[] } {
+  const apps: string[] = [];
+  const out = rows.map((r, i) => {
+    const p = plain(r, like[i]);
+    if (p.apps !== undefined) apps.push(...(Array.isArray(p.apps) ? p.apps : [String(p.apps)]));
+    delete p.apps;
+    return p;
+  });
+  return { rows: out, apps };
+}
+
+/** Every detection over the add-on's events returns the rows it returns over the app's own; the number of rows. */
+function assertSameRows(own: SearchableEvents, addon: SearchableEvents, now: number, where: string): number {
+  let fired = 0;
+  for (const d of detections) {
+    const short = d.name.replace('SOAR-EDR - ', '');
+    const want = runDetection(d, own, now);
+    const got = runDetection(d, addon, now);
+    const w = splitApps(want, []);
+    const g = splitApps(got, w.rows);
+    assert.deepEqual(g.rows, w.rows, `${short} ${where}`);
+    for (const a of g.apps) assert.ok(ADDON_APPS.has(a), `${short} ${where}: app ${a}`);
+    fired += got.length;
+  }
+  return fired;
+}
+
 describe('detections: the saved searches run over generated attacks', function () {
   this.timeout(300_000);
 
@@ -211,7 +272,8 @@ describe('detections: the saved searches run over generated attacks', function (
   for (const scenario of SCENARIO_NAMES) {
     for (const format of ['kv', 'sshd', 'win4625'] as FormatName[]) {
       for (const family of ['ipv4', 'ipv6'] as AddressFamily[]) {
-        it(`${scenario} / ${format} / ${family}: every detection returns exactly the rows the attempts call for`, () => {
+        const addonNote = ADDON_VARIANTS[format] === undefined ? '' : `, and the same over ${ADDON_VARIANTS[format]!.map((v) => v.name).join(' / ')}`;
+        it(`${scenario} / ${format} / ${family}: every detection returns exactly the rows the attempts call for${addonNote}`, () => {
           const gen = generateAttempts({ scenario, format, family, seed: `run-${scenario}-${format}-${family}`, startMs: START, maxAttempts: 50_000, untilMs: START + MINUTES * 60_000 });
           const indexed = indexLines(st, gen.flatMap((g) => g.lines));
           const now = Math.floor(indexed.lastTime) + 1;
@@ -230,6 +292,12 @@ describe('detections: the saved searches run over generated attacks', function (
             counts.set(short, rows.length);
           }
           fired.set(`${scenario}/${format}/${family}`, counts);
+          // the same attempts as the add-ons' events: the same rows
+          for (const variant of ADDON_VARIANTS[format] ?? []) {
+            const addon = searchableRows(variant.rows(gen.flatMap((g) => g.lines)));
+            assert.ok(addon.rows.length > 0 && addon.rows.every((r) => !r.has('attempt_count')), variant.name);
+            assertSameRows(indexed, addon, now, `over ${variant.name} events`);
+          }
         });
       }
     }
@@ -269,6 +337,70 @@ describe('detections: the saved searches run over generated attacks', function (
       assert.ok(addresses.includes(row!.get('src_ip') as string));
       assert.ok((row!.get('src_ips') as string[]).length > T.sources);
     }
+  });
+});
+
+describe("detections: the real corpus as the add-ons' events fires what the app's sourcetype fires", function () {
+  this.timeout(300_000);
+  const FIVE_MINUTES = 300;
+
+  /** "now" every 5 minutes (the schedule) from the first event until the last has left every window. */
+  function schedule(own: SearchableEvents): number[] {
+    const times = own.rows.map((r) => r.get('_time')).filter((t): t is number => typeof t === 'number');
+    const first = Math.ceil(Math.min(...times) / FIVE_MINUTES) * FIVE_MINUTES;
+    const out: number[] = [];
+    for (let now = first; now <= Math.max(...times) + 2 * Math.max(...Object.values(W)); now += FIVE_MINUTES) out.push(now);
+    return out;
+  }
+
+  /** Rows all detections return over the schedule (the same over both, or an assertion fails). */
+  function fireCount(own: SearchableEvents, addon: SearchableEvents, where: string): { fired: number; runs: number } {
+    const nows = schedule(own);
+    const fired = nows.reduce((n, now) => n + assertSameRows(own, addon, now, `${where} at ${iso(now)}`), 0);
+    return { fired, runs: nows.length };
+  }
+
+  it('loghub_SSH_2k.log as linux_secure (Splunk Add-on for Unix and Linux): every detection, every 5 minutes', () => {
+    const lines = corpusLines('sshd', 'loghub_SSH_2k.log');
+    const own = indexLines(st, lines, 2016);
+    const addon = searchableRows(lines.flatMap((l) => linuxSecureEvents(l, 2016)));
+    // every attempt the app's extractions count is one add-on event (a "message repeated N times" line N)
+    const attempts = own.events.filter((e) => e.fields.get('action') !== undefined).reduce((n, e) => n + Number(e.fields.get('attempt_count')![0]), 0);
+    assert.equal(addon.rows.length, attempts);
+    assert.ok(addon.rows.every((r) => r.get('sourcetype') === 'linux_secure' && !r.has('src_ip') && !r.has('attempt_count')));
+    const { fired, runs } = fireCount(own, addon, 'loghub_SSH_2k.log');
+    assert.ok(runs > 40 && fired > 10, `${fired} rows over ${runs} runs`);
+  });
+
+  for (const shape of WINDOWS_SHAPES) {
+    it(`the DeepBlueCLI 4625 export as ${shape} (Splunk Add-on for Microsoft Windows): every detection, every 5 minutes`, () => {
+      const { rows, lines } = windowsCsvLines();
+      const own = indexLines(st, lines);
+      const addon = searchableRows(rows.map((r) => windowsSecurityEvent(windowsLogonOfCsvRow(r), shape)));
+      // the add-on's src is the client's workstation name here: the address is src_ip
+      assert.ok(addon.rows.filter((r) => r.get('src') !== r.get('src_ip')).length > 3000);
+      assert.ok(fireCount(own, addon, shape).fired > 0);
+    });
+  }
+
+  it('a linux_secure failure whose src is a host name (reverse DNS) is no attacker row and does not disturb the others', () => {
+    const gen = generateAttempts({ scenario: 'distributed', format: 'sshd', family: 'ipv4', seed: 'addon-hostnames', startMs: START, maxAttempts: 50_000, untilMs: START + 20 * 60_000 });
+    const attack = gen.flatMap((g) => g.lines).flatMap((l) => linuxSecureEvents(l, 2024));
+    const failure = attack.find((r) => r.get('action') === 'failure')!;
+    // the rhost of a real pam_unix line of loghub_Linux_2k.log and other names, as the attack's failures
+    const named = Array.from({ length: 200 }, (_, i) => new Map([...failure, ['src', i % 2 === 0 ? 'n219076184117.netvigator.com' : `host${i}.example`], ['user', `u${i}`]]));
+    const plainRun = searchableRows(attack);
+    const withNames = searchableRows([...attack, ...named]);
+    const now = Math.floor(plainRun.lastTime) + 1;
+    let rows = 0;
+    for (const d of detections) {
+      const want = runDetection(d, plainRun, now);
+      const got = runDetection(d, withNames, now);
+      assert.deepEqual(got, want, d.name);
+      for (const r of got) assert.ok(ipaddr.isValid(r.get('src_ip') as string), `${d.name}: ${String(r.get('src_ip'))}`);
+      rows += got.length;
+    }
+    assert.ok(rows > 0);
   });
 });
 

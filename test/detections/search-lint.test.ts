@@ -12,6 +12,7 @@ import { parsePipelineSettings } from '../../src/pipeline-settings';
 import { ConfStanza, parseConf } from '../support/conf-file';
 import { checkConf, parseSpec, SpecSection } from '../support/conf-spec';
 import { REPO_ROOT, SPLUNK_SPEC } from '../support/paths';
+import { ADDON_FIELDS } from './addon-events';
 import { INDEX, loadDetections, loadMacros, loadSearchTime, PIPELINE_FIELDS, readConf, SOURCETYPE, stanzaEntries } from './app-conf';
 import { macroDefs } from './macros';
 import { knownFields } from './search-time';
@@ -67,7 +68,8 @@ describe('detections: search lint', function () {
   const detections = loadDetections();
   const options: SearchLintOptions = {
     macros: macros.defs,
-    available: new Set(knownFields(st).keys()),
+    // this app's extractions, and what the Unix/Linux and Windows add-ons give their events
+    available: new Set([...knownFields(st).keys(), ...Object.values(ADDON_FIELDS).flat()]),
     reference: splReference(),
     requiredOutputs: PIPELINE_FIELDS,
     index: INDEX,
@@ -99,6 +101,12 @@ describe('detections: search lint', function () {
       assert.doesNotMatch(d.search, /\bwhere\b[^|]*[<>]=?\s*\d/, 'a threshold literal in the search');
     });
   }
+
+  it("the add-ons' declared fields are the only ones the detections read that this app does not extract", () => {
+    const ownOnly = { ...options, available: new Set(knownFields(st).keys()) };
+    const missing = detections.flatMap((d) => lintSearch(d.search, ownOnly).problems);
+    assert.ok(missing.length > 0 && missing.every((p) => /field "Logon_Type" is neither extracted/.test(p)), missing.join('\n'));
+  });
 
   it('the lint catches undefined macros, wrong argument counts and failing macro validation', () => {
     const base = '`soar_auth_events` earliest=-15m action=failure | stats count as failure_count, values(user) as users, min(_time) as first_seen, max(_time) as last_seen by src_ip';
@@ -149,8 +157,19 @@ describe('detections: search lint', function () {
     ]);
     assert.deepEqual(lint('| stats count as failure_count by src_ip', ''), ['the search must end with table (or fields) listing its result fields']);
     assert.deepEqual(lintSearch('index=main action=failure | stats count as failure_count by src_ip' + tail, options).problems, [
-      'the search must start with index=security_logs sourcetype=suspicious_traffic',
+      'every branch of the base search must name a sourcetype or source',
+      'the base search must read index=security_logs sourcetype=suspicious_traffic',
     ]);
+    // each OR branch is scoped on its own; index=* scopes nothing
+    const own = '(index=security_logs sourcetype=suspicious_traffic)';
+    const base = (b: string) => lintSearch(`${b} action=failure | stats count as failure_count by src_ip${tail}`, options).problems;
+    assert.deepEqual(base(`(${own} OR (index=os sourcetype=linux_secure))`), []);
+    assert.deepEqual(base(`(${own} OR ((index=os OR index=wineventlog) (sourcetype=linux_secure OR source="WinEventLog:Security")))`), []);
+    assert.deepEqual(base(`(${own} OR (sourcetype=linux_secure))`), ['every branch of the base search must name an index (index=..., not index=*)']);
+    assert.deepEqual(base(`(${own} OR (index=* sourcetype=linux_secure))`), ['every branch of the base search must name an index (index=..., not index=*)']);
+    assert.deepEqual(base(`(${own} OR (index=os tag=authentication))`), ['every branch of the base search must name a sourcetype or source']);
+    assert.deepEqual(base('(index=os sourcetype=linux_secure)'), ['the base search must read index=security_logs sourcetype=suspicious_traffic']);
+    assert.deepEqual(base(`NOT ${own} index=os sourcetype=linux_secure`), ['the base search must read index=security_logs sourcetype=suspicious_traffic']);
     // the reference check itself: a function Splunk has but the emulator lacks is still accepted there
     assert.ok(options.reference.evalFunctions.has('cidrmatch') && options.reference.statsFunctions.has('dc') && options.reference.commands.has('eventstats'));
   });

@@ -2,7 +2,8 @@
  * The search lint: one saved-search string in, every problem out — macros (defined, right
  * argument count, validation passing), commands and functions (present in Splunk's SPL
  * reference and emulated here), field flow (every field read is extracted or made earlier),
- * base search (index and sourcetype), and the result fields the soar_response pipeline reads.
+ * base search (every branch scoped to an index and a sourcetype or source, one of them the app's
+ * own), and the result fields the soar_response pipeline reads.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -56,11 +57,32 @@ export interface SearchLint {
   readonly output: string[] | null;
 }
 
-function requires(e: SearchExpr, field: string, value: string): boolean {
-  // a top-level (AND-ed) field=value term: every event the search returns has it
-  if (e.t === 'term') return e.op === '=' && e.field === field && e.value === value;
-  if (e.t === 'and') return e.items.some((i) => requires(i, field, value));
+/** Every event the expression matches has one of `fields` equal to a value (AND: one item does; OR: each branch does). */
+function bounds(e: SearchExpr, fields: readonly string[], value?: string): boolean {
+  if (e.t === 'term') return e.op === '=' && fields.includes(e.field) && (value === undefined || e.value === value) && !/^\*+$/.test(e.value);
+  if (e.t === 'in') return value === undefined && fields.includes(e.field);
+  if (e.t === 'and') return e.items.some((i) => bounds(i, fields, value));
+  if (e.t === 'or') return e.items.every((i) => bounds(i, fields, value));
   return false;
+}
+
+/** Some part of the expression (reached through AND / OR, not NOT) selects exactly this index and sourcetype. */
+function selects(e: SearchExpr, index: string, sourcetype: string): boolean {
+  if (bounds(e, ['index'], index) && bounds(e, ['sourcetype'], sourcetype)) return true;
+  return (e.t === 'and' || e.t === 'or') && e.items.some((i) => selects(i, index, sourcetype));
+}
+
+/**
+ * The base search's scope: each branch names an index and a sourcetype or source (a scheduled
+ * search over every index or every sourcetype would read far more than authentication events), and
+ * one branch is the app's own data.
+ */
+export function baseSearchProblems(filter: SearchExpr, index: string, sourcetype: string): string[] {
+  const out: string[] = [];
+  if (!bounds(filter, ['index'])) out.push('every branch of the base search must name an index (index=..., not index=*)');
+  if (!bounds(filter, ['sourcetype', 'source'])) out.push('every branch of the base search must name a sourcetype or source');
+  if (!selects(filter, index, sourcetype)) out.push(`the base search must read index=${index} sourcetype=${sourcetype}`);
+  return out;
 }
 
 export function lintSearch(search: string, o: SearchLintOptions): SearchLint {
@@ -93,9 +115,8 @@ export function lintSearch(search: string, o: SearchLintOptions): SearchLint {
   for (const f of lint.evalFunctions) if (!o.reference.evalFunctions.has(f)) problems.push(`eval function ${f}() is not in the SPL reference`);
   for (const f of lint.statsFunctions) if (!o.reference.statsFunctions.has(f)) problems.push(`stats function ${f}() is not in the SPL reference`);
   const base = commands[0];
-  if (base?.cmd !== 'search' || !requires(base.search.filter, 'index', o.index) || !requires(base.search.filter, 'sourcetype', o.sourcetype)) {
-    problems.push(`the search must start with index=${o.index} sourcetype=${o.sourcetype}`);
-  }
+  if (base?.cmd !== 'search') problems.push('the search must start with a base search');
+  else problems.push(...baseSearchProblems(base.search.filter, o.index, o.sourcetype));
   if (lint.output === null) problems.push('the search must end with table (or fields) listing its result fields');
   else for (const f of o.requiredOutputs) if (!lint.output.includes(f)) problems.push(`the final ${commands[commands.length - 1]!.cmd} lacks ${f}, which the soar_response pipeline reads`);
   return { problems, expanded: expansion.text, commands, output: lint.output };

@@ -3,6 +3,10 @@
  * (case-insensitive, * wildcards, CIDR values for addresses), field!=value, field IN (…), bare
  * words against _raw, AND (implicit) / OR / NOT and parentheses. earliest= / latest= are time
  * modifiers, returned apart from the filter.
+ *
+ * Precedence is the search command's, not eval's: NOT, then OR, then AND ("Boolean expressions"
+ * in Splunk's Search Reference), so `a b OR c` is `a AND (b OR c)`. A macro that ORs whole base
+ * searches therefore needs its own parentheses, as soar_auth_events has.
  */
 import { cidrContains } from './spl-eval';
 
@@ -64,28 +68,40 @@ export function parseSearch(text: string): ParsedSearch {
   let earliest: string | null = null;
   let latest: string | null = null;
   const peek = () => tokens[pos];
-  const or = (): SearchExpr => {
-    const items = [and()];
-    while (peek() === 'OR') {
-      pos++;
-      items.push(and());
-    }
-    return items.length === 1 ? items[0]! : { t: 'or', items };
-  };
+  // AND (written or implicit) joins OR-groups; OR joins single terms
   const and = (): SearchExpr => {
     const items: SearchExpr[] = [];
     for (;;) {
       const tok = peek();
-      if (tok === undefined || tok === ')' || tok === 'OR') break;
+      if (tok === undefined || tok === ')') break;
       if (tok === 'AND') {
         pos++;
         continue;
       }
-      const item = unary();
+      if (tok === 'OR') throw new SearchSyntaxError(`OR without a term before it in: ${text}`);
+      const item = or();
       if (item !== null) items.push(item);
     }
     if (items.length === 0) return { t: 'all' };
     return items.length === 1 ? items[0]! : { t: 'and', items };
+  };
+  const operand = (): SearchExpr => {
+    const tok = peek();
+    if (tok === undefined || tok === ')' || tok === 'AND' || tok === 'OR') throw new SearchSyntaxError(`OR without a term after it in: ${text}`);
+    const item = unary();
+    if (item === null) throw new SearchSyntaxError(`a time modifier cannot be an OR operand in: ${text}`);
+    return item;
+  };
+  const or = (): SearchExpr | null => {
+    const first = unary();
+    if (peek() !== 'OR') return first;
+    if (first === null) throw new SearchSyntaxError(`a time modifier cannot be an OR operand in: ${text}`);
+    const items = [first];
+    while (peek() === 'OR') {
+      pos++;
+      items.push(operand());
+    }
+    return { t: 'or', items };
   };
   const unary = (): SearchExpr | null => {
     const tok = tokens[pos++]!;
@@ -95,7 +111,7 @@ export function parseSearch(text: string): ParsedSearch {
       return { t: 'not', e: inner };
     }
     if (tok === '(') {
-      const inner = or();
+      const inner = and();
       if (tokens[pos++] !== ')') throw new SearchSyntaxError(`missing ) in: ${text}`);
       return inner;
     }
@@ -126,7 +142,7 @@ export function parseSearch(text: string): ParsedSearch {
     }
     return { t: 'word', value: unquote(tok) };
   };
-  const filter = or();
+  const filter = and();
   if (pos !== tokens.length) throw new SearchSyntaxError(`unexpected "${tokens[pos]}" in: ${text}`);
   return { filter, earliest, latest };
 }
