@@ -415,7 +415,7 @@ function syslogTimeMs(line: string, b: number, clock: LogClock): number {
   const mi = digits(line, b + 10, 2);
   const s = digits(line, b + 13, 2);
   if (!(day >= 1 && day <= 31 && h <= 23 && mi <= 59 && s <= 60)) return NaN;
-  return clock.wallToEpochMs(clock.yearFor(month), month, day, h, mi, s, 0);
+  return clock.yearlessToEpochMs(month, day, h, mi, s);
 }
 
 /** "2024-03-01T12:34:56[.ffffff](Z|+hh:mm|-hhmm)?"; without a zone the clock's zone applies. */

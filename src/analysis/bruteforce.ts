@@ -1,10 +1,14 @@
 /**
  * Incremental failed-login aggregation shared by the auth.log and Windows 4625 analyses:
- * totals, top sources and user names, the busiest sliding window per source (brute-force
- * candidates) and successful logons that follow failures.
+ * totals, top sources and user names, the busiest sliding window per source, or per source
+ * and account (brute-force candidates), and successful logons that follow failures.
+ *
+ * The shipped detections are scheduled searches over the last N minutes; over a file the
+ * equivalent is "more than THRESHOLD failures within ANY window of that width", which is what
+ * the sliding window finds.
  *
  * Memory stays flat on large inputs: per source only counters, a capped user table and the
- * timestamps inside one window are kept; per-attempt records are never stored.
+ * timestamps inside the longer of the two windows are kept; per-attempt records are never stored.
  */
 import { Result, ok, fail } from '../result';
 import { AddressScope, classifyAddress } from './address-scope';
@@ -12,35 +16,74 @@ import { AddressScope, classifyAddress } from './address-scope';
 export interface BruteForceOptions {
   /** Width of the sliding window, seconds (> 0). */
   readonly windowSeconds: number;
-  /** A source is a brute-force candidate when some window holds at least this many failures. */
+  /**
+   * A source is a brute-force candidate when some window holds MORE than this many failures
+   * (the detections' `where failure_count > threshold`: a threshold of 10 fires at 11).
+   */
   readonly threshold: number;
-  /** A success is reported when its source had at least this many failures before it. */
-  readonly minFailuresBeforeSuccess: number;
+  /**
+   * Count each account of a source in windows of its own, as the Windows detection's
+   * `stats count by src_ip, user` does: the source is a candidate when the failures against
+   * one account pass the threshold. Failures that name no account then count in no window.
+   */
+  readonly perAccount: boolean;
+  /** A success is reported when MORE than this many failures from its source fell in the `successWindowSeconds` before it. */
+  readonly failuresBeforeSuccess: number;
+  /** How far before a success its source's failures count, seconds (> 0). */
+  readonly successWindowSeconds: number;
   /** How many sources / user names the top lists hold. */
   readonly topN: number;
 }
 
-export const DEFAULT_BRUTE_FORCE_OPTIONS: BruteForceOptions = {
-  windowSeconds: 60,
+/**
+ * The shipped detections' defaults (default/macros.conf), so that `soar-edr authlog` and the
+ * app's "SSH brute force" search agree on a log: more than 10 failures from one address within
+ * 15 minutes (soar_ssh_bruteforce_threshold / _window); a success after more than 3 failures
+ * within 30 minutes (soar_compromise_failure_threshold / soar_compromise_window).
+ * test/cli/detection-defaults.test.ts compares them with the packaged app's macros.
+ */
+export const SSH_BRUTE_FORCE_OPTIONS: BruteForceOptions = {
+  windowSeconds: 15 * 60,
   threshold: 10,
-  minFailuresBeforeSuccess: 5,
+  perAccount: false,
+  failuresBeforeSuccess: 3,
+  successWindowSeconds: 30 * 60,
   topN: 10,
 };
 
+/**
+ * The Windows failed-logon detection's defaults (`soar-edr winlog`): more than 5 4625 failures
+ * from one address against one account within 15 minutes (soar_windows_bruteforce_threshold /
+ * _window); successes after failures as for SSH.
+ */
+export const WINDOWS_BRUTE_FORCE_OPTIONS: BruteForceOptions = {
+  ...SSH_BRUTE_FORCE_OPTIONS,
+  threshold: 5,
+  perAccount: true,
+};
+
+/** The core's defaults: the SSH detection's. */
+export const DEFAULT_BRUTE_FORCE_OPTIONS: BruteForceOptions = SSH_BRUTE_FORCE_OPTIONS;
+
 export type BruteForceOptionError = 'invalid_option';
 
-/** Fills defaults and rejects values the window logic cannot work with. */
+/** Fills defaults (`defaults`, else the SSH detection's) and rejects values the window logic cannot work with. */
 export function bruteForceOptions(
   given: Partial<BruteForceOptions> = {},
+  defaults: BruteForceOptions = DEFAULT_BRUTE_FORCE_OPTIONS,
 ): Result<BruteForceOptions, BruteForceOptionError> {
-  const merged = { ...DEFAULT_BRUTE_FORCE_OPTIONS, ...dropUndefined(given) };
-  if (!Number.isFinite(merged.windowSeconds) || merged.windowSeconds <= 0) {
-    return fail('invalid_option', `window must be a number of seconds greater than 0 (got ${String(given.windowSeconds)})`);
-  }
-  for (const key of ['threshold', 'minFailuresBeforeSuccess', 'topN'] as const) {
+  const merged = { ...defaults, ...dropUndefined(given) };
+  for (const key of ['windowSeconds', 'successWindowSeconds'] as const) {
     const v = merged[key];
-    if (!Number.isInteger(v) || v < 1) {
-      return fail('invalid_option', `${key} must be a whole number of at least 1 (got ${String(given[key])})`);
+    if (!Number.isFinite(v) || v <= 0) {
+      return fail('invalid_option', `${key === 'windowSeconds' ? 'window' : 'success window'} must be a number of seconds greater than 0 (got ${String(given[key])})`);
+    }
+  }
+  // "More than 0" is a meaningful threshold (every failure counts); a top list needs a row.
+  for (const [key, least] of [['threshold', 0], ['failuresBeforeSuccess', 0], ['topN', 1]] as const) {
+    const v = merged[key];
+    if (!Number.isInteger(v) || v < least) {
+      return fail('invalid_option', `${key} must be a whole number of at least ${least} (got ${String(given[key])})`);
     }
   }
   return ok(merged);
@@ -67,13 +110,20 @@ function dropFront(a: number[], n: number): void {
   a.length = keep;
 }
 
-/** Largest number of weighted events within any window of `windowMs`, fed in time order. */
+/**
+ * Largest number of weighted events within any window of `windowMs`, fed in time order; and,
+ * on request, how many fell in the `trailingMs` up to a given time (the failures before a
+ * success), from the same queue of times.
+ */
 export class SlidingWindowMax {
   private times: number[] = [];
   /** Weights of `times`, allocated at the first weight other than 1 (most sources never have one). */
   private counts: number[] | null = null;
   private head = 0;
   private inWindow = 0;
+  /** First event inside `trailingMs` of the newest, and the weight from there on. */
+  private trailHead = 0;
+  private inTrail = 0;
   private last = -Infinity;
   max = 0;
   maxStartMs = NaN;
@@ -84,7 +134,15 @@ export class SlidingWindowMax {
    */
   outOfOrder = 0;
 
-  constructor(private readonly windowMs: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly trailingMs = 0,
+  ) {}
+
+  /** Time of the newest event (after the small steps back were moved up to the one before). */
+  get lastMs(): number {
+    return this.last;
+  }
 
   add(timeMs: number, count: number): void {
     let t = timeMs;
@@ -98,6 +156,8 @@ export class SlidingWindowMax {
         this.counts = null;
         this.head = 0;
         this.inWindow = 0;
+        this.trailHead = 0;
+        this.inTrail = 0;
       } else {
         t = this.last;
       }
@@ -107,6 +167,7 @@ export class SlidingWindowMax {
     this.times.push(t);
     if (this.counts !== null) this.counts.push(count);
     this.inWindow += count;
+    this.inTrail += count;
     // An event stays in the window while it is less than windowMs older than the newest.
     const cutoff = t - this.windowMs;
     const counts = this.counts;
@@ -114,20 +175,44 @@ export class SlidingWindowMax {
       this.inWindow -= counts === null ? 1 : counts[this.head]!;
       this.head += 1;
     }
+    this.expireTrail(t);
     if (this.inWindow > this.max) {
       this.max = this.inWindow;
       this.maxStartMs = this.times[this.head]!;
       this.maxEndMs = t;
     }
-    // Compact once the expired prefix is at least half the queue: amortised O(1) per event,
-    // and a source's queue holds at most about twice the events of its current window instead of
-    // every timestamp of a source that attacks slowly through the whole file.
+    // Compact once the prefix both windows have left is at least half the queue: amortised O(1)
+    // per event, and a source's queue holds at most about twice the events of its longer window
+    // instead of every timestamp of a source that attacks slowly through the whole file.
     // In place: new arrays per compaction lived long enough to be promoted and then became
     // old-generation garbage (tens of MB over a 1 GB log).
-    if (this.head >= 16 && this.head * 2 >= this.times.length) {
-      dropFront(this.times, this.head);
-      if (counts !== null) dropFront(counts, this.head);
-      this.head = 0;
+    const gone = Math.min(this.head, this.trailHead);
+    if (gone >= 16 && gone * 2 >= this.times.length) {
+      dropFront(this.times, gone);
+      if (counts !== null) dropFront(counts, gone);
+      this.head -= gone;
+      this.trailHead -= gone;
+    }
+  }
+
+  /**
+   * The weight of the events in (atMs - trailingMs, atMs]. Meant for times at or after the
+   * newest event (a success after its failures); events added later than `atMs` are left out.
+   */
+  countWithin(atMs: number): number {
+    this.expireTrail(atMs);
+    let n = this.inTrail;
+    for (let i = this.times.length - 1; i >= this.trailHead && this.times[i]! > atMs; i--) n -= this.counts === null ? 1 : this.counts[i]!;
+    return n;
+  }
+
+  /** Moves the trailing window's start up to `atMs` (never back: the queue before it may be gone). */
+  private expireTrail(atMs: number): void {
+    const cutoff = atMs - this.trailingMs;
+    const counts = this.counts;
+    while (this.trailHead < this.times.length && this.times[this.trailHead]! <= cutoff) {
+      this.inTrail -= counts === null ? 1 : counts[this.trailHead]!;
+      this.trailHead += 1;
     }
   }
 }
@@ -193,6 +278,8 @@ export class BoundedCounter {
 }
 
 const USERS_PER_SOURCE = 64;
+/** Per-account windows a source holds before the quiet ones are dropped (then twice the live ones). */
+const ACCOUNT_WINDOWS = 64;
 const TRACKED_USERS = 100_000;
 const SUCCESS_RECORDS = 1_000;
 
@@ -212,9 +299,61 @@ class SourceStats {
   /** Index in `users` of the last name counted: attacks repeat one name line after line. */
   lastUserAt = 0;
   usersOverflow = false;
+  /** Every failure of the source: out-of-order events, the failures before a success, and (per source) the busiest window. */
   readonly window: SlidingWindowMax;
-  constructor(windowMs: number) {
-    this.window = new SlidingWindowMax(windowMs);
+  /**
+   * With per-account counting: one window per account that failed within the last window
+   * (older ones are dropped once their busiest window is kept below), and the busiest of all.
+   */
+  readonly accounts: Map<string, SlidingWindowMax> | null;
+  private accountLimit = ACCOUNT_WINDOWS;
+  accountMax = 0;
+  accountMaxStartMs = NaN;
+  accountMaxEndMs = NaN;
+  accountMaxName: string | null = null;
+
+  constructor(
+    private readonly windowMs: number,
+    successWindowMs: number,
+    perAccount: boolean,
+  ) {
+    this.window = new SlidingWindowMax(windowMs, successWindowMs);
+    this.accounts = perAccount ? new Map() : null;
+  }
+
+  /** Counts a failure against one account in the account's own window. */
+  addAccountFailure(account: string, timeMs: number, count: number): void {
+    const accounts = this.accounts!;
+    let w = accounts.get(account);
+    if (w === undefined) {
+      if (accounts.size >= this.accountLimit) this.dropQuietAccounts(timeMs);
+      w = new SlidingWindowMax(this.windowMs);
+      accounts.set(account, w);
+    }
+    w.add(timeMs, count);
+    if (w.max > this.accountMax) {
+      this.accountMax = w.max;
+      this.accountMaxStartMs = w.maxStartMs;
+      this.accountMaxEndMs = w.maxEndMs;
+      this.accountMaxName = account;
+    }
+  }
+
+  /**
+   * Forgets the windows of accounts without a failure in the last window: their busiest window
+   * is already in accountMax (when it was the busiest), and a later failure starts a window no
+   * earlier one could reach. Keeps a spray over millions of names in the memory of the names
+   * sprayed within one window.
+   */
+  private dropQuietAccounts(nowMs: number): void {
+    const accounts = this.accounts!;
+    for (const [account, w] of accounts) if (w.lastMs <= nowMs - this.windowMs) accounts.delete(account);
+    this.accountLimit = Math.max(ACCOUNT_WINDOWS, accounts.size * 2);
+  }
+
+  /** The busiest window the threshold is compared with: per account, or of the whole source. */
+  get maxInWindow(): number {
+    return this.accounts === null ? this.window.max : this.accountMax;
   }
 
   /** Counts `count` failures for `user` (a string safe to keep: the global counter's copy). */
@@ -265,11 +404,16 @@ export interface SourceReport {
   readonly failures: number;
   readonly firstMs: number | null;
   readonly lastMs: number | null;
-  /** Most failures inside any window of `windowSeconds`, and that window's first/last event. */
+  /**
+   * Most failures inside any window of `windowSeconds` (against one account, with per-account
+   * counting), and that window's first/last event.
+   */
   readonly maxInWindow: number;
   readonly maxWindowStartMs: number | null;
   readonly maxWindowEndMs: number | null;
-  /** maxInWindow reached the threshold. */
+  /** With per-account counting, the account of that window; else null. */
+  readonly maxWindowAccount: string | null;
+  /** maxInWindow is more than the threshold. */
   readonly isBruteForce: boolean;
   readonly distinctUsers: number;
   /** True when more than 64 distinct names were tried: `distinctUsers` is then a floor. */
@@ -285,6 +429,7 @@ export interface SuccessAfterFailures {
   readonly user: string | null;
   readonly method: string | null;
   readonly timeMs: number | null;
+  /** Failures from the address within the success window before this success. */
   readonly failuresBefore: number;
   readonly lastFailureMs: number | null;
 }
@@ -292,6 +437,9 @@ export interface SuccessAfterFailures {
 export interface FailureSummary {
   readonly windowSeconds: number;
   readonly threshold: number;
+  readonly perAccount: boolean;
+  readonly failuresBeforeSuccess: number;
+  readonly successWindowSeconds: number;
   readonly totalFailures: number;
   readonly distinctSources: number;
   readonly failuresWithoutSource: number;
@@ -302,7 +450,7 @@ export interface FailureSummary {
   readonly distinctUsers: number;
   /** True once more than 100,000 distinct user names were seen; top user counts are then lower bounds. */
   readonly usersApproximate: boolean;
-  /** Every source whose busiest window reached the threshold, busiest first. */
+  /** Every source whose busiest window holds more than the threshold, busiest first. */
   readonly bruteForce: readonly SourceReport[];
   readonly successes: number;
   readonly successAfterFailures: readonly SuccessAfterFailures[];
@@ -320,6 +468,7 @@ export class FailureAggregator {
   private readonly sources = new Map<string, SourceStats>();
   private readonly users = new BoundedCounter(TRACKED_USERS);
   private readonly windowMs: number;
+  private readonly successWindowMs: number;
   private total = 0;
   private withoutSource = 0;
   private firstMs = NaN;
@@ -339,6 +488,7 @@ export class FailureAggregator {
 
   constructor(private readonly options: BruteForceOptions) {
     this.windowMs = options.windowSeconds * 1000;
+    this.successWindowMs = options.successWindowSeconds * 1000;
   }
 
   /** One failed logon (or `count` identical ones, as in "message repeated N times"). */
@@ -362,7 +512,7 @@ export class FailureAggregator {
     } else {
       s = this.sources.get(address);
       if (s === undefined) {
-        s = new SourceStats(this.windowMs);
+        s = new SourceStats(this.windowMs, this.successWindowMs, this.options.perAccount);
         address = detachString(address);
         this.sources.set(address, s);
       }
@@ -376,17 +526,25 @@ export class FailureAggregator {
       s.lastFailureMs = timeMs;
       s.window.add(timeMs, count);
     }
-    if (keptUser !== null) s.addUser(keptUser, count);
+    if (keptUser !== null) {
+      s.addUser(keptUser, count);
+      if (timed && s.accounts !== null) s.addAccountFailure(keptUser, timeMs, count);
+    }
   }
 
-  /** A successful logon; reported when its source already had enough failures. */
+  /**
+   * A successful logon; reported when more than `failuresBeforeSuccess` failures from its
+   * source fell within the success window before it (all of its failures, when the success
+   * has no readable time).
+   */
   addSuccess(timeMs: number, address: string | null, user: string | null, method: string | null): void {
     this.successCount += 1;
     if (address === null) return;
     const s = this.sources.get(address);
     if (s === undefined) return;
     s.successes += 1;
-    if (s.failures < this.options.minFailuresBeforeSuccess) return;
+    const before = Number.isFinite(timeMs) ? s.window.countWithin(timeMs) : s.failures;
+    if (before <= this.options.failuresBeforeSuccess) return;
     if (this.successRecords.length >= SUCCESS_RECORDS) {
       this.successTruncated += 1;
       return;
@@ -396,26 +554,29 @@ export class FailureAggregator {
       user: user === null ? null : detachString(user),
       method: method === null ? null : detachString(method),
       timeMs,
-      failuresBefore: s.failures,
+      failuresBefore: before,
       lastFailureMs: s.lastFailureMs,
     });
   }
 
   summarize(): FailureSummary {
-    const { topN, threshold, windowSeconds } = this.options;
+    const { topN, threshold, windowSeconds, perAccount, failuresBeforeSuccess, successWindowSeconds } = this.options;
     const byFailures = (a: [string, SourceStats], b: [string, SourceStats]): number =>
       b[1].failures - a[1].failures || compareText(a[0], b[0]);
     const all = [...this.sources.entries()];
     const top = all.sort(byFailures).slice(0, topN).map(([k, s]) => this.report(k, s));
     const bruteForce = all
-      .filter(([, s]) => s.window.max >= threshold)
-      .sort((a, b) => b[1].window.max - a[1].window.max || byFailures(a, b))
+      .filter(([, s]) => s.maxInWindow > threshold)
+      .sort((a, b) => b[1].maxInWindow - a[1].maxInWindow || byFailures(a, b))
       .map(([k, s]) => this.report(k, s));
     let outOfOrder = 0;
     for (const s of this.sources.values()) outOfOrder += s.window.outOfOrder;
     return {
       windowSeconds,
       threshold,
+      perAccount,
+      failuresBeforeSuccess,
+      successWindowSeconds,
       totalFailures: this.total,
       distinctSources: this.sources.size,
       failuresWithoutSource: this.withoutSource,
@@ -447,6 +608,7 @@ export class FailureAggregator {
 
   private report(address: string, s: SourceStats): SourceReport {
     const cls = classifyAddress(address);
+    const perAccount = s.accounts !== null;
     return {
       address,
       scope: cls.scope,
@@ -454,10 +616,11 @@ export class FailureAggregator {
       failures: s.failures,
       firstMs: finite(s.firstMs),
       lastMs: finite(s.lastMs),
-      maxInWindow: s.window.max,
-      maxWindowStartMs: finite(s.window.maxStartMs),
-      maxWindowEndMs: finite(s.window.maxEndMs),
-      isBruteForce: s.window.max >= this.options.threshold,
+      maxInWindow: s.maxInWindow,
+      maxWindowStartMs: finite(perAccount ? s.accountMaxStartMs : s.window.maxStartMs),
+      maxWindowEndMs: finite(perAccount ? s.accountMaxEndMs : s.window.maxEndMs),
+      maxWindowAccount: perAccount ? s.accountMaxName : null,
+      isBruteForce: s.maxInWindow > this.options.threshold,
       distinctUsers: s.distinctUsers,
       distinctUsersCapped: s.usersOverflow,
       topUsers: s.topUsers(5),

@@ -9,7 +9,7 @@ import { InputReader, inputNames, readInputs, usageComplaint } from './analysis-
 import { FailedAttemptRow, failedAttemptCsvHeader, failedAttemptCsvLine, failedAttemptJsonLine } from '../analysis/attempt-export';
 import type { BruteForceOptions, FailureSummary } from '../analysis/bruteforce';
 import { lookUpReputation, ReputationRecord, verdictText } from './enrich-summary';
-import { failureReportPieces, FailureOptionText, FailureReport, hasFindings, parseFailureOptions, SourceReputation } from './failure-summary';
+import { failureOptionText, failureReportPieces, FailureOptionText, FailureReport, hasFindings, parseFailureOptions, SourceReputation } from './failure-summary';
 import { CellValue, fileOutput, groupedCount, OutputFormat, stdoutOutput, StreamedOutput, writeOutput } from './output-format';
 import type { CliIO } from './runtime';
 import { complain } from './runtime';
@@ -34,14 +34,70 @@ export const ANALYSIS_EXIT = {
   ENRICH_INCOMPLETE: 5,
 } as const;
 
-export const ANALYSIS_EXIT_HELP = `Exit codes (like a scanner: 0 means nothing to look at; when several apply: 4, 3, 5, 1):
+/**
+ * The exit codes as `--help` shows them. The usage line names the options `cmd` has that take
+ * a value (but --out, whose failure is exit 4), so each command lists only its own.
+ */
+export function analysisExitHelp(cmd: Command): string {
+  const valued = cmd.options.filter((o) => (o.required || o.optional) && o.long !== undefined && o.long !== '--out').map((o) => o.long!);
+  const lines: string[] = [];
+  for (const name of valued) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + 1 + name.length <= 80) lines[last] += ` ${name}`;
+    else lines.push(name);
+  }
+  return `Exit codes (like a scanner: 0 means nothing to look at; when several apply: 4, 3, 5, 1):
   0  no brute-force candidate and no login that succeeded after failures
   1  findings: at least one brute-force candidate or success after failures
-  2  usage: unknown option, bad --threshold/--window/--top/--year, "-" given twice
+  2  usage: an unknown option, "-" given twice, or a bad value of
+${lines.map((l) => `     ${l}`).join('\n')}
   3  an input could not be read (missing, unreadable, damaged gzip, not an export);
      the report covers the inputs that were read
   4  the output could not be written (--out FILE)
   5  --enrich could not look up every candidate (the report shows which)`;
+}
+
+/** The detection a command's defaults come from, and the words its options' help needs. */
+export interface DetectionDefaults {
+  /** The shipped detection's options (src/analysis/bruteforce.ts). */
+  readonly options: BruteForceOptions;
+  /** The saved search (default/savedsearches.conf) and its threshold and window macros. */
+  readonly detection: string;
+  readonly thresholdMacro: string;
+  readonly windowMacro: string;
+  /** What the threshold counts, after "more than N": "failures" or "failures against one account". */
+  readonly counted: string;
+  /** What a success is: "an accepted login", "a 4624 logon". */
+  readonly success: string;
+}
+
+/** --threshold, --window, --success-after, --success-window and --top, defaulting to the detection's values. */
+export function addDetectionOptions(cmd: Command, d: DetectionDefaults): Command {
+  const text = failureOptionText(d.options);
+  return cmd
+    .option('--threshold <n>', `a source is a brute-force candidate when more than this many ${d.counted} fall within one --window`, text.threshold)
+    .option('--window <time>', 'width of the sliding window: 90 (seconds), 90s, 15m, 1h, 1d', text.window)
+    .option('--success-after <n>', `report ${d.success} whose source failed more than this many times within --success-window before it`, text.successAfter)
+    .option('--success-window <time>', "how far before a success its source's failures count", text.successWindow)
+    .option('--top <n>', 'how many sources and user names the top lists show', text.top);
+}
+
+/** Where the defaults come from, what they mean on a file, and how to match tuned macros. */
+export function detectionDefaultsHelp(d: DetectionDefaults): string {
+  const text = failureOptionText(d.options);
+  const flags = [`--threshold ${text.threshold} --window ${text.window}`, `--success-after ${text.successAfter} --success-window ${text.successWindow}`];
+  const width = Math.max(...flags.map((f) => f.length)) + 2;
+  const row = (flag: string, search: string, macros: string): string => `  ${flag.padEnd(width)}"${search}"\n  ${' '.repeat(width)}(${macros})`;
+  return `Defaults are the app's detections' (default/macros.conf), so this command and Splunk agree:
+${row(flags[0]!, d.detection, `${d.thresholdMacro}, ${d.windowMacro}`)}
+${row(flags[1]!, COMPROMISE_DETECTION, 'soar_compromise_failure_threshold, soar_compromise_window')}
+A detection counts the last ${text.window} each time it runs; over a file the window slides through the
+whole log: a source is a candidate when more than ${text.threshold} ${d.counted} fall within ANY ${text.window}.
+If the macros were tuned in local/macros.conf, pass the same values (e.g. --threshold 20 --window 30m).`;
+}
+
+/** The saved search both commands' --success-after and --success-window follow. */
+const COMPROMISE_DETECTION = 'SOAR-EDR - Successful login after failures';
 
 export type AttemptsMode = 'csv' | 'json';
 
@@ -149,6 +205,8 @@ export interface FailureAnalysis<S> {
 
 /** What one command adds to the run both share. */
 export interface FailureCommandSpec<C, S> {
+  /** The detection whose options the shared ones override (per-account counting comes from it alone). */
+  readonly detection: DetectionDefaults;
   /** Checks the options only this command has (after the shared ones); a failure is a usage mistake. */
   check(): Result<C>;
   /** The analysis for this run; `attempt` writes one --attempts row, and is undefined without --attempts. */
@@ -171,7 +229,7 @@ export async function runFailureCommand<C, S>(
   const usage = usageComplaint(io, ANALYSIS_EXIT.USAGE);
   const names = inputNames(files, Boolean(io.stdin.isTTY));
   if (!names.ok) return usage(names.error.message);
-  const brute = parseFailureOptions(opts);
+  const brute = parseFailureOptions(opts, spec.detection.options);
   if (!brute.ok) return usage(brute.error.message);
   const checked = spec.check();
   if (!checked.ok) return usage(checked.error.message);

@@ -9,7 +9,6 @@ import type { AuthLogCounts } from '../analysis/authlog';
 import {
   BruteForceOptions,
   bruteForceOptions,
-  DEFAULT_BRUTE_FORCE_OPTIONS,
   type FailureSummary,
   type SourceReport,
   type SuccessAfterFailures,
@@ -41,9 +40,15 @@ export interface SourceReputation {
   readonly details?: Readonly<Record<string, CellValue>>;
 }
 
+/** How syslog lines, which have no year, got theirs: --year, or inferred from the time of reading. */
+export type SyslogYear =
+  | { readonly kind: 'given'; readonly year: number }
+  /** Each line in the latest year that puts it at or before `latestMs` (a day after reading). */
+  | { readonly kind: 'inferred'; readonly latestMs: number };
+
 /** The parts of the report that only one of the two commands has. */
 export type AnalysisDetails =
-  | { readonly kind: 'authlog'; readonly counts: AuthLogCounts; readonly year: number; readonly timeZone: string }
+  | { readonly kind: 'authlog'; readonly counts: AuthLogCounts; readonly year: SyslogYear; readonly timeZone: string }
   | {
       readonly kind: 'winlog';
       readonly counts: WinLogCounts;
@@ -106,13 +111,17 @@ export function reportedSources(f: FailureSummary): SourceReport[] {
   return [...f.topSources, ...extra].sort((a, b) => b.failures - a.failures || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
-/** Columns of the per-source rows (the CSV output and the table's sources section). */
-export function sourceColumns(reputation?: ReadonlyMap<string, SourceReputation>): Column<SourceReport>[] {
+/**
+ * Columns of the per-source rows (the CSV output). With per-account counting (winlog) the
+ * busiest window is one account's, and max_window_account names it.
+ */
+export function sourceColumns(perAccount: boolean, reputation?: ReadonlyMap<string, SourceReputation>): Column<SourceReport>[] {
   const cols: Column<SourceReport>[] = [
     { header: 'address', value: (s) => s.address },
     { header: 'scope', value: (s) => s.scope },
     { header: 'failures', value: (s) => s.failures, numeric: true },
     { header: 'max_in_window', value: (s) => s.maxInWindow, numeric: true },
+    ...(perAccount ? [{ header: 'max_window_account', value: (s: SourceReport) => s.maxWindowAccount }] : []),
     { header: 'brute_force', value: (s) => s.isBruteForce },
     { header: 'window_start', value: (s) => isoTime(s.maxWindowStartMs) },
     { header: 'window_end', value: (s) => isoTime(s.maxWindowEndMs) },
@@ -191,6 +200,7 @@ function sourceJson(s: SourceReport, reputation?: ReadonlyMap<string, SourceRepu
     public: s.isPublic,
     failures: s.failures,
     max_in_window: s.maxInWindow,
+    max_window_account: s.maxWindowAccount,
     window_start: isoTime(s.maxWindowStartMs),
     window_end: isoTime(s.maxWindowEndMs),
     brute_force: s.isBruteForce,
@@ -212,7 +222,8 @@ function detailsJson(d: AnalysisDetails): Record<string, unknown> {
   if (d.kind === 'authlog') {
     const c = d.counts;
     return {
-      year: d.year,
+      year: d.year.kind === 'given' ? d.year.year : null,
+      years_inferred_up_to: d.year.kind === 'inferred' ? isoTime(d.year.latestMs) : null,
       time_zone: d.timeZone,
       lines: c.lines,
       event_lines: c.eventLines,
@@ -248,6 +259,9 @@ function* failureReportJson(r: FailureReport): Generator<string> {
     inputs: r.inputs.map((i) => ({ name: i.name, bytes: i.bytes, gzip: i.gzip, records: i.records, error: i.error })),
     window_seconds: f.windowSeconds,
     threshold: f.threshold,
+    per_account: f.perAccount,
+    success_after: f.failuresBeforeSuccess,
+    success_window_seconds: f.successWindowSeconds,
     totals: {
       failed_attempts: f.totalFailures,
       sources: f.distinctSources,
@@ -295,9 +309,13 @@ function authlogLines(d: Extract<AnalysisDetails, { kind: 'authlog' }>): string[
   const lines = [
     `Failed by method: ${methods || 'none'}${c.legacyPamFailures > 0 ? `; old sshd(pam_unix) authentication failures ${count(c.legacyPamFailures)}` : ''}`,
     `Other sshd events: ${count(c.invalidUserLines)} invalid user, ${count(c.pamFailures)} PAM failures, ${count(c.maxAttemptsExceeded)} max attempts exceeded, ${count(c.preauthDisconnects)} preauth disconnects, ${count(c.accepted)} accepted`,
-    `Syslog times read as year ${d.year}, zone ${d.timeZone}${c.untimedEvents > 0 ? `; ${count(c.untimedEvents)} events without a readable time` : ''}`,
+    `Syslog times ${yearText(d.year)}, zone ${d.timeZone}${c.untimedEvents > 0 ? `; ${count(c.untimedEvents)} events without a readable time` : ''}`,
   ];
   return lines;
+}
+
+function yearText(y: SyslogYear): string {
+  return y.kind === 'given' ? `read from year ${y.year} (--year)` : `placed in the year that puts them at or before ${isoTime(y.latestMs) ?? 'unknown'}`;
 }
 
 function section(title: string, body: string): string {
@@ -312,7 +330,7 @@ export function failureReportTable(r: FailureReport): string {
   const head: string[] = [
     `${inputsLine(r.inputs, d.kind === 'authlog' ? 'line' : 'record')}, ${plural(f.totalFailures, 'failed attempt')} from ${plural(f.distinctSources, 'source')}` +
       `${f.failuresWithoutSource > 0 ? ` (${count(f.failuresWithoutSource)} without a source)` : ''}, ${plural(f.distinctUsers, 'user name')}${f.usersApproximate ? ' (approximate)' : ''}, ${plural(f.successes, 'successful logon')}`,
-    `Time range: ${isoTime(f.firstMs) ?? 'unknown'} to ${isoTime(f.lastMs) ?? 'unknown'}; window ${window}, threshold ${count(f.threshold)}`,
+    `Time range: ${isoTime(f.firstMs) ?? 'unknown'} to ${isoTime(f.lastMs) ?? 'unknown'}; window ${window}, threshold ${count(f.threshold)}${f.perAccount ? ' per account' : ''}`,
   ];
   if (d.kind === 'authlog') head.push(...authlogLines(d));
   else {
@@ -333,7 +351,7 @@ export function failureReportTable(r: FailureReport): string {
   }
   const bf = f.bruteForce;
   out += section(
-    `Brute-force candidates: ${count(bf.length)} (at least ${count(f.threshold)} failures within ${window})`,
+    `Brute-force candidates: ${count(bf.length)} (more than ${count(f.threshold)} failures${f.perAccount ? ' against one account' : ''} within ${window})`,
     bf.length === 0
       ? '(none)\n'
       : renderTable(
@@ -341,6 +359,7 @@ export function failureReportTable(r: FailureReport): string {
             { header: 'address', value: (s: SourceReport) => s.address },
             { header: 'scope', value: (s: SourceReport) => s.scope },
             { header: `max in ${window}`, value: (s: SourceReport) => s.maxInWindow, numeric: true },
+            ...(f.perAccount ? [{ header: 'account', value: (s: SourceReport) => s.maxWindowAccount }] : []),
             { header: 'window start', value: (s: SourceReport) => isoTime(s.maxWindowStartMs) },
             { header: 'window end', value: (s: SourceReport) => isoTime(s.maxWindowEndMs) },
             { header: 'failures', value: (s: SourceReport) => s.failures, numeric: true },
@@ -356,7 +375,7 @@ export function failureReportTable(r: FailureReport): string {
   );
   const saf = f.successAfterFailures;
   out += section(
-    `Success after failures: ${count(saf.length + f.successAfterFailuresTruncated)}`,
+    `Success after failures: ${count(saf.length + f.successAfterFailuresTruncated)} (more than ${count(f.failuresBeforeSuccess)} failures within ${formatSeconds(f.successWindowSeconds)} before)`,
     saf.length === 0 ? '(none)\n' : renderTable(SUCCESS_COLUMNS, saf),
   );
   return out;
@@ -370,7 +389,7 @@ export function renderFailureReport(format: OutputFormat, r: FailureReport): str
 /** renderFailureReport's text in pieces, for writing a large JSON report without holding it whole. */
 export function* failureReportPieces(format: OutputFormat, r: FailureReport): Generator<string> {
   if (format === 'json') yield* failureReportJson(r);
-  else if (format === 'csv') yield renderCsv(sourceColumns(r.reputation), reportedSources(r.failures));
+  else if (format === 'csv') yield renderCsv(sourceColumns(r.failures.perAccount, r.reputation), reportedSources(r.failures));
   else yield failureReportTable(r);
 }
 
@@ -380,39 +399,60 @@ export function* failureReportPieces(format: OutputFormat, r: FailureReport): Ge
 export interface FailureOptionText {
   readonly threshold: string;
   readonly window: string;
-  readonly top: string;
   readonly successAfter: string;
+  readonly successWindow: string;
+  readonly top: string;
 }
 
-export const DEFAULT_FAILURE_OPTION_TEXT: FailureOptionText = {
-  threshold: String(DEFAULT_BRUTE_FORCE_OPTIONS.threshold),
-  window: formatSeconds(DEFAULT_BRUTE_FORCE_OPTIONS.windowSeconds),
-  top: String(DEFAULT_BRUTE_FORCE_OPTIONS.topN),
-  successAfter: String(DEFAULT_BRUTE_FORCE_OPTIONS.minFailuresBeforeSuccess),
-};
+/** Options as a person would type them: the defaults the commands show in --help. */
+export function failureOptionText(o: BruteForceOptions): FailureOptionText {
+  return {
+    threshold: String(o.threshold),
+    window: formatSeconds(o.windowSeconds),
+    successAfter: String(o.failuresBeforeSuccess),
+    successWindow: formatSeconds(o.successWindowSeconds),
+    top: String(o.topN),
+  };
+}
 
-function wholeNumber(text: string, option: string): Result<number, 'usage'> {
+function wholeNumber(text: string, option: string, least: number): Result<number, 'usage'> {
   const t = text.trim();
-  if (!/^\d{1,9}$/.test(t) || Number(t) < 1) return fail('usage', `--${option} must be a whole number of at least 1, not ${JSON.stringify(text.slice(0, 40))}`);
+  if (!/^\d{1,9}$/.test(t) || Number(t) < least) return fail('usage', `--${option} must be a whole number of at least ${least}, not ${JSON.stringify(text.slice(0, 40))}`);
   return ok(Number(t));
 }
 
-/** --threshold, --window (90, 90s, 10m, 1h, 1d), --top and --success-after as the core's options. */
-export function parseFailureOptions(text: FailureOptionText): Result<BruteForceOptions, 'usage'> {
-  const threshold = wholeNumber(text.threshold, 'threshold');
+function seconds(text: string, option: string): Result<number, 'usage'> {
+  const d = parseDuration(text);
+  if (!d.ok) return fail('usage', `--${option}: ${d.error.message}`);
+  if (d.value <= 0) return fail('usage', `--${option} must be longer than 0 seconds`);
+  return d;
+}
+
+/**
+ * --threshold, --window (90, 90s, 10m, 1h, 1d), --success-after, --success-window and --top as
+ * the core's options, over `base` (the command's detection, which decides per-account counting).
+ */
+export function parseFailureOptions(text: FailureOptionText, base: BruteForceOptions): Result<BruteForceOptions, 'usage'> {
+  // "More than 0" is a meaningful threshold: every failure counts.
+  const threshold = wholeNumber(text.threshold, 'threshold', 0);
   if (!threshold.ok) return threshold;
-  const top = wholeNumber(text.top, 'top');
-  if (!top.ok) return top;
-  const successAfter = wholeNumber(text.successAfter, 'success-after');
+  const window = seconds(text.window, 'window');
+  if (!window.ok) return window;
+  const successAfter = wholeNumber(text.successAfter, 'success-after', 0);
   if (!successAfter.ok) return successAfter;
-  const window = parseDuration(text.window);
-  if (!window.ok) return fail('usage', `--window: ${window.error.message}`);
-  if (window.value <= 0) return fail('usage', '--window must be longer than 0 seconds');
-  const options = bruteForceOptions({
-    threshold: threshold.value,
-    topN: top.value,
-    minFailuresBeforeSuccess: successAfter.value,
-    windowSeconds: window.value,
-  });
+  const successWindow = seconds(text.successWindow, 'success-window');
+  if (!successWindow.ok) return successWindow;
+  const top = wholeNumber(text.top, 'top', 1);
+  if (!top.ok) return top;
+  const options = bruteForceOptions(
+    {
+      threshold: threshold.value,
+      windowSeconds: window.value,
+      failuresBeforeSuccess: successAfter.value,
+      successWindowSeconds: successWindow.value,
+      topN: top.value,
+    },
+    base,
+  );
   return options.ok ? options : fail('usage', options.error.message);
 }

@@ -6,11 +6,11 @@
  */
 import { Command, Option } from 'commander';
 import { attemptFromWinEvent } from '../analysis/attempt-export';
+import { WINDOWS_BRUTE_FORCE_OPTIONS } from '../analysis/bruteforce';
 import { WinLogAnalyzer } from '../analysis/winlog';
 import { readWinlog, WinlogFormat } from '../analysis/winlog-read';
 import { ok } from '../result';
-import { ANALYSIS_EXIT, ANALYSIS_EXIT_HELP, FailureCommandOptions, runFailureCommand } from './failure-command';
-import { DEFAULT_FAILURE_OPTION_TEXT } from './failure-summary';
+import { addDetectionOptions, ANALYSIS_EXIT, analysisExitHelp, DetectionDefaults, detectionDefaultsHelp, FailureCommandOptions, runFailureCommand } from './failure-command';
 import { addOutputOptions } from './output-format';
 import type { CliIO } from './runtime';
 import { complain } from './runtime';
@@ -19,20 +19,26 @@ export const WINLOG_EXIT = ANALYSIS_EXIT;
 
 export const INPUT_FORMATS = ['auto', 'xml', 'csv', 'json'] as const;
 
+/** The Windows failed-logon detection's defaults (default/macros.conf), which winlog's options start from. */
+export const WINLOG_DETECTION: DetectionDefaults = {
+  options: WINDOWS_BRUTE_FORCE_OPTIONS,
+  detection: 'SOAR-EDR - Windows failed-logon brute force',
+  thresholdMacro: 'soar_windows_bruteforce_threshold',
+  windowMacro: 'soar_windows_bruteforce_window',
+  counted: 'failures against one account',
+  success: 'a 4624 logon',
+};
+
 interface WinlogOptions extends FailureCommandOptions {
   inputFormat: (typeof INPUT_FORMATS)[number];
 }
-
 
 export function winlogCommand(io: CliIO): Command {
   const cmd = new Command('winlog')
     .description('find failed Windows logons (4625) and brute force in Event XML, CSV or winlogbeat JSON exports (plain, .gz, or - for stdin)')
     .argument('[file...]', 'exported event files, or - for standard input (default: standard input)')
-    .addOption(new Option('--input-format <format>', 'the export format; auto looks at the first characters').choices([...INPUT_FORMATS]).default('auto'))
-    .option('--threshold <n>', 'a source is a brute-force candidate at this many failures inside one window', DEFAULT_FAILURE_OPTION_TEXT.threshold)
-    .option('--window <time>', 'sliding window: 90 (seconds), 90s, 10m, 1h, 1d', DEFAULT_FAILURE_OPTION_TEXT.window)
-    .option('--top <n>', 'how many sources and user names the top lists show', DEFAULT_FAILURE_OPTION_TEXT.top)
-    .option('--success-after <n>', 'report a 4624 logon whose source had at least this many failures before', DEFAULT_FAILURE_OPTION_TEXT.successAfter)
+    .addOption(new Option('--input-format <format>', 'the export format; auto looks at the first characters').choices([...INPUT_FORMATS]).default('auto'));
+  addDetectionOptions(cmd, WINLOG_DETECTION)
     .option('--attempts', 'instead of the summary, write every failed logon: CSV, or JSON Lines with --format json')
     .option('--enrich', 'look the brute-force candidates up with VirusTotal and AbuseIPDB (public addresses only)');
   addOutputOptions(cmd);
@@ -46,14 +52,20 @@ and winlogbeat / ECS JSON (one object per line, an array, or one object). Status
 become a readable reason ("bad password", "no such user", "account locked out"); the source is
 IpAddress (a local logon has none).
 
+${detectionDefaultsHelp(WINLOG_DETECTION)}
+As in the detection (stats by src_ip, user), each account of a source has windows of its own
+(a failure naming no account counts in none), and a source is one candidate however many of
+its accounts pass the threshold.
+
 Output: --format table (a text report with failures by reason and logon type), csv (one row per
 source: the top sources and every brute-force candidate), json (one document). --attempts writes
 time,source,host,address,user,invalid_user,method (logon type),reason,port,count per failure.
 
-${ANALYSIS_EXIT_HELP}`,
+${analysisExitHelp(cmd)}`,
   );
   cmd.action((files: string[], opts: WinlogOptions) =>
     runFailureCommand(io, cmd, files, opts, {
+      detection: WINLOG_DETECTION,
       check: () => ok(undefined),
       analysis: (_nothing, brute, attempt) => {
         const analyzer = new WinLogAnalyzer(brute, attempt === undefined ? undefined : (ev) => attempt(attemptFromWinEvent(ev)));

@@ -14,7 +14,7 @@ import {
   winEventFromJson,
   winEventFromXml,
 } from '../../src/analysis/winlog';
-import { bruteForceOptions, BruteForceOptions } from '../../src/analysis/bruteforce';
+import { bruteForceOptions, BruteForceOptions, WINDOWS_BRUTE_FORCE_OPTIONS } from '../../src/analysis/bruteforce';
 import { corpusPath, corpusText } from './corpus';
 
 const CSV = 'deepbluecli_smb-password-guessing-security_4625_all.csv';
@@ -136,7 +136,31 @@ describe('analysis/winlog: DeepBlueCLI SMB password guessing, CSV (all 3,561 eve
     }
     assert.equal(s.failures.bruteForce.length, 1);
     assert.equal(s.failures.bruteForce[0]!.maxInWindow, best);
+    assert.equal(s.failures.bruteForce[0]!.maxWindowAccount, null, 'counted per source');
     assert.ok(best > 1000);
+  });
+
+  it("counts per address and account as the Windows detection does (stats by src_ip, user): the busiest account's window", () => {
+    const perAccount = new Map<string, number[]>();
+    for (const r of rows) perAccount.set(r.TargetUserName!, [...(perAccount.get(r.TargetUserName!) ?? []), Date.parse(r.TimeCreated)]);
+    const windowMs = WINDOWS_BRUTE_FORCE_OPTIONS.windowSeconds * 1000;
+    let best = 0;
+    let bestAccount = '';
+    for (const [account, unsorted] of perAccount) {
+      const times = unsorted.sort((a, b) => a - b);
+      for (let lo = 0, hi = 0; hi < times.length; hi++) {
+        while (times[hi]! - times[lo]! >= windowMs) lo++;
+        if (hi - lo + 1 > best) [best, bestAccount] = [hi - lo + 1, account];
+      }
+    }
+    const w = summarize(events, WINDOWS_BRUTE_FORCE_OPTIONS);
+    assert.equal(w.failures.perAccount, true);
+    assert.deepEqual(
+      w.failures.bruteForce.map((b) => [b.address, b.maxInWindow, b.maxWindowAccount]),
+      [['192.168.198.149', best, bestAccount]],
+    );
+    assert.equal(bestAccount, 'Administrator');
+    assert.ok(perAccount.get('JcDfcZTc')!.length <= WINDOWS_BRUTE_FORCE_OPTIONS.threshold, 'the other account alone would not fire');
   });
 
   it('reads a Splunk-style export of the same events (EventCode, Source_Network_Address, multivalue Account_Name)', async () => {
@@ -239,7 +263,7 @@ describe('analysis/winlog: DeepBlueCLI Event XML (first 100)', () => {
     const withSuccess = xml.slice(0, last) + '<EventID>4624</EventID>' + xml.slice(last + '<EventID>4625</EventID>'.length);
     const r = await read(fromText(withSuccess));
     assert.ok(r.result.ok);
-    const s = summarize(r.events, { minFailuresBeforeSuccess: 50 });
+    const s = summarize(r.events, { failuresBeforeSuccess: 50 });
     assert.equal(s.counts.failures, 99);
     assert.equal(s.counts.successes, 1);
     const hit = s.failures.successAfterFailures[0]!;

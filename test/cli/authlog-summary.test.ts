@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { Command } from 'commander';
 import { AuthLogAnalyzer, AuthLogSummary } from '../../src/analysis/authlog';
-import { BruteForceOptions } from '../../src/analysis/bruteforce';
+import { BruteForceOptions, SSH_BRUTE_FORCE_OPTIONS, WINDOWS_BRUTE_FORCE_OPTIONS } from '../../src/analysis/bruteforce';
 import { clockFactory } from '../../src/cli/authlog-command';
 import { attemptsMode } from '../../src/cli/failure-command';
 import {
-  DEFAULT_FAILURE_OPTION_TEXT,
+  failureOptionText,
+  FailureOptionText,
   FailureReport,
   formatSeconds,
   hasFindings,
@@ -27,13 +28,15 @@ import { corpusPath } from '../support/paths';
 const SSH = corpusPath('sshd', 'loghub_SSH_2k.log');
 const LINUX = corpusPath('sshd', 'loghub_Linux_2k.log');
 
-function options(given: Partial<typeof DEFAULT_FAILURE_OPTION_TEXT> = {}): BruteForceOptions {
-  const o = parseFailureOptions({ ...DEFAULT_FAILURE_OPTION_TEXT, ...given });
+const DEFAULT_TEXT = failureOptionText(SSH_BRUTE_FORCE_OPTIONS);
+
+function options(given: Partial<FailureOptionText> = {}): BruteForceOptions {
+  const o = parseFailureOptions({ ...DEFAULT_TEXT, ...given }, SSH_BRUTE_FORCE_OPTIONS);
   assert.ok(o.ok, o.ok ? '' : o.error.message);
   return o.value;
 }
 
-function analyze(text: string, year: number, given: Partial<typeof DEFAULT_FAILURE_OPTION_TEXT> = {}): AuthLogSummary {
+function analyze(text: string, year: number, given: Partial<FailureOptionText> = {}): AuthLogSummary {
   const clocks = clockFactory(String(year), 'UTC', new Date());
   assert.ok(clocks.ok);
   const a = new AuthLogAnalyzer(clocks.value.make(), options(given));
@@ -45,14 +48,18 @@ function report(s: AuthLogSummary, name: string, year: number): FailureReport {
   return {
     inputs: [{ name, bytes: 0, gzip: false, records: s.counts.lines, error: null }],
     failures: s.failures,
-    details: { kind: 'authlog', counts: s.counts, year, timeZone: 'UTC' },
+    details: { kind: 'authlog', counts: s.counts, year: { kind: 'given', year }, timeZone: 'UTC' },
   };
 }
 
 describe('cli/failure-summary: options', () => {
-  it('defaults to the core defaults: 10 failures in 1m, top 10, success after 5', () => {
-    assert.deepEqual(options(), { threshold: 10, windowSeconds: 60, topN: 10, minFailuresBeforeSuccess: 5 });
-    assert.equal(DEFAULT_FAILURE_OPTION_TEXT.window, '1m');
+  it('writes the core options as option text that parses back to them (window 15m, success window 30m)', () => {
+    assert.deepEqual(options(), SSH_BRUTE_FORCE_OPTIONS);
+    assert.deepEqual([DEFAULT_TEXT.window, DEFAULT_TEXT.successWindow], ['15m', '30m']);
+    // Per-account counting is the detection's, whatever the options say.
+    const win = parseFailureOptions(failureOptionText(WINDOWS_BRUTE_FORCE_OPTIONS), WINDOWS_BRUTE_FORCE_OPTIONS);
+    assert.deepEqual(win, { ok: true, value: WINDOWS_BRUTE_FORCE_OPTIONS });
+    assert.equal(options({ threshold: '0', successAfter: '0' }).threshold, 0, '"more than 0" is every failure');
   });
 
   it('reads windows as seconds, or with s, m, h, d', () => {
@@ -64,27 +71,38 @@ describe('cli/failure-summary: options', () => {
   });
 
   it('refuses each bad value with a message naming the option', () => {
-    const bad: [Partial<typeof DEFAULT_FAILURE_OPTION_TEXT>, RegExp][] = [
-      [{ threshold: '0' }, /--threshold must be a whole number of at least 1, not "0"/],
+    const bad: [Partial<FailureOptionText>, RegExp][] = [
+      [{ threshold: '-1' }, /--threshold must be a whole number of at least 0, not "-1"/],
       [{ threshold: '2.5' }, /--threshold/],
       [{ top: 'ten' }, /--top/],
+      [{ top: '0' }, /--top must be a whole number of at least 1, not "0"/],
       [{ successAfter: '-1' }, /--success-after/],
       [{ window: '10x' }, /--window: "10x" is not a duration/],
       [{ window: '0' }, /--window must be longer than 0 seconds/],
+      [{ successWindow: 'later' }, /--success-window: "later" is not a duration/],
+      [{ successWindow: '0s' }, /--success-window must be longer than 0 seconds/],
     ];
     for (const [given, message] of bad) {
-      const r = parseFailureOptions({ ...DEFAULT_FAILURE_OPTION_TEXT, ...given });
+      const r = parseFailureOptions({ ...DEFAULT_TEXT, ...given }, SSH_BRUTE_FORCE_OPTIONS);
       assert.ok(!r.ok, JSON.stringify(given));
       assert.equal(r.error.kind, 'usage');
       assert.match(r.error.message, message);
     }
   });
 
-  it('checks --year and --timezone, defaulting the year to the current one', () => {
+  it('checks --year and --timezone; without --year a line goes in the year that puts it at most a day after now', () => {
     const now = new Date('2031-03-04T05:06:07Z');
     const d = clockFactory(undefined, 'UTC', now);
     assert.ok(d.ok);
-    assert.equal(d.value.year, 2031);
+    assert.deepEqual(d.value.year, { kind: 'inferred', latestMs: Date.UTC(2031, 2, 5, 5, 6, 7) });
+    const inferred = d.value.make();
+    assert.equal(inferred.yearlessToEpochMs(3, 5, 5, 6, 7), Date.UTC(2031, 2, 5, 5, 6, 7), 'a day ahead: this year');
+    assert.equal(inferred.yearlessToEpochMs(3, 5, 5, 6, 8), Date.UTC(2030, 2, 5, 5, 6, 8), 'a second more: last year');
+    assert.equal(inferred.yearlessToEpochMs(12, 31, 23, 0, 0), Date.UTC(2030, 11, 31, 23));
+    const given = clockFactory('2017', 'UTC', now);
+    assert.ok(given.ok);
+    assert.deepEqual(given.value.year, { kind: 'given', year: 2017 });
+    assert.equal(given.value.make().yearlessToEpochMs(12, 31, 23, 0, 0), Date.UTC(2017, 11, 31, 23), '--year is used as given');
     const badYear = clockFactory('17', 'UTC', now);
     assert.ok(!badYear.ok);
     assert.match(badYear.error.message, /^--year must be a four-digit year like 2024, not "17"/);
@@ -94,6 +112,9 @@ describe('cli/failure-summary: options', () => {
     const zone = clockFactory('2017', 'Mars/Olympus_Mons', now);
     assert.ok(!zone.ok);
     assert.match(zone.error.message, /^--timezone: unknown time zone/);
+    const noClock = clockFactory(undefined, 'UTC', new Date(Number.NaN));
+    assert.ok(!noClock.ok);
+    assert.match(noClock.error.message, /^the system clock: the reading time must be a time after 1970/);
     const berlin = clockFactory('2017', 'Europe/Berlin', now);
     assert.ok(berlin.ok);
     // 10 Dec is winter time: UTC+1.
@@ -135,7 +156,7 @@ describe('cli/failure-summary: loghub_SSH_2k.log report', () => {
     assert.equal(doc.top_users[0].user, 'root');
     assert.equal(doc.top_users[0].failures, 378);
     assert.equal(doc.brute_force.length, s.failures.bruteForce.length);
-    assert.ok(doc.brute_force.every((b: { brute_force: boolean; max_in_window: number }) => b.brute_force && b.max_in_window >= 10));
+    assert.ok(doc.brute_force.every((b: { brute_force: boolean; max_in_window: number }) => b.brute_force && b.max_in_window > 10));
     assert.equal(doc.totals.first, '2017-12-10T06:55:48Z');
     assert.equal(doc.totals.last, '2017-12-10T11:04:45Z');
   });
@@ -162,15 +183,15 @@ describe('cli/failure-summary: loghub_SSH_2k.log report', () => {
     assert.match(text, /^loghub_SSH_2k\.log: 2,000 lines, 528 failed attempts from 23 sources/);
     assert.match(text, /\nTop sources \(23 of 23\)\naddress +scope +failures/);
     assert.match(text, /\n183\.62\.140\.253 +public +286 /);
-    assert.match(text, new RegExp(`\\nBrute-force candidates: ${s.failures.bruteForce.length} \\(at least 10 failures within 1m\\)`));
-    assert.match(text, /\nSuccess after failures: 0\n\(none\)\n$/);
+    assert.match(text, new RegExp(`\\nBrute-force candidates: ${s.failures.bruteForce.length} \\(more than 10 failures within 15m\\)`));
+    assert.match(text, /\nSuccess after failures: 0 \(more than 3 failures within 30m before\)\n\(none\)\n$/);
     assert.equal(hasFindings(s.failures), s.failures.bruteForce.length > 0);
   });
 
-  it('a wider window finds more candidates, a higher threshold fewer', () => {
+  it('a narrower window finds fewer candidates, a higher threshold fewer', () => {
     const text = readFileSync(SSH, 'utf8');
     const base = s.failures.bruteForce.length;
-    assert.ok(analyze(text, 2017, { window: '10m' }).failures.bruteForce.length > base);
+    assert.ok(analyze(text, 2017, { window: '1m' }).failures.bruteForce.length < base);
     assert.ok(analyze(text, 2017, { threshold: '100' }).failures.bruteForce.length < base);
     assert.equal(analyze(text, 2017, { threshold: '1000' }).failures.bruteForce.length, 0);
   });

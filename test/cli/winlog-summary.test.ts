@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { createReadStream } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { DEFAULT_BRUTE_FORCE_OPTIONS } from '../../src/analysis/bruteforce';
+import { WINDOWS_BRUTE_FORCE_OPTIONS } from '../../src/analysis/bruteforce';
 import { WinLogAnalyzer, WinLogSummary } from '../../src/analysis/winlog';
 import { readWinlog } from '../../src/analysis/winlog-read';
 import { reputationRows, verdictText } from '../../src/cli/enrich-summary';
@@ -18,7 +18,7 @@ const XML = corpusPath('windows', 'deepbluecli_smb-password-guessing-security_46
 const BEAT = corpusPath('windows', 'elastic_beats_security-windows2012r2-logon_4625_event.json');
 
 async function analyze(file: string): Promise<{ s: WinLogSummary; report: FailureReport }> {
-  const a = new WinLogAnalyzer(DEFAULT_BRUTE_FORCE_OPTIONS);
+  const a = new WinLogAnalyzer(WINDOWS_BRUTE_FORCE_OPTIONS);
   const r = await readWinlog(createReadStream(file), 'auto', (ev) => a.add(ev));
   assert.ok(r.ok);
   const s = a.summarize();
@@ -61,8 +61,14 @@ describe('cli/failure-summary: DeepBlueCLI 4625 exports', () => {
     assert.match(table, /\nFailures by reason \(SubStatus, else Status\)\nreason +code +failures\n[- ]+\nbad password +0xc000006a +97\n/);
     assert.match(table, /\nno such user +0xc0000064 +1\n/);
     assert.match(table, /\nFailures by logon type\nlogon type +name +failures\n[- ]+\n +3 +Network +100\n/);
+    // Counted per account, as the Windows detection does: the busiest account is named.
+    assert.match(table, /\nBrute-force candidates: 1 \(more than 5 failures against one account within 15m\)\naddress +scope +max in 15m +account +window start/);
+    assert.match(table, /\n192\.168\.198\.149 +private +99 +Administrator +2016-09-19T16:50:06\.513Z /);
     const csv = parseCsv(renderFailureReport('csv', report), { columns: true }) as Record<string, string>[];
-    assert.deepEqual(csv.map((r) => [r.address, r.scope, r.failures, r.brute_force]), [['192.168.198.149', 'private', '100', 'true']]);
+    assert.deepEqual(
+      csv.map((r) => [r.address, r.scope, r.failures, r.max_in_window, r.max_window_account, r.brute_force, r.top_users]),
+      [['192.168.198.149', 'private', '100', '99', 'Administrator', 'true', 'Administrator (99), JcDfcZTc (1)']],
+    );
   });
 
   it('winlogbeat JSON: ::1 is loopback', async () => {

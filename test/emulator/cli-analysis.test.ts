@@ -11,6 +11,8 @@ import { gzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { refang } from '../../src/analysis/iocs';
 import { ABUSE_DOCS_IP, AbuseAnswer, IntelStub, startAbuseIpdbStub, startVirusTotalStub, VtAnswer } from '../support/intel-stubs';
+import { isoTime } from '../../src/cli/failure-summary';
+import { lookBackSeconds, packagedMacros } from '../support/packaged-conf';
 import { corpusPath, REPO_ROOT } from '../support/paths';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
@@ -166,21 +168,26 @@ describe('soar-edr authlog (built CLI, real logs)', function () {
   });
 
   it('--threshold, --window, --year, --timezone change the analysis', async () => {
-    const tight = JSON.parse((await run(['authlog', SSH, '--year', '2017', '--format', 'json', '--threshold', '30'])).stdout) as Doc;
+    const tight = JSON.parse((await run(['authlog', SSH, '--year', '2017', '--format', 'json', '--threshold', '30', '--window', '1m'])).stdout) as Doc;
     assert.deepEqual(tight.brute_force.map((b: Doc) => b.address), ['183.62.140.253']);
     const wide = JSON.parse((await run(['authlog', SSH, '--year', '2017', '--format', 'json', '--threshold', '30', '--window', '10m'])).stdout) as Doc;
     assert.equal(wide.window_seconds, 600);
     assert.ok(wide.brute_force.length > tight.brute_force.length);
+    // 31 failures within a minute: more than 30, not more than 31.
+    const edge = JSON.parse((await run(['authlog', SSH, '--year', '2017', '--format', 'json', '--threshold', '31', '--window', '1m'])).stdout) as Doc;
+    assert.deepEqual(edge.brute_force, []);
     const shifted = JSON.parse((await run(['authlog', SSH, '--year', '2016', '--timezone', '+02:00', '--format', 'json'])).stdout) as Doc;
     assert.equal(shifted.totals.first, '2016-12-10T04:55:48Z');
     const clean = await run(['authlog', SSH, '--year', '2017', '--threshold', '1000']);
     assert.equal(clean.code, 0, 'no candidate, no success after failures');
-    assert.match(clean.stdout, /\nBrute-force candidates: 0 \(at least 1,000 failures within 1m\)\n\(none\)\n/);
+    assert.match(clean.stdout, /\nBrute-force candidates: 0 \(more than 1,000 failures within 15m\)\n\(none\)\n/);
   });
 
   it('exit 2 for usage mistakes, before reading anything', async () => {
     const cases: [string[], RegExp][] = [
-      [['authlog', SSH, '--threshold', '0'], /--threshold must be a whole number/],
+      [['authlog', SSH, '--threshold', 'ten'], /--threshold must be a whole number/],
+      [['authlog', SSH, '--success-window', 'soon'], /--success-window: "soon" is not a duration/],
+      [['winlog', WIN_XML, '--year', '2017'], /unknown option '--year'/],
       [['authlog', SSH, '--window', 'soon'], /--window: "soon" is not a duration/],
       [['authlog', SSH, '--top', 'x'], /--top/],
       [['authlog', SSH, '--year', '17'], /--year must be a four-digit year/],
@@ -296,6 +303,105 @@ describe('soar-edr winlog (built CLI, DeepBlueCLI and winlogbeat exports)', func
   });
 });
 
+describe('authlog and winlog with their defaults on the edge of the packaged detections', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let macro: (name: string) => string;
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'soar-cli-edge-'));
+    macro = await packagedMacros();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  /** "Mar  1 10:00:00": a syslog time, which has no year. */
+  const syslogTime = (ms: number): string => {
+    const d = new Date(ms);
+    return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${d.toISOString().slice(11, 19)}`;
+  };
+  const failed = (ms: number, user = 'root'): string => `${syslogTime(ms)} h sshd[1]: Failed password for ${user} from 203.0.113.7 port 22 ssh2`;
+  /** `n` times from t0 to t0 + spanSeconds, whole seconds, first and last included. */
+  const spread = (t0: number, n: number, spanSeconds: number): number[] =>
+    Array.from({ length: n }, (_, i) => t0 + Math.round((i * spanSeconds) / (n - 1)) * 1000);
+  const T0 = Date.UTC(2024, 2, 1, 10);
+  const runOn = async (name: string, text: string, args: string[]): Promise<{ code: number | null; doc: Doc }> => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    const r = await run([...args.slice(0, 1), file, ...args.slice(1), '--format', 'json']);
+    assert.equal(r.stderr, '');
+    return { code: r.code, doc: JSON.parse(r.stdout) as Doc };
+  };
+
+  it('authlog: more than soar_ssh_bruteforce_threshold failures within soar_ssh_bruteforce_window fire; that many, or a window wider, do not', async () => {
+    const threshold = Number(macro('soar_ssh_bruteforce_threshold'));
+    const window = lookBackSeconds(macro('soar_ssh_bruteforce_window'));
+    const cases: [string, number[], boolean][] = [
+      ['threshold-in-window', spread(T0, threshold, window - 1), false],
+      ['one-more-in-window', spread(T0, threshold + 1, window - 1), true],
+      ['one-more-a-window-apart', spread(T0, threshold + 1, window), false],
+    ];
+    for (const [name, times, fires] of cases) {
+      const { code, doc } = await runOn(`${name}.log`, times.map((t) => failed(t)).join('\n') + '\n', ['authlog', '--year', '2024']);
+      assert.equal(code, fires ? 1 : 0, name);
+      assert.deepEqual(doc.brute_force.map((b: Doc) => [b.address, b.max_in_window]), fires ? [['203.0.113.7', threshold + 1]] : [], name);
+      assert.deepEqual([doc.threshold, doc.window_seconds], [threshold, window]);
+    }
+  });
+
+  it('winlog: more than soar_windows_bruteforce_threshold failures against ONE account within the window fire', async () => {
+    const threshold = Number(macro('soar_windows_bruteforce_threshold'));
+    const window = lookBackSeconds(macro('soar_windows_bruteforce_window'));
+    const csv = (rows: [number, string][]): string =>
+      'TimeCreated,IpAddress,TargetUserName\n' + rows.map(([t, u]) => `${new Date(t).toISOString()},192.0.2.44,${u}`).join('\n') + '\n';
+    const times = spread(T0, threshold + 1, window - 1);
+    const one = await runOn('one-account.csv', csv(times.map((t) => [t, 'Administrator'])), ['winlog']);
+    assert.equal(one.code, 1);
+    assert.deepEqual(one.doc.brute_force.map((b: Doc) => [b.address, b.max_in_window, b.max_window_account]), [['192.0.2.44', threshold + 1, 'Administrator']]);
+    // As many failures from the address, but the last against another account: no account passes.
+    const two = await runOn('two-accounts.csv', csv(times.map((t, i) => [t, i === threshold ? 'Guest' : 'Administrator'])), ['winlog']);
+    assert.equal(two.code, 0);
+    assert.deepEqual(two.doc.brute_force, []);
+    assert.equal(two.doc.totals.failed_attempts, threshold + 1);
+  });
+
+  it('success after more than soar_compromise_failure_threshold failures within soar_compromise_window', async () => {
+    const threshold = Number(macro('soar_compromise_failure_threshold'));
+    const window = lookBackSeconds(macro('soar_compromise_window'));
+    const success = T0 + window * 1000;
+    const accepted = `${syslogTime(success)} h sshd[2]: Accepted password for deploy from 203.0.113.7 port 22 ssh2`;
+    const cases: [string, number[], boolean][] = [
+      ['more-within', spread(success - (window - 1) * 1000, threshold + 1, window - 2), true],
+      ['as-many-within', spread(success - (window - 1) * 1000, threshold, window - 2), false],
+      ['first-a-window-before', spread(T0, threshold + 1, window - 1), false],
+    ];
+    for (const [name, times, reported] of cases) {
+      const { doc } = await runOn(`${name}.log`, [...times.map((t) => failed(t, 'deploy')), accepted].join('\n') + '\n', ['authlog', '--year', '2024']);
+      assert.deepEqual(
+        doc.success_after_failures.map((x: Doc) => [x.address, x.user, x.failures_before]),
+        reported ? [['203.0.113.7', 'deploy', threshold + 1]] : [],
+        name,
+      );
+    }
+  });
+
+  it('without --year, a syslog line that would be in the future is placed in the previous year', async () => {
+    const now = Date.now();
+    let ahead = now + 3 * 86_400_000;
+    if (syslogTime(ahead).startsWith('Feb 29')) ahead += 86_400_000; // the year before has none
+    const past = now - 3_600_000;
+    const { doc } = await runOn('future.log', `${failed(ahead)}\n${failed(past)}\n`, ['authlog']);
+    const a = new Date(ahead);
+    const expected = Date.UTC(a.getUTCFullYear() - 1, a.getUTCMonth(), a.getUTCDate(), a.getUTCHours(), a.getUTCMinutes(), a.getUTCSeconds());
+    assert.equal(doc.totals.first, isoTime(expected));
+    assert.equal(doc.totals.last, isoTime(Math.floor(past / 1000) * 1000), 'a line of the last hour stays in its year');
+    assert.equal(doc.authlog.year, null);
+    assert.ok(Date.parse(doc.authlog.years_inferred_up_to) >= now + 86_400_000);
+    const given = await runOn('future-given.log', `${failed(ahead)}\n`, ['authlog', '--year', String(a.getUTCFullYear())]);
+    assert.equal(given.doc.totals.first, isoTime(Math.floor(ahead / 1000) * 1000), '--year is used as given');
+    assert.equal(given.doc.authlog.year, a.getUTCFullYear());
+  });
+});
+
 describe('--enrich against loopback VirusTotal and AbuseIPDB stubs', function () {
   this.timeout(120_000);
   let vt: IntelStub<VtAnswer>;
@@ -334,7 +440,7 @@ describe('--enrich against loopback VirusTotal and AbuseIPDB stubs', function ()
   });
 
   it('authlog: the candidates get the verdict `soar-edr reputation` gives them (answered once, then cached)', async () => {
-    const r = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--enrich', '--format', 'json'], { env: env(false) });
+    const r = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--window', '1m', '--enrich', '--format', 'json'], { env: env(false) });
     assert.equal(r.code, 1, r.stderr);
     const doc = JSON.parse(r.stdout) as Doc;
     assert.deepEqual(doc.brute_force.map((b: Doc) => b.address), [TOP_ATTACKER, '112.95.230.3']);
@@ -351,12 +457,12 @@ describe('--enrich against loopback VirusTotal and AbuseIPDB stubs', function ()
     assert.equal(row.status, 'cached');
     assert.equal(vt.requestsFor(TOP_ATTACKER), 1, 'the second run used the cache');
 
-    const table = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--enrich'], { env: env(false) });
+    const table = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--window', '1m', '--enrich'], { env: env(false) });
     assert.match(table.stdout, new RegExp(`\\n183\\.62\\.140\\.253 +public +31 .* ${top.verdict} `));
   });
 
   it('exit 5 when the candidates could not be looked up (no key), the report still written', async () => {
-    const r = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--enrich', '--format', 'json'], { env: { SOAR_DATA_DIR: dataDir } });
+    const r = await run(['authlog', SSH, '--year', '2017', '--threshold', '25', '--window', '1m', '--enrich', '--format', 'json'], { env: { SOAR_DATA_DIR: dataDir } });
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, /no VirusTotal or AbuseIPDB key/);
     const doc = JSON.parse(r.stdout) as Doc;
