@@ -1,6 +1,6 @@
 /**
  * A large auth.log for the authlog benchmark, built deterministically from the real sshd logs
- * in shared/corpus/sshd and cached under the OS temp directory by size and seed.
+ * in test/fixtures/corpus/sshd and cached under the OS temp directory by size and seed.
  *
  * The file is a sequence of rounds. Each round holds, in this order:
  *  - the 2,000 lines of loghub_SSH_2k.log (LF),
@@ -23,7 +23,9 @@ import { prng } from './prng';
 
 const GENERATOR_VERSION = 1;
 
-export const corpusRoot = path.resolve(__dirname, '../..', '..', 'shared', 'corpus');
+import { CORPUS as corpusRoot } from '../test/support/paths';
+
+export { corpusRoot };
 
 /** OpenSSH message formats the loghub sample does not hold (as sshd 7.x-9.x write them). */
 const MODERN_LINES = [

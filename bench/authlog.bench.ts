@@ -4,7 +4,7 @@
  *  - the command the user runs: `node dist/cli/soar-edr.cjs authlog FILE --format json`,
  *  - the analysis core alone (bench/authlog-driver.ts: readLines + AuthLogAnalyzer, no option
  *    parsing or output), to show what the CLI shell adds,
- *  - seed 003's Python parser (../shared/baselines/seed003_parse_ssh.py), same file, same run
+ *  - seed 003's Python parser (seed003_parse_ssh.py in SOAR_BASELINES_DIR, when given), same file, same run
  *    (BENCH_AUTHLOG_PY_MB gives it a smaller prefix of the same file instead),
  * each in a child process pinned to one core, interleaved, several runs, medians; peak RSS
  * from GNU time. fail2ban-regex is a reference figure from LANDSCAPE.md §3.6, not measured.
@@ -13,11 +13,11 @@
 import * as path from 'node:path';
 import type { BenchLine } from './alert-action.bench';
 import { authlogInput } from './authlog-input';
-import { ChildRun, CLI, loadNote, perSecond, pinning, runChild, SHARED } from './child-measure';
+import { baselineScript, ChildRun, CLI, loadNote, perSecond, pinning, runChild, skippedBaseline } from './child-measure';
 import { median } from './stats';
 
 const FAIL2BAN_LINES_PER_S = 20_600;
-const PYTHON = path.join(SHARED, 'baselines', 'seed003_parse_ssh.py');
+const PYTHON = baselineScript('seed003_parse_ssh.py');
 
 interface CliSummary {
   inputs: { records: number; bytes: number }[];
@@ -73,10 +73,12 @@ export async function benchAuthlog(runs: number): Promise<BenchLine[]> {
     check(d, 'authlog driver');
     coreSummary = JSON.parse(d.stdout) as CoreSummary;
     core.push(d);
-    const p = await runChild('python3', [PYTHON, pyInput.file]);
-    check(p, 'seed003_parse_ssh.py');
-    pyCount = Number(/Total failed login attempts: (\d+)/.exec(p.stdout)?.[1] ?? NaN);
-    py.push(p);
+    if (PYTHON !== null) {
+      const p = await runChild('python3', [PYTHON, pyInput.file]);
+      check(p, 'seed003_parse_ssh.py');
+      pyCount = Number(/Total failed login attempts: (\d+)/.exec(p.stdout)?.[1] ?? NaN);
+      py.push(p);
+    }
   }
 
   // Memory should not grow with the file: one more run of ours on a quarter of it.
@@ -124,8 +126,9 @@ export async function benchAuthlog(runs: number): Promise<BenchLine[]> {
   const pySlice = pyInput === input ? 'same file' : `a ${sizeLabel(pyInput.bytes)} prefix of the same file`;
   const found = cliSummary !== null ? cliSummary.authlog.failed_password_lines : coreSummary?.failedPasswordLines;
   const attempts = cliSummary !== null ? cliSummary.totals.failed_attempts : coreSummary?.totalFailures;
-  lines.push({
-    name: `seed 003 Python parser (seed003_parse_ssh.py), ${pySlice}, median of ${n}`,
+  if (PYTHON === null) lines.push(skippedBaseline('the lab SSH parser script (Python)', 'seed003_parse_ssh.py'));
+  else lines.push({
+    name: `the lab SSH parser script (Python, seed003_parse_ssh.py), ${pySlice}, median of ${n}`,
     value:
       `${rate(pyInput.lines, pyInput.bytes, pyMs)}, peak RSS ${maxRss(py).toFixed(0)} MB; ours ${(oursRate / pyRate).toFixed(1)}x its lines/s. ` +
       `It counted ${pyCount.toLocaleString('en-US')} "Failed password" lines (IPv4 only)` +

@@ -11,7 +11,27 @@ import { timeProcess } from './stats';
 
 /** The repository root (this file runs as out/bench/child-measure.js). */
 export const REPO = path.resolve(__dirname, '../..');
-export const SHARED = path.resolve(REPO, '..', 'shared');
+
+/**
+ * The Python scripts the benchmarks compare against (the lab scripts this project started from)
+ * are not part of the repository: point SOAR_BASELINES_DIR at their folder to measure them in the
+ * same run. Without it each bench measures our side only and prints which baseline it skipped.
+ */
+export function baselineScript(file: string): string | null {
+  const dir = process.env.SOAR_BASELINES_DIR;
+  const script = dir === undefined || dir === '' ? null : path.join(dir, file);
+  if (script !== null && existsSync(script)) return script;
+  process.stderr.write(
+    `bench: baseline ${file} skipped: ${script === null ? 'SOAR_BASELINES_DIR is not set' : `${script} does not exist`} ` +
+      '(set SOAR_BASELINES_DIR to the folder holding the Python baseline scripts to compare against them)\n',
+  );
+  return null;
+}
+
+/** The line a bench prints in place of a comparison whose baseline is not there. */
+export function skippedBaseline(name: string, file: string): { name: string; value: string; target: string; pass: boolean; skipped: true } {
+  return { name, value: `not measured: ${file} not found (SOAR_BASELINES_DIR)`, target: 'reference', pass: true, skipped: true };
+}
 export const CLI = path.join(REPO, 'dist', 'cli', 'soar-edr.cjs');
 
 const TIME = '/usr/bin/time';

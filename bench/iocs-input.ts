@@ -1,6 +1,6 @@
 /**
  * Report text for the iocs benchmark, built deterministically from the real threat reports in
- * shared/corpus/iocs (Unit 42 Trickbot and Qakbot IOC notes, the ThreatConnect Guccifer 2.0
+ * test/fixtures/corpus/iocs (Unit 42 Trickbot and Qakbot IOC notes, the ThreatConnect Guccifer 2.0
  * article, the ESET Zebrocy IoC table, the iocextract test input) and cached under the OS temp
  * directory by size and seed.
  *

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   lines.push(...(await benchIocs(runs)));
   lines.push(...(await benchGenerator(runs)));
   const width = Math.max(...lines.map((l) => l.name.length));
-  for (const l of lines) console.log(`${l.pass ? 'PASS' : 'MISS'}  ${l.name.padEnd(width)}  ${l.value}  (target ${l.target})`);
+  for (const l of lines) console.log(`${l.skipped === true ? 'SKIP' : l.pass ? 'PASS' : 'MISS'}  ${l.name.padEnd(width)}  ${l.value}  (target ${l.target})`);
   if (lines.some((l) => !l.pass)) process.exitCode = 1;
 }
 

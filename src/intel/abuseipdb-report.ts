@@ -1,6 +1,6 @@
 /**
  * AbuseIPDB APIv2 `GET /check`: the report body and the error responses, as pure data.
- * See shared/corpus/abuseipdb/ (the docs' bodies and 42 real responses).
+ * See test/fixtures/corpus/abuseipdb/ (the docs' bodies and 42 real responses).
  *
  * Every report field may be null or absent in real responses (isWhitelisted is null when
  * no whitelist lookup was done, lastReportedAt when never reported, countryCode/isp/domain

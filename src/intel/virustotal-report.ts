@@ -1,6 +1,6 @@
 /**
  * VirusTotal API v3 `GET /ip_addresses/{ip}`: the report body and the error responses,
- * as pure data. See shared/corpus/virustotal/ (captured and published bodies) and the
+ * as pure data. See test/fixtures/corpus/virustotal/ (captured and published bodies) and the
  * error table of https://docs.virustotal.com/reference/errors.
  */
 import { fail, ok, Result } from '../result';

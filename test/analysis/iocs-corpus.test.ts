@@ -1,5 +1,5 @@
 /**
- * The extractor on real threat-report text from shared/corpus/iocs/. Expected values are
+ * The extractor on real threat-report text from test/fixtures/corpus/iocs/. Expected values are
  * derived in the tests from the data itself with simple, independent patterns (the ones the
  * corpus README used) or from the machine-readable MISP export, never typed in by hand.
  */

@@ -1,16 +1,11 @@
-/**
- * Where the IOC test data lives. Tests run compiled from out/test/analysis/, so the repository
- * root is three levels up and shared/ sits beside it.
- */
+/** The IOC test data: threat reports and indicator lists in test/fixtures/corpus/iocs. */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { corpusPath } from '../support/paths';
 
-const REPO_ROOT = path.resolve(__dirname, '../../..');
-
-export const IOCS_CORPUS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'corpus', 'iocs');
+export const IOCS_CORPUS_DIR = corpusPath('iocs');
 
 export function iocsCorpusPath(name: string): string {
-  return path.join(IOCS_CORPUS_DIR, name);
+  return corpusPath('iocs', name);
 }
 
 export function readIocsCorpus(name: string): string {

@@ -1,6 +1,6 @@
 /**
  * The pure pieces of `soar-edr iocs`: the --type filter, the rows, --defang, and the three
- * renderings, on the real reports in shared/corpus/iocs through the real extractor.
+ * renderings, on the real reports in test/fixtures/corpus/iocs through the real extractor.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';

@@ -1,14 +1,15 @@
 /**
  * Paths, data and provider stubs for the reputation tests. Compiled to out/test/cli/, so the
  * repo root is three levels up; the VirusTotal domain and file bodies are in
- * test/cli/fixtures/virustotal (see its SOURCE.md), the rest in /work/shared/corpus.
+ * test/cli/fixtures/virustotal (see its SOURCE.md), the rest in test/fixtures/corpus.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AbuseAnswer, IntelStub, startAbuseIpdbStub, startVirusTotalStub, VtAnswer } from '../support/intel-stubs';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const CORPUS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
+import { corpusPath, REPO_ROOT } from '../support/paths';
+
+export { REPO_ROOT };
 const FIXTURES = path.join(REPO_ROOT, 'test', 'cli', 'fixtures', 'virustotal');
 
 export const DOMAIN_FIXTURE = 'opencti_vt_test_domain.excerpt.json';
@@ -23,7 +24,7 @@ export function fixtureJson(name: string): unknown {
 }
 
 export function corpusJson(...parts: string[]): unknown {
-  return JSON.parse(readFileSync(path.join(CORPUS_DIR, ...parts), 'utf8')) as unknown;
+  return JSON.parse(readFileSync(corpusPath(...parts), 'utf8')) as unknown;
 }
 
 interface FixtureFile {

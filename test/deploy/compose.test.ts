@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml: valid against the official Compose Specification schema
- * (../shared/compose/compose-spec.json), and what issue 4 asks of it — pinned images, ports
+ * (test/fixtures/compose/compose-spec.json), and what issue 4 asks of it — pinned images, ports
  * 8000/8089/1514, the splunk-indexes volume, the license flags, a healthcheck, the app package
  * installed through SPLUNK_APPS_URL, the .env secrets stored by a one-shot service, and the
  * attack profile — checked on the parsed document after compose's own interpolation.

@@ -2,7 +2,7 @@
  * Reading the Docker deployment the way Docker reads it, for the tests in this folder:
  * docker-compose.yml (YAML, `${VAR…}` interpolation), docker/Dockerfile (instructions, ARG
  * substitution, stages, COPY), .dockerignore (which paths reach the build context), and the
- * Compose Specification schema in ../shared/compose/.
+ * Compose Specification schema in test/fixtures/compose/.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,13 +10,13 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import draft07 from 'ajv/dist/refs/json-schema-draft-07.json';
 import YAML from 'yaml';
-import { REPO_ROOT, SHARED } from '../support/paths';
+import { FIXTURES, REPO_ROOT } from '../support/paths';
 
-export { REPO_ROOT, SHARED };
+export { REPO_ROOT };
 
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const DOCKERFILE = 'docker/Dockerfile';
-export const COMPOSE_SCHEMA = path.join(SHARED, 'compose', 'compose-spec.json');
+export const COMPOSE_SCHEMA = path.join(FIXTURES, 'compose', 'compose-spec.json');
 
 export function repoFile(rel: string): string {
   return readFileSync(path.join(REPO_ROOT, rel), 'utf8');

@@ -2,7 +2,7 @@
  * props.conf / transforms.conf of sourcetype suspicious_traffic, run as JavaScript (the conf
  * regexes translated by pcreToJs) over generator output of every format and scenario, whose
  * attempts are known, and over the real sshd and Windows corpus, whose counts are known
- * (shared/corpus/README.md) and which the analysis core (src/analysis) reads independently.
+ * (test/fixtures/corpus/sshd/SOURCES.md) and which the analysis core (src/analysis) reads independently.
  */
 import assert from 'node:assert/strict';
 import { createReadStream, readFileSync } from 'node:fs';
@@ -160,7 +160,7 @@ describe('detections: field extraction (props.conf / transforms.conf as JavaScri
     }
   });
 
-  describe('real sshd logs (shared/corpus/sshd)', () => {
+  describe('real sshd logs (loghub)', () => {
     const ssh = indexLines(st, corpusLines('sshd', 'loghub_SSH_2k.log'), 2016).events;
 
     it('loghub_SSH_2k.log: 528 failed passwords from 23 addresses, 183.62.140.253 with 286 once "message repeated" counts N', () => {
@@ -269,7 +269,7 @@ describe('detections: field extraction (props.conf / transforms.conf as JavaScri
     });
   });
 
-  describe('real Windows 4625 exports (shared/corpus/windows), as win4625 key=value lines', () => {
+  describe('real Windows 4625 exports (DeepBlueCLI, Microsoft, winlogbeat), as win4625 key=value lines', () => {
     const csv = windowsCsvLines();
     const events = indexLines(st, csv.lines).events;
 

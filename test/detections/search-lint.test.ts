@@ -5,13 +5,13 @@
  * the checker could have failed.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseActionConfig } from '../../src/splunk/action-config';
 import { parsePipelineSettings } from '../../src/pipeline-settings';
 import { ConfStanza, parseConf } from '../support/conf-file';
-import { checkConf, parseSpec, SpecSection } from '../support/conf-spec';
-import { REPO_ROOT, SPLUNK_SPEC } from '../support/paths';
+import { checkConf, SpecSection } from '../support/conf-spec';
+import { REPO_ROOT } from '../support/paths';
+import { specsFor as splunkAndAppSpecs } from '../support/splunk-facts';
 import { ADDON_FIELDS } from './addon-events';
 import { INDEX, loadDetections, loadMacros, loadSearchTime, PIPELINE_FIELDS, readConf, SOURCETYPE, stanzaEntries } from './app-conf';
 import { macroDefs } from './macros';
@@ -22,10 +22,7 @@ import { parseSearch } from './spl-search';
 const DETECTION_CONFS = ['props.conf', 'transforms.conf', 'eventtypes.conf', 'tags.conf', 'macros.conf', 'savedsearches.conf'];
 
 function specsFor(conf: string): SpecSection[][] {
-  const specs = [parseSpec(readFileSync(path.join(SPLUNK_SPEC, `${conf}.spec`), 'utf8'))];
-  const own = path.join(REPO_ROOT, 'splunk_app', 'README', `${conf}.spec`);
-  if (existsSync(own)) specs.push(parseSpec(readFileSync(own, 'utf8')));
-  return specs;
+  return splunkAndAppSpecs(conf, path.join(REPO_ROOT, 'splunk_app', 'README'));
 }
 
 /** Values the savedsearches.conf spec restricts, checked where the key checker only sees names. */

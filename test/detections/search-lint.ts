@@ -5,9 +5,7 @@
  * base search (every branch scoped to an index and a sourcetype or source, one of them the app's
  * own), and the result fields the soar_response pipeline reads.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { SHARED } from '../support/paths';
+import { loadSplReference } from '../support/splunk-facts';
 import { expandMacros, MacroDef } from './macros';
 import { evaluate, parseExpr } from './spl-eval';
 import { Command, lintPipeline, parsePipeline, PipelineError } from './spl-pipeline';
@@ -19,22 +17,16 @@ export interface SplReference {
   readonly statsFunctions: ReadonlySet<string>;
 }
 
-const SPL_DIR = path.join(SHARED, 'splunk', 'spl');
-
-/** Names in the first column of the reference tables: | `name` | … */
-function referenceNames(file: string): string[] {
-  return [...readFileSync(path.join(SPL_DIR, file), 'utf8').matchAll(/^\| `([A-Za-z_][A-Za-z0-9_]*)` \|/gm)].map((m) => m[1]!);
-}
-
+/** Splunk's SPL reference (test/fixtures/splunk/spl-reference.json, generated from Splunk's docs). */
 export function splReference(): SplReference {
-  const files = readdirSync(SPL_DIR);
-  const statsFunctions = new Set(files.filter((f) => f.startsWith('stat-')).flatMap(referenceNames));
+  const facts = loadSplReference();
+  const statsFunctions = new Set(facts.stats_functions);
   // the reference lists distinct_count and count; SPL also accepts their short names dc and c
   if (statsFunctions.has('distinct_count')) statsFunctions.add('dc');
   if (statsFunctions.has('count')) statsFunctions.add('c');
   return {
-    commands: new Set(referenceNames('commands.md')),
-    evalFunctions: new Set(files.filter((f) => f.startsWith('eval-')).flatMap(referenceNames)),
+    commands: new Set(facts.commands),
+    evalFunctions: new Set(facts.eval_functions),
     statsFunctions,
   };
 }

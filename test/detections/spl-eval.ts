@@ -3,7 +3,7 @@
  * saved searches use it: parse once, evaluate against an event or a result row, and list the
  * fields and functions an expression reads (for the search lint).
  *
- * Semantics follow the SPL reference (../shared/splunk/spl/eval-*.md): null propagates through
+ * Semantics follow the SPL reference (Splunk's SPL reference 10.2, eval functions): null propagates through
  * string and arithmetic operators, a comparison with null is false, multivalue comparisons are
  * true when any value matches, and a non-boolean where a boolean is needed is an error (Splunk
  * refuses such searches too).

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { FIXTURES } from '../support/paths';
 
-/** Compiled tests live in out/test/generator/, so the repository root is three levels up. */
-const repoRoot = path.resolve(__dirname, '../../..');
-const shared = path.resolve(repoRoot, '..', 'shared');
+export { corpusPath } from '../support/paths';
 
-export function corpusPath(...parts: string[]): string {
-  return path.resolve(shared, 'corpus', ...parts);
+/** The lab attack script's line shapes, addresses and users (test/fixtures/lab-script). */
+export interface LabScriptFormat {
+  readonly failure_line: string;
+  readonly success_line: string;
+  readonly attacker_ips: readonly string[];
+  readonly target_users: readonly string[];
 }
 
-export function sharedPath(...parts: string[]): string {
-  return path.resolve(shared, ...parts);
+export function labScriptFormat(): LabScriptFormat {
+  return JSON.parse(readFileSync(path.join(FIXTURES, 'lab-script', 'kv-format.json'), 'utf8')) as LabScriptFormat;
 }

@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { SEED_ATTACKER_IPV4, type AddressFamily } from '../../src/generator/addresses';
 import { renderLines } from '../../src/generator/line-source';
 import { SCENARIO_NAMES, SEED_TARGET_USERS } from '../../src/generator/scenarios';
-import { corpusPath, sharedPath } from './corpus';
+import { corpusPath, labScriptFormat } from './corpus';
 
 const START = Date.UTC(2024, 4, 1, 23, 59, 30); // crosses midnight into a one-digit day
 const FAMILIES: AddressFamily[] = ['ipv4', 'ipv6', 'any'];
@@ -134,16 +134,13 @@ describe('sshd format against the loghub OpenSSH corpus', () => {
   });
 });
 
-describe('kv format against the seed script', () => {
-  const baseline = fs.readFileSync(sharedPath('baselines', 'seed000_generator.py'), 'utf8');
-  const guide = fs.readFileSync(sharedPath('seeds', '000_ed3aba75b7ad1d29.txt'), 'utf8');
+describe('kv format against the lab script', () => {
+  const lab = labScriptFormat();
   const lines = generated('kv');
 
-  /** The baseline's f-string, with its {…} holes turned into capture groups. */
+  /** The lab script's failure line, with its {…} holes turned into capture groups. */
   function seedRegex(): RegExp {
-    const fstring = /f"(\{ts\} event_type=ssh_failed [^"]*)\\n"/.exec(baseline);
-    assert.ok(fstring !== null, 'the baseline still has its f-string');
-    const source = (fstring[1] as string)
+    const source = lab.failure_line
       .replace('{ts}', '\u0001')
       .replace(/\{[^}]+\}/g, '\u0002')
       .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -156,7 +153,7 @@ describe('kv format against the seed script', () => {
 
   it('every line has the shape of the seed\'s f-string; reasons are the seed\'s or say why', () => {
     const re = seedRegex();
-    assert.ok(guide.includes('event_type=ssh_success') && guide.includes("reason='password accepted'"));
+    assert.ok(lab.success_line.includes('event_type=ssh_success') && lab.success_line.includes("reason='password accepted'"));
     const reasons = new Map<string, string>([
       ['password check failed', 'ssh_failed'],
       ['invalid user', 'ssh_failed'],
@@ -173,11 +170,7 @@ describe('kv format against the seed script', () => {
   });
 
   it('the seed-guide scenario uses exactly the seed\'s ATTACKER_IPS and TARGET_USERS', () => {
-    const list = (name: string): string[] => {
-      const m = new RegExp(`${name} = \\[([^\\]]*)\\]`).exec(baseline);
-      assert.ok(m !== null, name);
-      return [...(m[1] as string).matchAll(/'([^']*)'/g)].map((x) => x[1] as string);
-    };
+    const list = (name: 'ATTACKER_IPS' | 'TARGET_USERS'): string[] => [...(name === 'ATTACKER_IPS' ? lab.attacker_ips : lab.target_users)];
     assert.deepEqual([...SEED_ATTACKER_IPV4], list('ATTACKER_IPS'));
     assert.deepEqual([...SEED_TARGET_USERS], list('TARGET_USERS'));
     const text = renderLines({ scenario: 'seed-guide', format: 'kv', seed: 9, startMs: START, addressFamily: 'ipv4' }, 5_000);

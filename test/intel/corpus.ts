@@ -1,13 +1,8 @@
-/** Paths into /work/shared/corpus from the compiled test (out/test/intel/*.js). */
+/** Readers for the real provider answers in test/fixtures/corpus. */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { corpusPath } from '../support/paths';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const CORPUS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
-
-export function corpusPath(...parts: string[]): string {
-  return path.join(CORPUS_DIR, ...parts);
-}
+export { corpusPath, REPO_ROOT } from '../support/paths';
 
 export function readCorpusText(...parts: string[]): string {
   return fs.readFileSync(corpusPath(...parts), 'utf8');

@@ -1,6 +1,6 @@
 /**
  * The built package dist/soar_edr-<version>.tgz: layout, modes, no secrets, and every key of
- * every packaged .conf valid against Splunk 10.2.3's spec files (../shared/splunk-spec/) or the
+ * every packaged .conf valid against Splunk 10.2.3's spec facts (test/fixtures/splunk/spec-facts.json) or the
  * app's own README/*.spec.
  */
 import assert from 'node:assert/strict';
@@ -8,8 +8,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { parseConf, stanzaMap } from '../support/conf-file';
-import { checkConf, parseSpec, SpecSection } from '../support/conf-spec';
-import { packagePath, packageVersion, SPLUNK_SPEC } from '../support/paths';
+import { checkConf, SpecSection } from '../support/conf-spec';
+import { packagePath, packageVersion } from '../support/paths';
+import { specsFor, splunkSpec } from '../support/splunk-facts';
 import { parseActionConfig } from '../../src/splunk/action-config';
 import { DEFAULT_SETTINGS, parsePipelineSettings } from '../../src/pipeline-settings';
 import { actionConfiguration, InstalledApp, installApp } from '../support/splunkd-emulator';
@@ -116,12 +117,7 @@ describe('app package', function () {
   });
 
   describe('every packaged .conf key is in the Splunk 10.2.3 spec or the app README spec', () => {
-    const specFor = (conf: string): SpecSection[][] => {
-      const specs = [parseSpec(readFileSync(path.join(SPLUNK_SPEC, `${conf}.spec`), 'utf8'))];
-      const own = path.join(app.appDir, 'README', `${conf}.spec`);
-      if (existsSync(own)) specs.push(parseSpec(readFileSync(own, 'utf8')));
-      return specs;
-    };
+    const specFor = (conf: string): SpecSection[][] => specsFor(conf, path.join(app.appDir, 'README'));
     it('validator catches an unknown key and an unknown stanza (so the real check can fail)', () => {
       const problems = checkConf('alert_actions.conf', parseConf('[soar_response]\nis_custom = 1\nparam.nope = 1\nmaxtme = 5m\n'), specFor('alert_actions.conf'));
       assert.deepEqual(problems.map((p) => p.message), ['key "param.nope" in [soar_response] is not in the spec', 'key "maxtme" in [soar_response] is not in the spec']);
@@ -132,10 +128,10 @@ describe('app package', function () {
       const confs = readdirSync(path.join(app.appDir, 'default')).filter((f) => f.endsWith('.conf'));
       assert.ok(confs.length >= 5);
       const problems = confs.flatMap((conf) => {
-        assert.ok(existsSync(path.join(SPLUNK_SPEC, `${conf}.spec`)), `no Splunk spec for ${conf}`);
+        assert.ok(splunkSpec(conf), `no Splunk spec for ${conf}`);
         return checkConf(conf, parseConf(read(`default/${conf}`)), specFor(conf), { anyStanza: conf === 'indexes.conf' });
       });
-      problems.push(...checkConf('default.meta', parseConf(read('metadata/default.meta')), [parseSpec(readFileSync(path.join(SPLUNK_SPEC, 'default.meta.spec'), 'utf8'))], { anyStanza: true }));
+      problems.push(...checkConf('default.meta', parseConf(read('metadata/default.meta')), [splunkSpec('default.meta')!], { anyStanza: true }));
       assert.deepEqual(problems, []);
     });
   });

@@ -1,19 +1,14 @@
 /**
- * Real test data for the response renderers: paths into /work/shared/corpus and builders
+ * Real test data for the response renderers: test/fixtures/corpus and builders
  * that turn the captured VirusTotal / AbuseIPDB / Splunk / sshd data into Incidents.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { AbuseIpdbSummary, Incident, VirusTotalSummary } from '../../src/respond/incident';
 import { firewallCommands } from '../../src/respond/firewall-commands';
 
-/** Compiled to out/test/respond/, so the repository root is three levels up. */
-const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const CORPUS = path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
+import { corpusPath } from '../support/paths';
 
-export function corpusPath(...parts: string[]): string {
-  return path.join(CORPUS, ...parts);
-}
+export { corpusPath } from '../support/paths';
 
 function readJson(...parts: string[]): any {
   return JSON.parse(fs.readFileSync(corpusPath(...parts), 'utf8'));

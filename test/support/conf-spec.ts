@@ -31,21 +31,47 @@ function placeholderRegex(text: string): RegExp {
   return new RegExp(`^${out}$`);
 }
 
-export function parseSpec(text: string): SpecSection[] {
-  const sections: { stanza: RegExp | null; stanzaText: string | null; keys: RegExp[] }[] = [{ stanza: null, stanzaText: null, keys: [] }];
+/** A spec file's sections as written: the stanza header text (null before the first) and its key names. */
+export interface SpecSectionText {
+  readonly stanza: string | null;
+  readonly keys: readonly string[];
+}
+
+/**
+ * The stanzas and key names a .spec file declares. Lines starting with '#', '*' or white space are
+ * documentation; `[...]` opens a stanza; `name = ...` declares a key (placeholders kept as written).
+ */
+export function readSpecSections(text: string): SpecSectionText[] {
+  const sections: { stanza: string | null; keys: string[] }[] = [{ stanza: null, keys: [] }];
   for (const raw of text.split(/\r?\n/)) {
     if (raw.startsWith('#') || raw.startsWith('*') || raw.startsWith(' ') || raw.startsWith('\t')) continue;
     const stanza = /^\[(.*)\]\s*$/.exec(raw);
     if (stanza) {
-      // [splunktcp://[<remote server>]:<port>]: an optional part written in brackets.
-      const name = stanza[1]!.replace(/\[(<[^>]+>)\]/g, '$1');
-      sections.push({ stanza: placeholderRegex(name), stanzaText: stanza[1]!, keys: [] });
+      sections.push({ stanza: stanza[1]!, keys: [] });
       continue;
     }
     const key = /^([^\s=#[][^=]*?)\s*=/.exec(raw);
-    if (key) sections[sections.length - 1]!.keys.push(placeholderRegex(key[1]!.trim()));
+    if (key) {
+      const keys = sections[sections.length - 1]!.keys;
+      const name = key[1]!.trim();
+      if (!keys.includes(name)) keys.push(name);
+    }
   }
   return sections;
+}
+
+/** Sections as matchers: placeholders (<spec>, <class>) match any text of that shape. */
+export function compileSpec(sections: readonly SpecSectionText[]): SpecSection[] {
+  return sections.map((s) => ({
+    // [splunktcp://[<remote server>]:<port>]: an optional part written in brackets.
+    stanza: s.stanza === null ? null : placeholderRegex(s.stanza.replace(/\[(<[^>]+>)\]/g, '$1')),
+    stanzaText: s.stanza,
+    keys: s.keys.map(placeholderRegex),
+  }));
+}
+
+export function parseSpec(text: string): SpecSection[] {
+  return compileSpec(readSpecSections(text));
 }
 
 export interface SpecProblem {

@@ -1,6 +1,6 @@
 /**
  * Loopback stand-ins for VirusTotal v3 and AbuseIPDB v2 that replay the real corpus bodies
- * (shared/corpus/virustotal, shared/corpus/abuseipdb). Each answer kind is one row of a
+ * (test/fixtures/corpus/virustotal, test/fixtures/corpus/abuseipdb). Each answer kind is one row of a
  * table; tests script answers per address or for every address, and read how many
  * requests each address cost. Both check the API key header and answer 401 with the
  * provider's own body when it is wrong.

@@ -3,9 +3,10 @@ import * as path from 'node:path';
 
 /** Tests run compiled from out/test/<folder>/; the repo root is three levels up. */
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
-export const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
-export const CORPUS = path.join(SHARED, 'corpus');
-export const SPLUNK_SPEC = path.join(SHARED, 'splunk-spec');
+/** Real third-party test data, each file's source and licence in its folder's SOURCES.md. */
+export const CORPUS = path.join(REPO_ROOT, 'test', 'fixtures', 'corpus');
+/** Other committed test facts (Splunk spec facts, SPL reference facts, the Compose schema). */
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 
 export function corpusPath(...parts: string[]): string {
   return path.join(CORPUS, ...parts);
