@@ -9,7 +9,7 @@
  *  - the contract layer handing a 100,000-row digest to the pipeline (a counting pipeline in a
  *    child process): wall time (<= 2 s) and peak RSS (<= 150 MB).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startDiscordStub } from '../test/support/discord-stub';
@@ -103,5 +103,7 @@ export async function benchAlertAction(runs: number): Promise<BenchLine[]> {
     await rest.close();
     await vt.close();
     await discord.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(app.splunkHome, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A large auth.log for the authlog benchmark, built deterministically from the real sshd logs
- * in test/fixtures/corpus/sshd and cached under the OS temp directory by size and seed.
+ * in test/fixtures/corpus/sshd and cached in tmp/bench-inputs/ (input-cache.ts) by size and seed.
  *
  * The file is a sequence of rounds. Each round holds, in this order:
  *  - the 2,000 lines of loghub_SSH_2k.log (LF),
@@ -17,8 +17,8 @@
  * per-round suffix in most rounds (a dictionary attack's spread of names).
  */
 import { createWriteStream, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { cachedInputPath } from './input-cache';
 import { prng } from './prng';
 
 const GENERATOR_VERSION = 1;
@@ -77,7 +77,7 @@ const INVALID_USER = /([Ii]nvalid user )(\S+)/;
 /** The cached file for `megabytes` MiB and `seed`, generated on first use. */
 export async function authlogInput(megabytes: number, seed = 1): Promise<AuthlogInput> {
   const target = Math.round(megabytes * 1024 * 1024);
-  const file = path.join(tmpdir(), `soar-bench-authlog-v${GENERATOR_VERSION}-${megabytes}mb-seed${seed}.log`);
+  const file = cachedInputPath(`authlog-v${GENERATOR_VERSION}-${megabytes}mb-seed${seed}.log`);
   const meta = `${file}.lines`;
   if (existsSync(file) && existsSync(meta) && statSync(file).size >= target) {
     return { file, bytes: statSync(file).size, lines: Number(readFileSync(meta, 'utf8')) };

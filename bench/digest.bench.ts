@@ -7,7 +7,7 @@
  *    times (so it cannot provoke a 429), records every row at once, queues the rest, and ends
  *    well inside maxtime.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startDiscordStub } from '../test/support/discord-stub';
@@ -48,8 +48,9 @@ export async function benchDigest(runs: number): Promise<BenchLine[]> {
     if (r.code !== 0 || summary === undefined) throw new Error(`digest run failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
     return { ms: r.ms, summary: summary.fields };
   };
+  const work = mkdtempSync(path.join(tmpdir(), 'soar-bench-digest-'));
   try {
-    const warm = mkdtempSync(path.join(tmpdir(), 'soar-bench-digest-'));
+    const warm = mkdtempSync(path.join(work, 'warm-'));
     const unlimited = { vt_requests_per_minute: '100000', vt_requests_per_day: '100000' };
     await run(warm, 'scheduler__bench_at_1764000000_0', ips.map((ip) => ({ src_ip: ip })), unlimited);
     const vtAfterWarmUp = vt.requests.length;
@@ -63,7 +64,7 @@ export async function benchDigest(runs: number): Promise<BenchLine[]> {
     }
     if (vt.requests.length !== vtAfterWarmUp) throw new Error('a warm-cache digest asked VirusTotal');
 
-    const cold = mkdtempSync(path.join(tmpdir(), 'soar-bench-cold-'));
+    const cold = mkdtempSync(path.join(work, 'cold-'));
     const before = vt.requests.length;
     const c = await run(cold, 'scheduler__cold_at_1764000000_1', rows, {});
     const asked = vt.requests.length - before;
@@ -80,5 +81,7 @@ export async function benchDigest(runs: number): Promise<BenchLine[]> {
   } finally {
     await vt.close();
     await discord.close();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(app.splunkHome, { recursive: true, force: true });
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Report text for the iocs benchmark, built deterministically from the real threat reports in
  * test/fixtures/corpus/iocs (Unit 42 Trickbot and Qakbot IOC notes, the ThreatConnect Guccifer 2.0
- * article, the ESET Zebrocy IoC table, the iocextract test input) and cached under the OS temp
- * directory by size and seed.
+ * article, the ESET Zebrocy IoC table, the iocextract test input) and cached in tmp/bench-inputs/
+ * (input-cache.ts) by size and seed.
  *
  * The reports are repeated in rounds. From the second round on every IPv4 address (plain or
  * defanged with "[.]") gets its third octet XORed with a per-round value and every run of
@@ -10,9 +10,9 @@
  * would across many reports while the prose around them repeats.
  */
 import { createWriteStream, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { corpusRoot } from './authlog-input';
+import { cachedInputPath } from './input-cache';
 import { prng } from './prng';
 
 const GENERATOR_VERSION = 1;
@@ -40,7 +40,7 @@ const HEX_RUN = /\b[0-9a-fA-F]{32,128}\b/g;
 /** The cached file of `megabytes` MiB for `seed`, generated on first use. */
 export async function iocsInput(megabytes: number, seed = 1): Promise<IocsInput> {
   const target = Math.round(megabytes * 1024 * 1024);
-  const file = path.join(tmpdir(), `soar-bench-iocs-v${GENERATOR_VERSION}-${megabytes}mb-seed${seed}.txt`);
+  const file = cachedInputPath(`iocs-v${GENERATOR_VERSION}-${megabytes}mb-seed${seed}.txt`);
   if (existsSync(file) && statSync(file).size >= target) return { file, bytes: statSync(file).size };
   const reports = IOC_REPORTS.map((name) => {
     const text = readFileSync(iocReportPath(name), 'utf8');

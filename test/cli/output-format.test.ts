@@ -4,7 +4,7 @@
  * text of what they replaced.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
@@ -97,6 +97,7 @@ describe('cli/output-format: writeOutput with pieces', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'soar-output-'));
   });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   function* manyPieces(n: number): Generator<string> {
     for (let i = 0; i < n; i++) yield `row ${i} \u00e9\ud83d\ude00\n`;

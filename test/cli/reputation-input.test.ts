@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, createReadStream } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -69,6 +69,12 @@ describe('reputation input: targets', () => {
 });
 
 describe('reputation input: collecting', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'soar-rep-input-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
   it('deduplicates in first-seen order across spellings and reports invalid lines with their numbers', () => {
     const c = new TargetCollector();
     c.addLines(['# suspects', '138.128.150.133', '', '::ffff:138.128.150.133', 'TAWUHOJU.COM', 'tawuhoju.com', 'not a target', '138.128.150[.]133', '0x7f.1'].join('\n'), 'suspects.txt');
@@ -85,7 +91,6 @@ describe('reputation input: collecting', () => {
   it('streams a CRLF file line by line: the 42 real AbuseIPDB /check addresses, each once, numbered as in the file', async () => {
     const recorded = Object.keys(corpusJson('abuseipdb', 'realworld_check_responses_ioc_cache.json') as Record<string, unknown>);
     assert.equal(recorded.length, 42);
-    const dir = mkdtempSync(path.join(tmpdir(), 'soar-rep-input-'));
     const file = path.join(dir, 'ips.txt');
     // Every address twice (the second IPv4-mapped), a comment and a bad line at the end.
     const lines = ['# from the IOC cache', ...recorded, ...recorded.map((ip) => `::ffff:${ip}`), 'bogus_host'];

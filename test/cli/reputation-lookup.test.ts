@@ -4,7 +4,7 @@
  * minutes take no time, and every request is stamped with the time the limiter saw.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -46,6 +46,7 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
     clock = Date.UTC(2026, 0, 5, 12, 0, 0);
     sent = [];
   });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const world = (): Omit<ReputationWorld, 'progress'> => ({
     layout: dataLayout(dataDir),

@@ -4,7 +4,7 @@
  * dispatch directory, secrets from a loopback storage/passwords stub.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -75,10 +75,12 @@ describe('alert action through the splunkd emulator', function () {
     await rest.close();
     await vt.close();
     await discord.close();
+    rmSync(app.splunkHome, { recursive: true, force: true });
   });
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-data-'));
   });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
   /** The environment splunkd would pass, plus where the stubs are. */
   const env = (extra: Record<string, string> = {}) => ({
     SOAR_DATA_DIR: dataDir,

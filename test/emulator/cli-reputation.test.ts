@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -49,6 +49,7 @@ describe('soar-edr reputation (built CLI)', function () {
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-cli-rep-'));
   });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const keys = (): Record<string, string> => ({ SOAR_VIRUSTOTAL_API_KEY: stubs.vt.apiKey, SOAR_ABUSEIPDB_API_KEY: stubs.abuse.apiKey });
   const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? '', HOME: dataDir, SOAR_DATA_DIR: dataDir, SOAR_VIRUSTOTAL_URL: stubs.vt.baseUrl, SOAR_ABUSEIPDB_URL: stubs.abuse.baseUrl });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -74,11 +74,13 @@ describe('soar-edr drain, replay and unblock', function () {
     await rest.close();
     await vt.close();
     await discord.close();
+    rmSync(app.splunkHome, { recursive: true, force: true });
   });
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-cli-data-'));
     rest.passwords.length = 0;
   });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
   /** Where the stubs are; secrets only when a test passes them. */
   const baseEnv = (): Record<string, string> => ({ SOAR_DATA_DIR: dataDir, SOAR_VIRUSTOTAL_URL: vt.baseUrl, SOAR_WEBHOOK_ALLOWED_HOSTS: discord.hostPort });

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -95,6 +95,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
   before(async () => {
     app = await installApp();
   });
+  after(() => rmSync(app.splunkHome, { recursive: true, force: true }));
   beforeEach(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-pipeline-'));
     rest = await startRestStub();
@@ -105,6 +106,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     await rest.close();
     await vt.close();
     await discord.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const storeSecret = (username: 'virustotal_api_key' | 'discord_webhook_url', password: string) =>

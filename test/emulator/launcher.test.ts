@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseLogLines } from '../support/splunk-log';
@@ -16,9 +16,10 @@ function which(tool: string): string {
   return found;
 }
 
-/** A PATH with no node on it (the launcher needs no other tool). */
-function pathWithoutNode(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'soar-path-'));
+/** A PATH with no node on it (the launcher needs no other tool), made inside `under`. */
+function pathWithoutNode(under: string): string {
+  const dir = path.join(under, 'path-without-node');
+  mkdirSync(dir);
   for (const tool of ['true']) symlinkSync(which(tool), path.join(dir, tool));
   return dir;
 }
@@ -43,6 +44,10 @@ describe('launcher bin/soar_response.sh', function () {
     app = await installApp();
     tmp = mkdtempSync(path.join(tmpdir(), 'soar-node-'));
   });
+  after(() => {
+    rmSync(app.splunkHome, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('is the script splunkd discovers for the stanza, mode 755', () => {
     const script = findActionScript(app);
@@ -51,7 +56,7 @@ describe('launcher bin/soar_response.sh', function () {
   });
 
   it('no Node anywhere: one FATAL line naming what it tried, exit 5', () => {
-    const r = runLauncher(app, { PATH: pathWithoutNode() });
+    const r = runLauncher(app, { PATH: pathWithoutNode(tmp) });
     assert.equal(r.code, 5);
     assert.equal(r.lines.length, 1);
     assert.equal(r.lines[0]!.level, 'FATAL');

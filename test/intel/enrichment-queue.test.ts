@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EnrichmentQueue, IncidentRef, releaseBackoffMs } from '../../src/intel/enrichment-queue';
@@ -20,12 +20,15 @@ function deadPid(): Promise<number> {
 }
 
 describe('intel/enrichment-queue', () => {
+  let root: string;
   let dir: string;
   let queue: EnrichmentQueue;
   beforeEach(() => {
-    dir = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-queue-'))).queue;
+    root = mkdtempSync(path.join(tmpdir(), 'soar-queue-'));
+    dir = dataLayout(root).queue;
     queue = new EnrichmentQueue(dir);
   });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('repeated enqueues of one address merge incident refs (each incident once) into one file', () => {
     queue.enqueue('185.220.101.33', ref(1), T0);
@@ -184,8 +187,14 @@ describe('intel/enrichment-queue', () => {
 });
 
 describe('intel/enrichment-queue list(Infinity)', () => {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'soar-q-'));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
   it('shows the whole queue without taking over live claims', () => {
-    const q = new EnrichmentQueue(path.join(mkdtempSync(path.join(tmpdir(), 'soar-q-')), 'queue'));
+    const q = new EnrichmentQueue(path.join(root, 'queue'));
     const now = Date.now();
     q.enqueue('198.51.100.1', { incidentId: 'INC-1', sid: 's', rid: '0', detection: 'd' }, now, now + 3_600_000);
     q.enqueue('198.51.100.2', { incidentId: 'INC-2', sid: 's', rid: '1', detection: 'd' }, now);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { addressFilePart, apiKeyHash, DEFAULT_TTL_MS, LookupCache, NOT_FOUND_TTL_MS } from '../../src/intel/lookup-cache';
@@ -27,6 +27,7 @@ describe('intel/lookup-cache', () => {
   afterEach(async () => {
     await vt.close();
     await abuse.close();
+    rmSync(root, { recursive: true, force: true });
   });
 
   const opts = (stub: IntelStub<string>): ProviderClientOptions => ({ baseUrl: stub.baseUrl, apiKey: stub.apiKey, deadlineMs: Date.now() + 30_000, sleep: async () => undefined });

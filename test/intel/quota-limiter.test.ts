@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_QUOTA_LIMITS, nextUtcMidnight, QuotaLimiter } from '../../src/intel/quota-limiter';
@@ -38,10 +38,13 @@ function startChild(script: string): Child {
 }
 
 describe('intel/quota-limiter', () => {
+  let root: string;
   let dir: string;
   beforeEach(() => {
-    dir = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-quota-'))).quota;
+    root = mkdtempSync(path.join(tmpdir(), 'soar-quota-'));
+    dir = dataLayout(root).quota;
   });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('defaults: VirusTotal 4/min and 500/day, AbuseIPDB 1,000/day without a minute limit', () => {
     assert.deepEqual(DEFAULT_QUOTA_LIMITS, { virustotal: { perMinute: 4, perDay: 500 }, abuseipdb: { perMinute: null, perDay: 1000 } });

@@ -4,7 +4,7 @@
  * app's own README/*.spec.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tar from 'tar';
 import { parseConf, stanzaMap } from '../support/conf-file';
@@ -46,6 +46,7 @@ describe('app package', function () {
     entries = await listPackage();
     app = await installApp();
   });
+  after(() => rmSync(app.splunkHome, { recursive: true, force: true }));
 
   it('holds the app layout of DESIGN.md §6 under one top directory soar_edr/', () => {
     const files = new Set(entries.filter((e) => e.type === 'File').map((e) => e.path));

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { dataLayout } from '../../src/store/data-dir';
+import { DataLayout, dataLayout } from '../../src/store/data-dir';
 import { IncidentDraft, newIncidentId, recordedIncidentId, recordedIncidentIds, recordIncident, recordIncidents } from '../../src/respond/incident-store';
 import { appendFileSync } from 'node:fs';
 import { realisticIncident } from './corpus';
@@ -22,8 +22,13 @@ function drafts(sid: string, n: number): IncidentDraft[] {
 const newId = () => newIncidentId(Date.now(), randomBytes(3));
 
 describe('respond/incident-store batches', () => {
+  let layout: DataLayout;
+  beforeEach(() => {
+    layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
+  });
+  afterEach(() => rmSync(layout.root, { recursive: true, force: true }));
+
   it('records a batch with one header, every row, every report and marker', () => {
-    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
     const r = recordIncidents(layout, drafts('scheduler__b_at_1_1', 250), newId);
     assert.ok(r.ok);
     if (!r.ok) return;
@@ -43,7 +48,6 @@ describe('respond/incident-store batches', () => {
   });
 
   it('finishes a batch killed after its append and before its markers: same ids, no second row', () => {
-    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
     const sid = 'scheduler__k_at_1_1';
     const first = recordIncidents(layout, drafts(sid, 40), newId);
     assert.ok(first.ok);
@@ -64,7 +68,6 @@ describe('respond/incident-store batches', () => {
   });
 
   it('a generated id that is taken (same second, same random bytes) is skipped, within a batch and against an earlier report', () => {
-    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
     const earlier = recordIncident(layout, drafts('scheduler__single_at_1_1', 1)[0]!, () => 'INC-20261124-000000-aaaaaa');
     assert.ok(earlier.ok && earlier.value.incidentId === 'INC-20261124-000000-aaaaaa');
     const sequence = ['INC-20261124-000000-aaaaaa', 'INC-20261124-000000-bbbbbb', 'INC-20261124-000000-bbbbbb', 'INC-20261124-000000-cccccc'];
@@ -79,7 +82,6 @@ describe('respond/incident-store batches', () => {
   });
 
   it("keeps one ledger line per row of a sid; a cut last line neither hides the next batch nor breaks the reader", () => {
-    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-batch-')));
     const sid = 'scheduler__l_at_1_1';
     const first = recordIncidents(layout, drafts(sid, 3), newId);
     assert.ok(first.ok);

@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { dataLayout } from '../../src/store/data-dir';
+import { DataLayout, dataLayout } from '../../src/store/data-dir';
 import { withFileLock } from '../../src/store/file-lock';
 import type { Incident } from '../../src/respond/incident';
 import { renderIncidentReport } from '../../src/respond/incident-report';
@@ -276,8 +276,13 @@ describe('respond/incident-store', () => {
 });
 
 describe('respond/incident-store after a run killed in the middle of its row', () => {
+  let layout: DataLayout;
+  before(() => {
+    layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-halfrow-')));
+  });
+  after(() => rmSync(layout.root, { recursive: true, force: true }));
+
   it('cuts the half row off (kept aside), finishes the interrupted record with its id, and the CSV parses with every row whole', () => {
-    const layout = dataLayout(mkdtempSync(path.join(tmpdir(), 'soar-halfrow-')));
     const first = recordIncident(layout, draftOf(realisticIncident(), 'scheduler__a_at_1_1', '0'), freshId);
     assert.ok(first.ok);
     // What SIGKILL inside the append leaves (Linux stops a killed write at a page boundary):

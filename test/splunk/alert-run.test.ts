@@ -4,7 +4,7 @@
  * pipeline would take minutes for.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -45,14 +45,20 @@ function counting(received: AlertRowInput[], behaviour: (i: AlertRowInput) => 'o
   });
 }
 
+/** The suite's temp folder (made and removed by its hooks); one dispatch folder in it per file. */
+let dispatches: string;
 function dispatchFile(rows: Row[]): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'soar-run-')), 'results.csv.gz');
+  const file = path.join(mkdtempSync(path.join(dispatches, 'dispatch-')), 'results.csv.gz');
   writeFileSync(file, gzipSync(resultsCsv(rows)));
   return file;
 }
 
 describe('splunk/alert-run (in-process)', function () {
   this.timeout(60_000);
+  before(() => {
+    dispatches = mkdtempSync(path.join(tmpdir(), 'soar-run-'));
+  });
+  after(() => rmSync(dispatches, { recursive: true, force: true }));
 
   it('digest of 100,000 rows: every row parsed and handed off in order, exit 0', async () => {
     const rows: Row[] = Array.from({ length: 100_000 }, (_, i) => ({

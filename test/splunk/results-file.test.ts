@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -21,6 +21,8 @@ async function readAll(p: string) {
 }
 
 describe('splunk/results-file', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
   describe('__mv_ decoding (Splunk_SA_CIM encoding)', () => {
     it('decodes $v1$;$v2$ with $$ as a literal dollar', () => {
       assert.deepEqual(decodeMultivalue('$root$;$ad$$min$;$$$$$$'), ['root', 'ad$min', '$$']);

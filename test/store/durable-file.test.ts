@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { appendDurably, createExclusive, fileSize, readJsonIfExists, trimPartialLastLine, writeFileAtomic } from '../../src/store/durable-file';
@@ -23,6 +23,7 @@ describe('store', () => {
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'soar-store-'));
   });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('resolves the data directory as DESIGN.md §3 says', () => {
     assert.equal(resolveDataDir({ SOAR_DATA_DIR: '/data/x', SPLUNK_HOME: '/opt/splunk' }, '/home/u'), '/data/x');
