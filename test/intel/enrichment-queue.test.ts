@@ -31,6 +31,7 @@ describe('intel/enrichment-queue', () => {
     queue.enqueue('185.220.101.33', ref(1), T0);
     queue.enqueue('185.220.101.33', ref(2, 'Windows 4625 Brute Force'), T0 + 1_000);
     const merged = queue.enqueue('185.220.101.33', ref(1), T0 + 2_000);
+    assert.ok(merged);
     assert.deepEqual(merged.refs.map((r) => [r.incidentId, r.detection]), [['INC-1', 'SSH Brute Force'], ['INC-2', 'Windows 4625 Brute Force']]);
     assert.deepEqual([merged.firstQueuedAt, merged.lastQueuedAt, merged.attempts, merged.nextAttemptAt], [T0, T0 + 2_000, 0, T0]);
     assert.deepEqual(readdirSync(dir).filter((n) => !n.endsWith('.lock')), ['185.220.101.33.json']);
@@ -105,12 +106,14 @@ describe('intel/enrichment-queue', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, '198.51.100.2.json'), '{"v":1,"addr');
     const fresh = queue.enqueue('198.51.100.2', ref(9), T0);
+    assert.ok(fresh);
     assert.deepEqual(fresh.refs.map((r) => r.incidentId), ['INC-9']);
     assert.equal(readdirSync(dir).filter((n) => n.endsWith('.corrupt')).length, 1);
     const small = new EnrichmentQueue(dir, { maxRefs: 2 });
     small.enqueue('203.0.113.1', ref(1), T0);
     small.enqueue('203.0.113.1', ref(2), T0 + 1);
     const capped = small.enqueue('203.0.113.1', ref(3), T0 + 2);
+    assert.ok(capped);
     assert.deepEqual([capped.refs.length, capped.droppedRefs], [2, 1]);
   });
 
