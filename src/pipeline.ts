@@ -227,11 +227,11 @@ class IncidentPipeline implements RowPipeline {
   private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number; waitingFor: WaitingFor }>();
   /** Public addresses this run queued because no VirusTotal key is configured. */
   private readonly queuedForKey = new Set<string>();
-  /** Due queued addresses a drain of this run left because a provider they wait for has no key. */
+  /** Queued addresses a drain of this run left because a provider they wait for has no key (with no key at all: every queued address). */
   private waitingForKey: { virustotal: number; abuseipdb: number; addresses: number } | undefined;
   /** New addresses not queued because the queue was full. */
   private notQueued = 0;
-  private keyWarned = false;
+  private queueProblemsReported = false;
   /** Failures and degradations found after handleRow returned (a digest's batched rows). */
   private readonly late = { failed: 0, degraded: 0 };
   /** Simulated blocks already decided in this run, by address: a digest repeats addresses. */
@@ -426,7 +426,8 @@ class IncidentPipeline implements RowPipeline {
   private flushQueued(): void {
     const now = this.deps.now();
     for (const [address, waiting] of this.queuedThisBatch) {
-      if (this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt, waiting.waitingFor) === undefined) this.notQueued += 1;
+      const q = this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt, waiting.waitingFor);
+      this.countQueued(address, q === undefined ? undefined : waiting.waitingFor);
     }
     this.queuedThisBatch.clear();
   }
@@ -461,7 +462,6 @@ class IncidentPipeline implements RowPipeline {
       const nowMs = d.now();
       const due = retryAt(enriched, nowMs);
       const ref = { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection };
-      if (enriched.vtNoKey) this.queuedForKey.add(incident.srcIp);
       if (this.context.mode === 'digest') {
         // Gathered per address and written once per batch (flushQueued).
         const batched = this.queuedThisBatch.get(incident.srcIp) ?? { refs: [], retryAt: due, waitingFor: {} };
@@ -472,14 +472,20 @@ class IncidentPipeline implements RowPipeline {
         ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), not_before: new Date(due).toISOString() });
       } else {
         const q = this.queue.enqueue(incident.srcIp, ref, nowMs, due, waiting);
-        if (q === undefined) this.notQueued += 1;
-        else ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+        this.countQueued(incident.srcIp, q === undefined ? undefined : waiting);
+        if (q !== undefined) ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
       }
     }
     const notes = [...item.degraded];
     const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
+  }
+
+  /** For the run's WARNs: an address queued for a missing key (`waiting`), or not queued at all (undefined: the queue is full). */
+  private countQueued(address: string, waiting: WaitingFor | undefined): void {
+    if (waiting === undefined) this.notQueued += 1;
+    else if (waiting.virustotal === 'no-key') this.queuedForKey.add(address);
   }
 
   private snapshotFile(incidentId: string): string {
@@ -599,12 +605,12 @@ class IncidentPipeline implements RowPipeline {
    * the queue was full. Never per row: a digest of 100,000 rows still says it once.
    */
   reportQueueProblems(log: Logger): void {
-    if (this.keyWarned) return;
-    this.keyWarned = true;
+    if (this.queueProblemsReported) return;
+    this.queueProblemsReported = true;
     const queued = this.queuedForKey.size;
     const waiting = this.waitingForKey;
     if (queued > 0 || (waiting !== undefined && waiting.virustotal > 0)) {
-      const inQueue = waiting === undefined ? '' : `, ${waiting.virustotal} due in the queue`;
+      const inQueue = waiting === undefined ? '' : `, ${waiting.virustotal} waiting in the queue`;
       log.warn('VirusTotal key not configured; public addresses queued for enrichment', {
         queued,
         waiting: waiting?.virustotal,
@@ -652,12 +658,19 @@ class IncidentPipeline implements RowPipeline {
   async drainQueue(log: Logger, maxItems: number): Promise<number> {
     const d = this.deps;
     this.queue.recoverStaleClaims(d.now());
-    const expired = this.queue.expire(d.now());
+    const expired = this.queue.expireNow(d.now());
     if (expired.refs > 0) {
       log.info('Queued enrichment expired', { addresses: expired.addresses, incidents: expired.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
     }
     const secrets = await this.context.secrets();
     const keys: Readonly<Record<IntelProvider, string | undefined>> = { virustotal: secrets.values.virustotal_api_key, abuseipdb: secrets.values.abuseipdb_api_key };
+    if (!keys.virustotal && !keys.abuseipdb) {
+      // Nothing can be looked up: count what waits by file name, without reading it (every
+      // per-result run of an install without keys comes here).
+      const size = this.queue.size();
+      this.waitingForKey = { virustotal: size, abuseipdb: 0, addresses: size };
+      return 0;
+    }
     const due = this.queue.list(d.now());
     const ready: QueueEntry[] = [];
     const waiting = { virustotal: 0, abuseipdb: 0, addresses: 0 };

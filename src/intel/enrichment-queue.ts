@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { processAlive, withFileLock } from '../store/file-lock';
 import { asJsonObject } from './json-fields';
 import { addressFilePart, IntelProvider } from './lookup-cache';
@@ -99,6 +99,10 @@ export interface ExpiredRefs {
 
 const FORMAT_VERSION = 1;
 const LOCK_NAME = 'queue.lock';
+/** When `expireNow` last scanned the queue (epoch ms, as text); not a .json, so never an entry. */
+const EXPIRED_AT = 'expired-at.txt';
+/** `expireNow` scans at most this often: ages are counted in days, a scan reads every file. */
+const EXPIRE_EVERY_MS = 60 * 60_000;
 const PENDING = '.json';
 const CLAIMED = '.claimed';
 
@@ -280,6 +284,25 @@ export class EnrichmentQueue {
       this.writePending(entry);
       return entry;
     });
+  }
+
+  /** Addresses waiting (pending, not claimed), counted from their file names only. */
+  size(): number {
+    return this.names().filter((n) => n.endsWith(PENDING)).length;
+  }
+
+  /**
+   * `expire`, at most once an hour for the whole host (every alert run calls this; a scan
+   * reads every file). The time of the last scan is kept in the queue folder.
+   */
+  expireNow(nowMs: number): ExpiredRefs {
+    const file = path.join(this.dir, EXPIRED_AT);
+    const last = readTextIfExists(file);
+    const lastMs = last === undefined ? Number.NaN : Number(last.trim());
+    if (Number.isFinite(lastMs) && lastMs <= nowMs && nowMs - lastMs < EXPIRE_EVERY_MS) return { addresses: 0, refs: 0 };
+    if (!this.names().some((n) => n.endsWith(PENDING))) return { addresses: 0, refs: 0 };
+    writeFileAtomic(file, String(nowMs), { durable: false });
+    return this.expire(nowMs);
   }
 
   /**

@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { classifyAddress } from '../../src/intel/address-gate';
+import { DEFAULT_QUEUE_MAX_ADDRESSES, EnrichmentQueue } from '../../src/intel/enrichment-queue';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP, VtAnswer } from '../support/intel-stubs';
 import { closedPort } from '../support/net-faults';
@@ -96,6 +97,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     await rest.close();
     await vt.close();
     await discord.close();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const storeSecret = (username: 'virustotal_api_key' | 'discord_webhook_url', password: string) =>
@@ -150,7 +152,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     assert.deepEqual([queued.waitingFor, queued.refs.map((r) => r.incidentId)], [{ virustotal: 'no-key' }, [row.incident_id]]);
     const warned = run!.lines.filter((l) => l.level === 'WARN' && /VirusTotal key/.test(l.fields.signature ?? ''));
     assert.equal(warned.length, 1, run!.stderr);
-    assert.match(warned[0]!.fields.message!, /^1 public address\(es\) queued for enrichment by this run, 1 due in the queue, none sent to VirusTotal\. Store the key in Splunk storage\/passwords \(realm soar_edr, name virustotal_api_key\): soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\./);
+    assert.match(warned[0]!.fields.message!, /^1 public address\(es\) queued for enrichment by this run, 1 waiting in the queue, none sent to VirusTotal\. Store the key in Splunk storage\/passwords \(realm soar_edr, name virustotal_api_key\): soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\./);
     const outbox = filesIn(path.join(dataDir, 'outbox'), '.json');
     assert.equal(outbox.length, 1, `outbox: ${outbox.join(', ')}`);
     assert.ok(outbox[0]!.startsWith(row.incident_id!));
@@ -301,6 +303,26 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       assert.equal(letter.notification?.incidentId, incidentRows(dataDir)[0]!.incident_id);
       assert.equal(filesIn(path.join(dataDir, 'outbox'), '.json').length, 0);
       assert.equal(exitCodeLogged(run!), '6');
+    });
+
+    it('a full enrichment queue (10,000 addresses): the incident is recorded, not queued, and the run says so once', async () => {
+      const queueDir = path.join(dataDir, 'queue');
+      const ref = { incidentId: 'INC-0', sid: 'earlier', rid: '0', detection: 'SSH Brute Force' };
+      new EnrichmentQueue(queueDir).enqueue('198.18.0.0', ref, Date.now(), Date.now(), { virustotal: 'no-key' });
+      const template = readFileSync(path.join(queueDir, '198.18.0.0.json'), 'utf8');
+      for (let i = 1; i < DEFAULT_QUEUE_MAX_ADDRESSES; i++) {
+        const ip = `198.18.${i >> 8}.${i & 255}`;
+        writeFileSync(path.join(queueDir, `${ip}.json`), template.split('198.18.0.0').join(ip));
+      }
+      const [run] = await perResult([{ src_ip: VT_OPENCTI_IP }]);
+      assert.equal(run!.code, 0, run!.stderr);
+      assert.deepEqual(incidentRows(dataDir).map((r) => [r.src_ip, r.vt_state]), [[VT_OPENCTI_IP, 'deferred']]);
+      assert.ok(!existsSync(path.join(queueDir, `${VT_OPENCTI_IP}.json`)), 'not queued');
+      assert.equal(filesIn(queueDir, '.json').length, DEFAULT_QUEUE_MAX_ADDRESSES);
+      const full = withSignature(run!.lines, 'Enrichment queue full; addresses not queued');
+      assert.deepEqual(full.map((l) => [l.level, l.fields.not_queued]), [['WARN', '1']]);
+      const key = withSignature(run!.lines, 'VirusTotal key not configured; public addresses queued for enrichment');
+      assert.deepEqual(key.map((l) => [l.fields.queued, l.fields.waiting]), [['0', String(DEFAULT_QUEUE_MAX_ADDRESSES)]]);
     });
 
     it('SIGKILL in the middle of a digest run: incidents.csv parses with no half row and every row has its report', async () => {
