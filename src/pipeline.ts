@@ -610,12 +610,15 @@ class IncidentPipeline implements RowPipeline {
     const queued = this.queuedForKey.size;
     const waiting = this.waitingForKey;
     if (queued > 0 || (waiting !== undefined && waiting.virustotal > 0)) {
-      const inQueue = waiting === undefined ? '' : `, ${waiting.virustotal} waiting in the queue`;
+      const counts = [
+        ...(queued > 0 ? [`${queued} public address(es) queued for enrichment by this run`] : []),
+        ...(waiting !== undefined ? [`${waiting.virustotal} waiting in the queue`] : []),
+      ];
       log.warn('VirusTotal key not configured; public addresses queued for enrichment', {
         queued,
         waiting: waiting?.virustotal,
         message:
-          `${queued} public address(es) queued for enrichment by this run${inQueue}, none sent to VirusTotal. ` +
+          `${counts.join(', ')}; nothing is sent to VirusTotal without a key. ` +
           'Store the key in Splunk storage/passwords (realm soar_edr, name virustotal_api_key): soar-edr secrets set virustotal_api_key; ' +
           'outside Splunk set SOAR_VIRUSTOTAL_API_KEY. The next alert run or soar-edr drain then enriches the queued incidents and updates their reports ' +
           `(queued addresses expire after ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days)`,
@@ -753,7 +756,7 @@ export interface DrainAllReport {
   readonly outbox: readonly DrainReport[];
   /** Queued addresses enriched (their incidents updated). */
   readonly enriched: number;
-  /** Due queued addresses left because a provider they wait for has no key. */
+  /** Queued addresses left because a provider they wait for has no key (with no key at all: every queued address). */
   readonly waitingForKey: number;
 }
 

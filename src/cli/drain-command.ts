@@ -70,7 +70,7 @@ export interface DrainSummary {
   readonly queueWaiting: number;
   /** Epoch ms when the first waiting address is due again. */
   readonly nextRetryMs: number | null;
-  /** Due addresses left because a provider they wait for has no key. */
+  /** Queued addresses left because a provider they wait for has no key. */
   readonly waitingForKey: number;
 }
 

@@ -276,7 +276,7 @@ export class EnrichmentQueue {
     return this.locked(() => {
       const existing = this.readPending(this.pendingFile(address));
       if (existing === undefined) {
-        this.pendingCount ??= this.names().filter((n) => n.endsWith(PENDING)).length;
+        this.pendingCount ??= this.size();
         if (this.pendingCount >= this.maxAddresses) return undefined;
         this.pendingCount += 1;
       }

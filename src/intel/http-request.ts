@@ -6,7 +6,7 @@
  * caller can act on; its message never carries the API key (undici puts an invalid header
  * value verbatim into its error text, so every message is scrubbed of the given secrets).
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
 import type { Failure } from '../result';
 import { oneLine } from './provider-error';
 
@@ -150,12 +150,15 @@ interface UndiciRequestMessage {
  * URL at once in one process both count as written when either was: the safe side).
  */
 function watchSending(url: string): { sent(): RequestSent; stop(): void } {
+  const unknown = { sent: (): RequestSent => 'unknown', stop: () => undefined };
+  // subscribe/unsubscribe by name came with Node 18.7.
+  if (typeof diagnostics.subscribe !== 'function') return unknown;
   let target: string;
   try {
     const u = new URL(url);
     target = `${u.origin}${u.pathname}${u.search}`;
   } catch {
-    return { sent: () => 'unknown', stop: () => undefined };
+    return unknown;
   }
   const ours = new Set<object>();
   let written = false;
@@ -167,13 +170,13 @@ function watchSending(url: string): { sent(): RequestSent; stop(): void } {
     const request = (message as UndiciRequestMessage).request;
     if (request !== undefined && ours.has(request)) written = true;
   };
-  subscribe(REQUEST_CREATED, onCreated);
-  subscribe(HEADERS_WRITTEN, onWritten);
+  diagnostics.subscribe(REQUEST_CREATED, onCreated);
+  diagnostics.subscribe(HEADERS_WRITTEN, onWritten);
   return {
     sent: () => (ours.size === 0 ? 'unknown' : written ? 'yes' : 'no'),
     stop: () => {
-      unsubscribe(REQUEST_CREATED, onCreated);
-      unsubscribe(HEADERS_WRITTEN, onWritten);
+      diagnostics.unsubscribe(REQUEST_CREATED, onCreated);
+      diagnostics.unsubscribe(HEADERS_WRITTEN, onWritten);
     },
   };
 }

@@ -152,7 +152,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     assert.deepEqual([queued.waitingFor, queued.refs.map((r) => r.incidentId)], [{ virustotal: 'no-key' }, [row.incident_id]]);
     const warned = run!.lines.filter((l) => l.level === 'WARN' && /VirusTotal key/.test(l.fields.signature ?? ''));
     assert.equal(warned.length, 1, run!.stderr);
-    assert.match(warned[0]!.fields.message!, /^1 public address\(es\) queued for enrichment by this run, 1 waiting in the queue, none sent to VirusTotal\. Store the key in Splunk storage\/passwords \(realm soar_edr, name virustotal_api_key\): soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\./);
+    assert.match(warned[0]!.fields.message!, /^1 public address\(es\) queued for enrichment by this run, 1 waiting in the queue; nothing is sent to VirusTotal without a key\. Store the key in Splunk storage\/passwords \(realm soar_edr, name virustotal_api_key\): soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\./);
     const outbox = filesIn(path.join(dataDir, 'outbox'), '.json');
     assert.equal(outbox.length, 1, `outbox: ${outbox.join(', ')}`);
     assert.ok(outbox[0]!.startsWith(row.incident_id!));

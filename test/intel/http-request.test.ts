@@ -113,21 +113,16 @@ describe('intel/http-request', () => {
       if (!r.ok) assert.deepEqual([r.error.kind, r.error.sent], ['connection', 'unknown']);
       // A connect timeout as undici reports it on its channels: the request object is created,
       // its headers are never written, then the abort ends it.
-      const connectTimeout: FetchFn = (_url, init) =>
+      const creatingOnly = (path: string): FetchFn => (_url, init) =>
         new Promise((_resolve, reject) => {
-          channel('undici:request:create').publish({ request: { origin: 'http://127.0.0.1:9', path: '/x?a=1' } });
+          channel('undici:request:create').publish({ request: { origin: 'http://127.0.0.1:9', path } });
           init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
         });
-      const t = await httpGet('http://127.0.0.1:9/x?a=1', { timeoutMs: 50, fetch: connectTimeout });
+      const t = await httpGet('http://127.0.0.1:9/x?a=1', { timeoutMs: 50, fetch: creatingOnly('/x?a=1') });
       assert.ok(!t.ok);
       if (!t.ok) assert.deepEqual([t.error.kind, t.error.sent], ['timeout', 'no']);
       // The same, but another URL's request: not ours, so still unknown.
-      const other: FetchFn = (_url, init) =>
-        new Promise((_resolve, reject) => {
-          channel('undici:request:create').publish({ request: { origin: 'http://127.0.0.1:9', path: '/other' } });
-          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
-        });
-      const u = await httpGet('http://127.0.0.1:9/x', { timeoutMs: 50, fetch: other });
+      const u = await httpGet('http://127.0.0.1:9/x', { timeoutMs: 50, fetch: creatingOnly('/other') });
       assert.ok(!u.ok);
       if (!u.ok) assert.equal(u.error.sent, 'unknown');
     });

@@ -37,6 +37,16 @@ function startChild(script: string): Child {
   return { ready, go: () => c.stdin.end('go\n'), done };
 }
 
+/** Start `count` children of `script` together, let them go at once; their stdouts, each having exited 0. */
+async function runTogether(script: string, count: number): Promise<string[]> {
+  const children = Array.from({ length: count }, () => startChild(script));
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.go();
+  const results = await Promise.all(children.map((c) => c.done));
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  return results.map((r) => r.stdout);
+}
+
 describe('intel/quota-limiter', () => {
   let root: string;
   let dir: string;
@@ -106,12 +116,7 @@ describe('intel/quota-limiter', () => {
           process.stdout.write(JSON.stringify({ kept }));
           process.exit(0);
         });`;
-      const children = Array.from({ length: 4 }, () => startChild(script));
-      await Promise.all(children.map((c) => c.ready));
-      for (const c of children) c.go();
-      const results = await Promise.all(children.map((c) => c.done));
-      for (const r of results) assert.equal(r.code, 0, r.stderr);
-      const kept = results.reduce((n, r) => n + (JSON.parse(r.stdout) as { kept: number }).kept, 0);
+      const kept = (await runTogether(script, 4)).reduce((n, out) => n + (JSON.parse(out) as { kept: number }).kept, 0);
       assert.equal(kept, 80);
       assert.equal(new QuotaLimiter(dir).usage('virustotal', Date.now()).dayUsed, 80);
     });
@@ -138,12 +143,7 @@ describe('intel/quota-limiter', () => {
         process.stdout.write(JSON.stringify({ granted, denied }));
         process.exit(0);
       });`;
-    const children = Array.from({ length: 6 }, () => startChild(script));
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.go();
-    const results = await Promise.all(children.map((c) => c.done));
-    for (const r of results) assert.equal(r.code, 0, r.stderr);
-    const counts = results.map((r) => JSON.parse(r.stdout) as { granted: number; denied: number });
+    const counts = (await runTogether(script, 6)).map((out) => JSON.parse(out) as { granted: number; denied: number });
     assert.equal(counts.reduce((n, c) => n + c.granted, 0), 4);
     assert.ok(counts.every((c) => c.denied > 10), 'every process kept trying and was denied');
     assert.equal(new QuotaLimiter(dir).usage('virustotal', Date.now()).minuteUsed, 4);
