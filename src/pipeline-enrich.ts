@@ -4,6 +4,12 @@
  * processes ask the provider once and the rest read the cache, then the shared quota (a
  * spent budget defers the lookup instead of provoking a 429), then the request.
  * `soar-edr reputation` enriches domains and file hashes by the same flow (enrichSubject).
+ *
+ * Quota rule for failed connections: a slot is spent once a request was written to an open
+ * connection (the provider may have read and counted it, even if the connection was then
+ * reset or timed out before an answer). A lookup none of whose attempts got that far —
+ * refused, DNS failure, TLS handshake failure, connect timeout, reset while connecting, a
+ * check before the request (bad base URL, deadline) — gives its slot back.
  */
 import { lookupAbuseIpdb } from './intel/abuseipdb-client';
 import { addressFilePart, apiKeyHash, CachedValue, IntelProvider, LookupCache, ProviderReports } from './intel/lookup-cache';
@@ -97,6 +103,7 @@ export async function enrichSubject<R>(subject: EnrichmentSubject<R>, apiKey: st
         }
         const answer = await subject.lookup(clientOptions(provider, apiKey, deps));
         const t = deps.now();
+        if (answer.sent === 0) deps.quota.release(provider, slot, t);
         if (answer.state === 'report') {
           subject.store(keyHash, { state: 'report', report: answer.report }, t);
           return { state: 'report', report: answer.report, source: 'request' };

@@ -8,8 +8,9 @@ import { randomFillSync } from 'node:crypto';
 import * as path from 'node:path';
 import type { AbuseReport } from './intel/abuseipdb-report';
 import { classifyAddress } from './intel/address-gate';
-import { EnrichmentQueue } from './intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, QueueEntry, waitingProviders, WaitingFor, WaitReason } from './intel/enrichment-queue';
 import type { FetchFn } from './intel/http-request';
+import type { IntelProvider } from './intel/lookup-cache';
 import { LookupCache } from './intel/lookup-cache';
 import { QuotaLimiter } from './intel/quota-limiter';
 import { decideVerdict, Verdict, verdictRank } from './intel/verdict';
@@ -94,7 +95,12 @@ function timeText(row: ResultFields, ...names: string[]): string | null {
   return t;
 }
 
-function vtResult(e: Enrichment<VtIpReport> | undefined, notLookedUp: string): VirusTotalResult {
+/** The incident's and the verdict's words for a public address recorded without a VirusTotal key. */
+const NO_VT_KEY_PENDING = 'enrichment pending: no VirusTotal key configured';
+const NO_VT_KEY_NOTE = `${NO_VT_KEY_PENDING}; queued, looked up once virustotal_api_key is set`;
+
+function vtResult(e: Enrichment<VtIpReport> | undefined, notLookedUp: string, noKey = false): VirusTotalResult {
+  if (e === undefined && noKey) return { state: 'deferred', message: notLookedUp };
   if (e === undefined) return { state: 'not_looked_up', message: notLookedUp };
   switch (e.state) {
     case 'report': {
@@ -140,7 +146,6 @@ function abuseResult(e: Enrichment<AbuseReport> | undefined, notLookedUp: string
 interface PendingRecord {
   readonly draft: IncidentDraft;
   readonly enriched: Enriched;
-  readonly deferred: boolean;
   readonly attackerField: string;
   readonly log: Logger;
   readonly startedMs: number;
@@ -168,6 +173,40 @@ interface Enriched {
   readonly abuse: Enrichment<AbuseReport> | undefined;
   readonly vtNote: string;
   readonly abuseNote: string;
+  /**
+   * A public address and no VirusTotal key: it waits in the queue for one. AbuseIPDB is
+   * optional (a second opinion the verdict does without), so its missing key queues nothing.
+   */
+  readonly vtNoKey: boolean;
+}
+
+/** What an enriched address still waits for, per provider; {} when nothing. */
+function waitingFor(e: Enriched): WaitingFor {
+  const waiting: Partial<Record<IntelProvider, WaitReason>> = {};
+  if (e.vtNoKey) waiting.virustotal = 'no-key';
+  for (const [provider, result] of [['virustotal', e.vt], ['abuseipdb', e.abuse]] as const) {
+    if (result?.state === 'deferred') waiting[provider] = 'deferred';
+    else if (result?.state === 'error' && result.retryable) waiting[provider] = 'retry';
+  }
+  return waiting;
+}
+
+/**
+ * When a waiting address is due again: the latest time any provider it waits for allows (a
+ * quota's or 429's time, a minute after a failed lookup, now for a missing key: a drain
+ * leaves it alone until the key is there).
+ */
+function retryAt(e: Enriched, nowMs: number): number {
+  const times = [nowMs];
+  for (const result of [e.vt, e.abuse]) {
+    if (result?.state === 'deferred') times.push(result.retryAtMs);
+    else if (result?.state === 'error' && result.retryable) times.push(nowMs + 60_000);
+  }
+  return Math.max(...times);
+}
+
+function describeWaiting(w: WaitingFor): string {
+  return waitingProviders(w).map((p) => `${p}:${w[p]}`).join(',');
 }
 
 /** Pipeline state for one run: settings, stores, secrets and a per-run memo of lookups. */
@@ -185,7 +224,14 @@ class IncidentPipeline implements RowPipeline {
   private batch: PendingRecord[] = [];
   /** A digest's rows that earlier runs of the same sid recorded (read on the first row). */
   private digestRecorded: ReadonlyMap<string, string> | undefined;
-  private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number }>();
+  private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number; waitingFor: WaitingFor }>();
+  /** Public addresses this run queued because no VirusTotal key is configured. */
+  private readonly queuedForKey = new Set<string>();
+  /** Queued addresses a drain of this run left because a provider they wait for has no key (with no key at all: every queued address). */
+  private waitingForKey: { virustotal: number; abuseipdb: number; addresses: number } | undefined;
+  /** New addresses not queued because the queue was full. */
+  private notQueued = 0;
+  private queueProblemsReported = false;
   /** Failures and degradations found after handleRow returned (a digest's batched rows). */
   private readonly late = { failed: 0, degraded: 0 };
   /** Simulated blocks already decided in this run, by address: a digest repeats addresses. */
@@ -240,12 +286,7 @@ class IncidentPipeline implements RowPipeline {
           vtKey ? enrichAddress('virustotal', address, vtKey, this.enrichDeps(), waitUntilMs) : undefined,
           abuseKey ? enrichAddress('abuseipdb', address, abuseKey, this.enrichDeps(), waitUntilMs) : undefined,
         ]);
-        return {
-          vt,
-          abuse,
-          vtNote: 'no VirusTotal key configured (soar-edr secrets set virustotal_api_key)',
-          abuseNote: '',
-        };
+        return { vt, abuse, vtNote: vtKey ? '' : NO_VT_KEY_NOTE, abuseNote: '', vtNoKey: !vtKey };
       })();
       this.memo.set(address, pending);
     }
@@ -294,7 +335,7 @@ class IncidentPipeline implements RowPipeline {
     let enriched: Enriched;
     if (!gate.public) {
       const note = `${gate.reason ?? 'not public'}: never sent to a third party`;
-      enriched = { vt: undefined, abuse: undefined, vtNote: note, abuseNote: secrets.values.abuseipdb_api_key ? note : '' };
+      enriched = { vt: undefined, abuse: undefined, vtNote: note, abuseNote: secrets.values.abuseipdb_api_key ? note : '', vtNoKey: false };
     } else {
       enriched = await this.enrich(gate.address, secrets, this.quotaWaitUntil());
     }
@@ -318,7 +359,7 @@ class IncidentPipeline implements RowPipeline {
       s.thresholds,
     );
     const deferred = [enriched.vt, enriched.abuse].some((e) => e?.state === 'deferred');
-    const reason = deferred && decision.verdict === 'UNKNOWN' ? 'enrichment deferred: quota' : decision.reason;
+    const reason = decision.verdict !== 'UNKNOWN' ? decision.reason : enriched.vtNoKey ? NO_VT_KEY_PENDING : deferred ? 'enrichment deferred: quota' : decision.reason;
     const nowMs = d.now();
 
     const action = this.decideBlock(gate.address, gate.public, gate.reason, decision.verdict, reason, nowMs, log);
@@ -337,12 +378,12 @@ class IncidentPipeline implements RowPipeline {
       firstSeen: timeText(input.row, 'first_seen', 'firstTime'),
       lastSeen: timeText(input.row, 'last_seen', 'lastTime'),
       resultsLink: payload.resultsLink || null,
-      vt: vtResult(enriched.vt, enriched.vtNote),
+      vt: vtResult(enriched.vt, enriched.vtNote, enriched.vtNoKey),
       abuse: abuseResult(enriched.abuse, enriched.abuseNote),
       action,
       addressNote: gate.public ? null : `${gate.reason ?? 'not public'}: not sent to third parties`,
     };
-    const pending: PendingRecord = { draft, enriched, deferred, attackerField: input.attacker.field, log, startedMs: t0, secretsMs: tSecrets - t0, degraded };
+    const pending: PendingRecord = { draft, enriched, attackerField: input.attacker.field, log, startedMs: t0, secretsMs: tSecrets - t0, degraded };
     if (this.context.mode === 'digest') {
       // A digest records its rows in batches: one lock and one append per batch, not per row.
       this.batch.push(pending);
@@ -384,7 +425,10 @@ class IncidentPipeline implements RowPipeline {
   /** Write the enrichment queue once per address for the batch just recorded. */
   private flushQueued(): void {
     const now = this.deps.now();
-    for (const [address, waiting] of this.queuedThisBatch) this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt);
+    for (const [address, waiting] of this.queuedThisBatch) {
+      const q = this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt, waiting.waitingFor);
+      this.countQueued(address, q === undefined ? undefined : waiting.waitingFor);
+    }
     this.queuedThisBatch.clear();
   }
 
@@ -411,31 +455,37 @@ class IncidentPipeline implements RowPipeline {
       ms: d.now() - item.startedMs,
       action_status: 'success',
     });
-    const retryable = (e: Enrichment<unknown> | undefined) => e?.state === 'error' && e.retryable;
-    if (item.deferred || retryable(enriched.vt) || retryable(enriched.abuse)) {
+    const waiting = waitingFor(enriched);
+    if (waitingProviders(waiting).length > 0) {
       // What the later enrichment needs to re-render the report and send the update.
       writeFileAtomic(this.snapshotFile(incidentId), JSON.stringify(incident), { durable: false });
       const nowMs = d.now();
-      // The latest time any waiting provider allows; a provider not waiting does not count.
-      const waiting = [enriched.vt, enriched.abuse].filter((e) => e?.state === 'deferred' || retryable(e));
-      const retryAt = Math.max(...waiting.map((e) => (e?.state === 'deferred' ? e.retryAtMs : nowMs + 60_000)));
+      const due = retryAt(enriched, nowMs);
       const ref = { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection };
       if (this.context.mode === 'digest') {
         // Gathered per address and written once per batch (flushQueued).
-        const waiting = this.queuedThisBatch.get(incident.srcIp) ?? { refs: [], retryAt };
-        waiting.refs.push(ref);
-        waiting.retryAt = Math.max(waiting.retryAt, retryAt);
-        this.queuedThisBatch.set(incident.srcIp, waiting);
-        ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, not_before: new Date(retryAt).toISOString() });
+        const batched = this.queuedThisBatch.get(incident.srcIp) ?? { refs: [], retryAt: due, waitingFor: {} };
+        batched.refs.push(ref);
+        batched.retryAt = Math.max(batched.retryAt, due);
+        batched.waitingFor = { ...batched.waitingFor, ...waiting };
+        this.queuedThisBatch.set(incident.srcIp, batched);
+        ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), not_before: new Date(due).toISOString() });
       } else {
-        const q = this.queue.enqueue(incident.srcIp, ref, nowMs, retryAt);
-        ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
+        const q = this.queue.enqueue(incident.srcIp, ref, nowMs, due, waiting);
+        this.countQueued(incident.srcIp, q === undefined ? undefined : waiting);
+        if (q !== undefined) ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
       }
     }
     const notes = [...item.degraded];
     const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
+  }
+
+  /** For the run's WARNs: an address queued for a missing key (`waiting`), or not queued at all (undefined: the queue is full). */
+  private countQueued(address: string, waiting: WaitingFor | undefined): void {
+    if (waiting === undefined) this.notQueued += 1;
+    else if (waiting.virustotal === 'no-key') this.queuedForKey.add(address);
   }
 
   private snapshotFile(incidentId: string): string {
@@ -540,11 +590,52 @@ class IncidentPipeline implements RowPipeline {
     const d = this.deps;
     await this.flushBatch();
     if (this.unsyncedRows) syncFile(d.layout.incidents);
-    if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) return this.late;
-    const purged = purgeExpired(d.layout, d.now());
-    if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
-    await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS, enrichQueue: true });
+    if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
+      const purged = purgeExpired(d.layout, d.now());
+      if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+      await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS });
+    }
+    this.reportQueueProblems(log);
     return this.late;
+  }
+
+  /**
+   * At most once per run: one WARN when addresses wait for a VirusTotal key (queued by this
+   * run, or found waiting by its drain), saying what to configure and where; one WARN when
+   * the queue was full. Never per row: a digest of 100,000 rows still says it once.
+   */
+  reportQueueProblems(log: Logger): void {
+    if (this.queueProblemsReported) return;
+    this.queueProblemsReported = true;
+    const queued = this.queuedForKey.size;
+    const waiting = this.waitingForKey;
+    if (queued > 0 || (waiting !== undefined && waiting.virustotal > 0)) {
+      const counts = [
+        ...(queued > 0 ? [`${queued} public address(es) queued for enrichment by this run`] : []),
+        ...(waiting !== undefined ? [`${waiting.virustotal} waiting in the queue`] : []),
+      ];
+      log.warn('VirusTotal key not configured; public addresses queued for enrichment', {
+        queued,
+        waiting: waiting?.virustotal,
+        message:
+          `${counts.join(', ')}; nothing is sent to VirusTotal without a key. ` +
+          'Store the key in Splunk storage/passwords (realm soar_edr, name virustotal_api_key): soar-edr secrets set virustotal_api_key; ' +
+          'outside Splunk set SOAR_VIRUSTOTAL_API_KEY. The next alert run or soar-edr drain then enriches the queued incidents and updates their reports ' +
+          `(queued addresses expire after ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days)`,
+      });
+    }
+    if (waiting !== undefined && waiting.abuseipdb > 0) {
+      log.warn('AbuseIPDB key not configured; queued addresses waiting for it', {
+        waiting: waiting.abuseipdb,
+        message: 'they were queued while an AbuseIPDB key was set: store abuseipdb_api_key again (soar-edr secrets set abuseipdb_api_key, or SOAR_ABUSEIPDB_API_KEY outside Splunk), or let them expire',
+      });
+    }
+    if (this.notQueued > 0) {
+      log.warn('Enrichment queue full; addresses not queued', {
+        not_queued: this.notQueued,
+        message: 'their incidents are recorded but will not be updated; run soar-edr drain (with the keys configured) to work the queue down',
+      });
+    }
   }
 
   /** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */
@@ -562,30 +653,57 @@ class IncidentPipeline implements RowPipeline {
     return r.ok ? r.value : undefined;
   }
 
-  /** Enrich queued addresses that are due; update their incidents and send an update. */
+  /**
+   * Enrich queued addresses that are due; update their incidents and send an update. An
+   * address waiting for a provider without a key is left as it is (nothing is spent, no
+   * attempt counted) and counted for the run's one WARN.
+   */
   async drainQueue(log: Logger, maxItems: number): Promise<number> {
     const d = this.deps;
     this.queue.recoverStaleClaims(d.now());
+    const expired = this.queue.expireNow(d.now());
+    if (expired.refs > 0) {
+      log.info('Queued enrichment expired', { addresses: expired.addresses, incidents: expired.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+    }
     const secrets = await this.context.secrets();
+    const keys: Readonly<Record<IntelProvider, string | undefined>> = { virustotal: secrets.values.virustotal_api_key, abuseipdb: secrets.values.abuseipdb_api_key };
+    if (!keys.virustotal && !keys.abuseipdb) {
+      // Nothing can be looked up: count what waits by file name, without reading it (every
+      // per-result run of an install without keys comes here).
+      const size = this.queue.size();
+      this.waitingForKey = { virustotal: size, abuseipdb: 0, addresses: size };
+      return 0;
+    }
+    const due = this.queue.list(d.now());
+    const ready: QueueEntry[] = [];
+    const waiting = { virustotal: 0, abuseipdb: 0, addresses: 0 };
+    for (const entry of due) {
+      const missing = waitingProviders(entry.waitingFor).filter((p) => !keys[p]);
+      for (const p of missing) waiting[p] += 1;
+      if (missing.length === 0) ready.push(entry);
+      else waiting.addresses += 1;
+    }
+    this.waitingForKey = waiting;
     // Without a key, or with no budget left now, nothing can be looked up: leave the queue.
     const now = d.now();
-    const canAsk = (provider: 'virustotal' | 'abuseipdb', key: string | undefined): boolean => {
-      if (!key) return false;
+    const canAsk = (provider: IntelProvider): boolean => {
+      if (!keys[provider]) return false;
       const u = this.quota.usage(provider, now);
       return u.penaltyUntilMs <= now && (u.limits.perMinute === null || u.minuteUsed < u.limits.perMinute) && (u.limits.perDay === null || u.dayUsed < u.limits.perDay);
     };
-    if (!canAsk('virustotal', secrets.values.virustotal_api_key) && !canAsk('abuseipdb', secrets.values.abuseipdb_api_key)) return 0;
+    if (!canAsk('virustotal') && !canAsk('abuseipdb')) return 0;
     let done = 0;
-    for (const entry of this.queue.list(d.now()).slice(0, maxItems)) {
+    for (const entry of ready.slice(0, maxItems)) {
       if (this.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;
       const claim = this.queue.claim(entry.address, d.now());
       if (!claim) continue;
       this.memo.delete(entry.address);
       const enriched = await this.enrich(entry.address, secrets, 0);
-      const still = [enriched.vt, enriched.abuse].find((e) => e?.state === 'deferred' || (e?.state === 'error' && e.retryable));
-      if (still) {
-        const retryAt = still.state === 'deferred' ? still.retryAtMs : undefined;
-        this.queue.release(claim, d.now(), retryAt, still.state === 'deferred' ? still.reason : still.state === 'error' ? still.error.message : undefined);
+      const still = waitingFor(enriched);
+      if (waitingProviders(still).length > 0) {
+        const failure = [enriched.vt, enriched.abuse].find((e) => e?.state === 'deferred' || e?.state === 'error');
+        const why = failure?.state === 'deferred' ? failure.reason : failure?.state === 'error' ? failure.error.message : enriched.vtNoKey ? NO_VT_KEY_PENDING : undefined;
+        this.queue.release(claim, d.now(), retryAt(enriched, d.now()), why, still);
         continue;
       }
       for (const ref of claim.entry.refs) await this.updateIncident(ref.incidentId, enriched, secrets, log);
@@ -593,6 +711,11 @@ class IncidentPipeline implements RowPipeline {
       done += 1;
     }
     return done;
+  }
+
+  /** Due addresses the last drainQueue left for a missing key (an address missing both keys counts once). */
+  addressesWaitingForKey(): number {
+    return this.waitingForKey?.addresses ?? 0;
   }
 
   private async updateIncident(incidentId: string, enriched: Enriched, secrets: ResolvedSecrets, log: Logger): Promise<void> {
@@ -613,7 +736,7 @@ class IncidentPipeline implements RowPipeline {
       ...before,
       verdict: decision.verdict,
       reason: decision.reason,
-      vt: vtResult(enriched.vt, enriched.vtNote),
+      vt: vtResult(enriched.vt, enriched.vtNote, enriched.vtNoKey),
       abuse: abuseResult(enriched.abuse, '') ?? before.abuse,
       action,
     };
@@ -633,25 +756,26 @@ export interface DrainAllReport {
   readonly outbox: readonly DrainReport[];
   /** Queued addresses enriched (their incidents updated). */
   readonly enriched: number;
+  /** Queued addresses left because a provider they wait for has no key (with no key at all: every queued address). */
+  readonly waitingForKey: number;
 }
 
 /**
  * `soar-edr drain`: the follow-up work with the caller's limits instead of the small
  * per-run ones — at most `maxItems` notifications delivered and `maxItems` addresses
- * enriched. `enrichQueue: false` leaves the queue alone (no provider key: draining it would
- * settle the queued incidents without a lookup).
+ * enriched. Addresses waiting for a provider without a key are left alone (drainQueue).
  */
-export async function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number; enrichQueue: boolean }): Promise<DrainAllReport> {
+export async function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number }): Promise<DrainAllReport> {
   const outbox: DrainReport[] = [];
   const first = await pipeline.drainOutbox(log, limits.maxItems);
   if (first) outbox.push(first);
-  const enriched = limits.enrichQueue ? await pipeline.drainQueue(log, limits.maxItems) : 0;
+  const enriched = await pipeline.drainQueue(log, limits.maxItems);
   const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;
   if (enriched > 0 && sent < limits.maxItems) {
     const second = await pipeline.drainOutbox(log, limits.maxItems - sent);
     if (second) outbox.push(second);
   }
-  return { outbox, enriched };
+  return { outbox, enriched, waitingForKey: pipeline.addressesWaitingForKey() };
 }
 
 export type { IncidentPipeline };

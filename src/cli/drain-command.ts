@@ -70,6 +70,8 @@ export interface DrainSummary {
   readonly queueWaiting: number;
   /** Epoch ms when the first waiting address is due again. */
   readonly nextRetryMs: number | null;
+  /** Queued addresses left because a provider they wait for has no key. */
+  readonly waitingForKey: number;
 }
 
 export function summarizeDrain(report: DrainAllReport, outboxLeft: number, queue: readonly QueueEntry[], nowMs: number): DrainSummary {
@@ -82,12 +84,14 @@ export function summarizeDrain(report: DrainAllReport, outboxLeft: number, queue
     queueLeft: queue.length,
     queueWaiting: waiting.length,
     nextRetryMs: waiting.length > 0 ? Math.min(...waiting.map((e) => e.nextAttemptAt)) : null,
+    waitingForKey: report.waitingForKey,
   };
 }
 
 export function formatDrainSummary(s: DrainSummary): string {
   const next = s.nextRetryMs === null ? '' : ` next_retry=${new Date(s.nextRetryMs).toISOString()}`;
-  return `delivered=${s.delivered} enriched=${s.enriched} dead_lettered=${s.deadLettered} outbox_left=${s.outboxLeft} queue_left=${s.queueLeft} queue_waiting=${s.queueWaiting}${next}`;
+  const noKey = s.waitingForKey > 0 ? ` waiting_for_key=${s.waitingForKey}` : '';
+  return `delivered=${s.delivered} enriched=${s.enriched} dead_lettered=${s.deadLettered} outbox_left=${s.outboxLeft} queue_left=${s.queueLeft} queue_waiting=${s.queueWaiting}${next}${noKey}`;
 }
 
 /** Latest time a Date can hold: "due by then" means every queued address. */
@@ -139,7 +143,9 @@ Secrets come from the SOAR_* environment variables, or from storage/passwords (r
 when a connection option (--host, --port, --user, --password) or SPLUNK_HOST / SPLUNK_PASSWORD
 is given; storage/passwords wins where both have a value. Progress goes to stderr in the
 alert action's log format; one summary line goes to stdout:
-  delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME]
+  delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME] [waiting_for_key=N]
+Addresses recorded without a VirusTotal key wait in the queue (waiting_for_key) and cost
+nothing until the key is configured; then drain enriches them and updates their incidents.
 
 Exit codes:
   0  everything due was delivered or enriched (addresses waiting for their retry time may remain)
@@ -148,7 +154,8 @@ Exit codes:
   4  splunkd unreachable
   5  other splunkd REST failure
   6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
-     address not enriched): the same meaning as the alert action's exit code 6`,
+     address not enriched, address waiting for a key): the same meaning as the alert
+     action's exit code 6`,
   );
   cmd.action(async (opts: DrainOptions) => {
     const usage = (message: string): void => {
@@ -199,7 +206,6 @@ Exit codes:
     const dueBefore = queue.list(startedMs).length;
     const outboxBefore = outboxSize(layout);
     const keys = secrets.value.values;
-    const canEnrich = Boolean(keys.virustotal_api_key || keys.abuseipdb_api_key);
     log.info('Draining the outbox and the enrichment queue', {
       outbox: outboxBefore,
       queue_due: dueBefore,
@@ -207,14 +213,11 @@ Exit codes:
       time_budget_s: budget.value,
       secrets: Object.entries(secrets.value.origin).map(([name, origin]) => `${name}:${origin}`).join(',') || 'none',
     });
-    if (dueBefore > 0 && !canEnrich) {
-      log.warn('No VirusTotal or AbuseIPDB key configured; the enrichment queue is left as it is', {
-        queue_due: dueBefore,
-        message: 'set SOAR_VIRUSTOTAL_API_KEY or store virustotal_api_key (soar-edr secrets set virustotal_api_key)',
-      });
-    }
 
-    const report = await drainAll(pipeline, log, { maxItems: maxItems.value, enrichQueue: canEnrich });
+    // Addresses waiting for a key that is still missing are left as they are (nothing spent);
+    // reportQueueProblems says so once, with what to configure.
+    const report = await drainAll(pipeline, log, { maxItems: maxItems.value });
+    pipeline.reportQueueProblems(log);
 
     let left = false;
     if (outboxBefore > 0 && report.outbox.length === 0) {

@@ -57,9 +57,9 @@ export function interpretAbuseIpdbAnswer(ip: string, status: number, bodyText: s
 /** Look `ip` up; `attempts` counts the HTTP requests made (zero when a check before the request failed). */
 export async function lookupAbuseIpdb(ip: string, options: ProviderClientOptions): Promise<AbuseLookup> {
   const checked = preflight('AbuseIPDB', 'the abuseipdb_api_key secret (or SOAR_ABUSEIPDB_API_KEY)', ip, options.apiKey);
-  if (!checked.ok) return { state: 'error', error: checked.error, attempts: 0 };
+  if (!checked.ok) return { state: 'error', error: checked.error, attempts: 0, sent: 0 };
   const base = resolveBaseUrl(options.baseUrl, ABUSEIPDB_DEFAULT_URL, ABUSEIPDB_URL_SETTING);
-  if (!base.ok) return { state: 'error', error: base.error, attempts: 0 };
+  if (!base.ok) return { state: 'error', error: base.error, attempts: 0, sent: 0 };
   const address = checked.ip;
   const query = new URLSearchParams({ ipAddress: address, maxAgeInDays: String(ABUSEIPDB_MAX_AGE_DAYS) });
   return runLookup<AbuseReport>(

@@ -9,14 +9,32 @@
  * <address>.claimed (also under the lock), so two drains never process the same address at
  * once. New references for a claimed address go to a new <address>.json and are not lost.
  * A claim whose process died, or that is older than `claimStaleMs`, is put back.
+ *
+ * Each entry says which providers it waits for and why (`waitingFor`): a spent quota or a
+ * busy address ('deferred'), a failed lookup to retry ('retry'), or no key configured for
+ * the provider ('no-key': recorded without a VirusTotal key, enriched once one is set). A
+ * drain takes an address only when every provider it waits for has a key, so an address
+ * waiting for a key costs nothing and is not retried until the key is there.
+ *
+ * Bounds: a reference older than `maxAgeMs` (default 7 days) expires (`expire`), and an
+ * address whose references all expired leaves the queue; a new address is not queued
+ * while `maxAddresses` (default 10,000) are (its incident is recorded all the same).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { processAlive, withFileLock } from '../store/file-lock';
 import { asJsonObject } from './json-fields';
-import { addressFilePart } from './lookup-cache';
+import { addressFilePart, IntelProvider } from './lookup-cache';
+
+/** Why an address waits for a provider. */
+export type WaitReason = 'no-key' | 'deferred' | 'retry';
+const WAIT_REASONS: readonly WaitReason[] = ['no-key', 'deferred', 'retry'];
+const PROVIDERS: readonly IntelProvider[] = ['virustotal', 'abuseipdb'];
+
+/** The providers an address waits for, each with its reason; {} in entries queued before this was recorded. */
+export type WaitingFor = Readonly<Partial<Record<IntelProvider, WaitReason>>>;
 
 /** Which incident is waiting for the address's verdict. */
 export interface IncidentRef {
@@ -46,6 +64,7 @@ export interface QueueEntry {
   readonly refs: readonly QueuedRef[];
   /** References not kept because `maxRefs` was reached (the incidents exist; only the update link is lost). */
   readonly droppedRefs: number;
+  readonly waitingFor: WaitingFor;
 }
 
 export interface QueueClaim {
@@ -62,10 +81,28 @@ export interface EnrichmentQueueOptions {
   readonly maxRefs?: number;
   /** Owner recorded in claims; default process.pid. */
   readonly pid?: number;
+  /** A reference older than this expires; default 7 days. */
+  readonly maxAgeMs?: number;
+  /** New addresses are not queued while this many are; default 10,000. */
+  readonly maxAddresses?: number;
+}
+
+export const DEFAULT_QUEUE_MAX_AGE_MS = 7 * 86_400_000;
+export const DEFAULT_QUEUE_MAX_ADDRESSES = 10_000;
+
+/** What `expire` removed. */
+export interface ExpiredRefs {
+  /** Addresses that left the queue (every reference expired). */
+  readonly addresses: number;
+  readonly refs: number;
 }
 
 const FORMAT_VERSION = 1;
 const LOCK_NAME = 'queue.lock';
+/** When `expireNow` last scanned the queue (epoch ms, as text); not a .json, so never an entry. */
+const EXPIRED_AT = 'expired-at.txt';
+/** `expireNow` scans at most this often: ages are counted in days, a scan reads every file. */
+const EXPIRE_EVERY_MS = 60 * 60_000;
 const PENDING = '.json';
 const CLAIMED = '.claimed';
 
@@ -82,6 +119,21 @@ function isText(v: unknown): v is string {
 }
 function isTime(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
+}
+
+function parseWaitingFor(value: unknown): WaitingFor {
+  const o = asJsonObject(value);
+  const waiting: Partial<Record<IntelProvider, WaitReason>> = {};
+  for (const p of PROVIDERS) {
+    const reason = o?.[p];
+    if (WAIT_REASONS.includes(reason as WaitReason)) waiting[p] = reason as WaitReason;
+  }
+  return waiting;
+}
+
+/** The providers an entry waits for, in a fixed order. */
+export function waitingProviders(waitingFor: WaitingFor): IntelProvider[] {
+  return PROVIDERS.filter((p) => waitingFor[p] !== undefined);
 }
 
 function parseEntry(value: unknown): QueueEntry | undefined {
@@ -104,10 +156,14 @@ function parseEntry(value: unknown): QueueEntry | undefined {
     ...(isText(o.lastError) ? { lastError: o.lastError } : {}),
     refs,
     droppedRefs: isTime(o.droppedRefs) ? o.droppedRefs : 0,
+    waitingFor: parseWaitingFor(o.waitingFor),
   };
 }
 
-/** One entry from two for the same address (a released claim and references queued meanwhile). */
+/**
+ * One entry from two for the same address (a released claim and references queued
+ * meanwhile); for a provider both wait for, `b`'s reason (the newer) wins.
+ */
 export function mergeEntries(a: QueueEntry, b: QueueEntry, maxRefs: number): QueueEntry {
   const seen = new Set<string>();
   const refs: QueuedRef[] = [];
@@ -129,6 +185,7 @@ export function mergeEntries(a: QueueEntry, b: QueueEntry, maxRefs: number): Que
     ...(lastError !== undefined ? { lastError } : {}),
     refs,
     droppedRefs: dropped,
+    waitingFor: { ...a.waitingFor, ...b.waitingFor },
   };
 }
 
@@ -151,12 +208,22 @@ export class EnrichmentQueue {
   private readonly claimStaleMs: number;
   private readonly maxRefs: number;
   private readonly pid: number;
+  private readonly maxAgeMs: number;
+  private readonly maxAddresses: number;
+  /**
+   * Pending files as counted by this process: read once, then counted up as it adds
+   * addresses (other processes' additions are seen by their own count; the bound is the
+   * cap plus what concurrent runs add, not an exact number).
+   */
+  private pendingCount: number | undefined;
 
   /** `dir` is dataLayout(root).queue. */
   constructor(readonly dir: string, options: EnrichmentQueueOptions = {}) {
     this.claimStaleMs = options.claimStaleMs ?? 10 * 60_000;
     this.maxRefs = Math.max(1, options.maxRefs ?? 1000);
     this.pid = options.pid ?? process.pid;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_QUEUE_MAX_AGE_MS;
+    this.maxAddresses = Math.max(1, options.maxAddresses ?? DEFAULT_QUEUE_MAX_ADDRESSES);
   }
 
   private pendingFile(address: string): string {
@@ -187,14 +254,15 @@ export class EnrichmentQueue {
   /**
    * Queue `address` (canonical) for `ref`'s incident. Repeated enqueues merge: one file per
    * address, each incident once. `notBefore` (epoch ms, default `nowMs`) is when it is due,
-   * e.g. when the quota denial said a slot frees.
+   * e.g. when the quota denial said a slot frees. undefined: not queued, because the
+   * address is new and the queue holds `maxAddresses` already.
    */
-  enqueue(address: string, ref: IncidentRef, nowMs: number, notBefore: number = nowMs): QueueEntry {
-    return this.enqueueMany(address, [ref], nowMs, notBefore);
+  enqueue(address: string, ref: IncidentRef, nowMs: number, notBefore: number = nowMs, waitingFor: WaitingFor = {}): QueueEntry | undefined {
+    return this.enqueueMany(address, [ref], nowMs, notBefore, waitingFor);
   }
 
   /** Several incidents waiting for one address (a digest names an address in many rows): one write. */
-  enqueueMany(address: string, refs: readonly IncidentRef[], nowMs: number, notBefore: number = nowMs): QueueEntry {
+  enqueueMany(address: string, refs: readonly IncidentRef[], nowMs: number, notBefore: number = nowMs, waitingFor: WaitingFor = {}): QueueEntry | undefined {
     const added: QueueEntry = {
       address,
       firstQueuedAt: nowMs,
@@ -203,13 +271,71 @@ export class EnrichmentQueue {
       nextAttemptAt: notBefore,
       refs: refs.slice(0, this.maxRefs).map((ref) => ({ incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, queuedAt: nowMs })),
       droppedRefs: Math.max(0, refs.length - this.maxRefs),
+      waitingFor,
     };
     return this.locked(() => {
       const existing = this.readPending(this.pendingFile(address));
+      if (existing === undefined) {
+        this.pendingCount ??= this.size();
+        if (this.pendingCount >= this.maxAddresses) return undefined;
+        this.pendingCount += 1;
+      }
       const entry = existing === undefined ? added : mergeEntries(existing, added, this.maxRefs);
       this.writePending(entry);
       return entry;
     });
+  }
+
+  /** Addresses waiting (pending, not claimed), counted from their file names only. */
+  size(): number {
+    return this.names().filter((n) => n.endsWith(PENDING)).length;
+  }
+
+  /**
+   * `expire`, at most once an hour for the whole host (every alert run calls this; a scan
+   * reads every file). The time of the last scan is kept in the queue folder.
+   */
+  expireNow(nowMs: number): ExpiredRefs {
+    const file = path.join(this.dir, EXPIRED_AT);
+    const last = readTextIfExists(file);
+    const lastMs = last === undefined ? Number.NaN : Number(last.trim());
+    if (Number.isFinite(lastMs) && lastMs <= nowMs && nowMs - lastMs < EXPIRE_EVERY_MS) return { addresses: 0, refs: 0 };
+    if (!this.names().some((n) => n.endsWith(PENDING))) return { addresses: 0, refs: 0 };
+    writeFileAtomic(file, String(nowMs), { durable: false });
+    return this.expire(nowMs);
+  }
+
+  /**
+   * Drop references queued more than `maxAgeMs` before `nowMs`, and the addresses left with
+   * none. Files are read without the lock; only an address with something to drop is
+   * rewritten, under the lock and re-read there.
+   */
+  expire(nowMs: number): ExpiredRefs {
+    const cutoff = nowMs - this.maxAgeMs;
+    const stale = (e: QueueEntry): boolean => e.refs.some((r) => r.queuedAt < cutoff);
+    let addresses = 0;
+    let refs = 0;
+    for (const name of this.names()) {
+      if (!name.endsWith(PENDING)) continue;
+      const file = path.join(this.dir, name);
+      const read = readJsonIfExists(file);
+      const seen = read !== undefined && 'value' in read ? parseEntry(read.value) : undefined;
+      if (seen === undefined || !stale(seen)) continue;
+      this.locked(() => {
+        const entry = this.readPending(file);
+        if (entry === undefined || !stale(entry)) return;
+        const kept = entry.refs.filter((r) => r.queuedAt >= cutoff);
+        refs += entry.refs.length - kept.length;
+        if (kept.length > 0) {
+          this.writePending({ ...entry, refs: kept, firstQueuedAt: Math.min(...kept.map((r) => r.queuedAt)) });
+          return;
+        }
+        rmSync(file, { force: true });
+        if (this.pendingCount !== undefined) this.pendingCount -= 1;
+        addresses += 1;
+      });
+    }
+    return { addresses, refs };
   }
 
 
@@ -250,6 +376,7 @@ export class EnrichmentQueue {
       const token = `${this.pid}-${nowMs}-${randomBytes(6).toString('hex')}`;
       writeFileAtomic(claimedFile, JSON.stringify({ v: FORMAT_VERSION, claim: { token, pid: this.pid, claimedAt: nowMs }, entry }));
       rmSync(pendingFile, { force: true });
+      if (this.pendingCount !== undefined) this.pendingCount -= 1;
       return { address, token, claimedAt: nowMs, entry };
     });
   }
@@ -268,9 +395,10 @@ export class EnrichmentQueue {
 
   /**
    * Not enriched this time: put the address back with attempts + 1, due at `nextAttemptAt`
-   * (default: releaseBackoffMs after `nowMs`), merged with references queued meanwhile.
+   * (default: releaseBackoffMs after `nowMs`), merged with references queued meanwhile;
+   * `waitingFor`, when given, replaces what the entry waited for.
    */
-  release(claim: QueueClaim, nowMs: number, nextAttemptAt?: number, lastError?: string): boolean {
+  release(claim: QueueClaim, nowMs: number, nextAttemptAt?: number, lastError?: string, waitingFor?: WaitingFor): boolean {
     return this.locked(() => {
       if (!this.holds(claim)) return false;
       const attempts = claim.entry.attempts + 1;
@@ -279,6 +407,7 @@ export class EnrichmentQueue {
         attempts,
         nextAttemptAt: nextAttemptAt ?? nowMs + releaseBackoffMs(attempts),
         ...(lastError !== undefined ? { lastError } : {}),
+        ...(waitingFor !== undefined ? { waitingFor } : {}),
       };
       this.restore(back);
       rmSync(this.claimedFile(claim.address), { force: true });
@@ -322,6 +451,7 @@ export class EnrichmentQueue {
   /** Under the lock: write `entry` back, merged with whatever was queued meanwhile. */
   private restore(entry: QueueEntry): void {
     const meanwhile = this.readPending(this.pendingFile(entry.address));
+    if (meanwhile === undefined && this.pendingCount !== undefined) this.pendingCount += 1;
     this.writePending(meanwhile === undefined ? entry : mergeEntries(entry, meanwhile, this.maxRefs));
   }
 

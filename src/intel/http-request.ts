@@ -6,7 +6,8 @@
  * caller can act on; its message never carries the API key (undici puts an invalid header
  * value verbatim into its error text, so every message is scrubbed of the given secrets).
  */
-import { fail, ok, Result } from '../result';
+import * as diagnostics from 'node:diagnostics_channel';
+import type { Failure } from '../result';
 import { oneLine } from './provider-error';
 
 export type FetchFn = typeof globalThis.fetch;
@@ -25,6 +26,29 @@ export interface HttpResponse {
  * oversize: the body exceeded `maxBodyBytes` (not a provider answer we can use).
  */
 export type NetworkFailureKind = 'timeout' | 'connection' | 'reset' | 'oversize';
+
+/**
+ * Whether the request had left when the failure came: 'yes' once its headers were written
+ * to an open connection (the provider may have read it, and counted it); 'no' when no
+ * connection ever carried it (refused, DNS, TLS handshake, connect timeout, reset while
+ * connecting); 'unknown' when the fetch in use does not say (not Node's own undici).
+ */
+export type RequestSent = 'yes' | 'no' | 'unknown';
+
+export interface NetworkFailure extends Failure<NetworkFailureKind> {
+  readonly sent: RequestSent;
+}
+
+export type HttpGetResult = { readonly ok: true; readonly value: HttpResponse } | { readonly ok: false; readonly error: NetworkFailure };
+
+/**
+ * Whether a failed request may have cost a request at the provider: yes once it was
+ * written; when that is unknown, anything but a failure to connect may have.
+ */
+export function mayHaveReachedProvider(failure: NetworkFailure): boolean {
+  if (failure.sent !== 'unknown') return failure.sent === 'yes';
+  return failure.kind !== 'connection';
+}
 
 export interface HttpGetOptions {
   readonly fetch?: FetchFn;
@@ -112,11 +136,61 @@ async function readBodyText(response: Response, maxBytes: number): Promise<strin
   return Buffer.concat(chunks, total).toString('utf8');
 }
 
+/** undici's diagnostics channels (Node's fetch): a request is created, then its headers are written to a socket. */
+const REQUEST_CREATED = 'undici:request:create';
+const HEADERS_WRITTEN = 'undici:client:sendHeaders';
+
+interface UndiciRequestMessage {
+  readonly request?: { readonly origin?: unknown; readonly path?: unknown };
+}
+
+/**
+ * Watch undici's diagnostics channels for the request to `url`: was it written to a
+ * connection? The request object is matched by origin and path (two requests for the same
+ * URL at once in one process both count as written when either was: the safe side).
+ */
+function watchSending(url: string): { sent(): RequestSent; stop(): void } {
+  const unknown = { sent: (): RequestSent => 'unknown', stop: () => undefined };
+  // subscribe/unsubscribe by name came with Node 18.7.
+  if (typeof diagnostics.subscribe !== 'function') return unknown;
+  let target: string;
+  try {
+    const u = new URL(url);
+    target = `${u.origin}${u.pathname}${u.search}`;
+  } catch {
+    return unknown;
+  }
+  const ours = new Set<object>();
+  let written = false;
+  const onCreated = (message: unknown): void => {
+    const request = (message as UndiciRequestMessage).request;
+    if (request !== undefined && `${String(request.origin).replace(/\/+$/, '')}${String(request.path)}` === target) ours.add(request);
+  };
+  const onWritten = (message: unknown): void => {
+    const request = (message as UndiciRequestMessage).request;
+    if (request !== undefined && ours.has(request)) written = true;
+  };
+  diagnostics.subscribe(REQUEST_CREATED, onCreated);
+  diagnostics.subscribe(HEADERS_WRITTEN, onWritten);
+  return {
+    sent: () => (ours.size === 0 ? 'unknown' : written ? 'yes' : 'no'),
+    stop: () => {
+      diagnostics.unsubscribe(REQUEST_CREATED, onCreated);
+      diagnostics.unsubscribe(HEADERS_WRITTEN, onWritten);
+    },
+  };
+}
+
+function failed(kind: NetworkFailureKind, message: string, sent: RequestSent): { ok: false; error: NetworkFailure } {
+  return { ok: false, error: { kind, message, sent } };
+}
+
 /**
  * GET `url`. Any HTTP status is a success here (the provider parsers classify it); only
- * the absence of a complete answer is a failure.
+ * the absence of a complete answer is a failure, which says whether the request had been
+ * sent (`sent`: the quota rule in pipeline-enrich.ts reads it).
  */
-export async function httpGet(url: string, options: HttpGetOptions): Promise<Result<HttpResponse, NetworkFailureKind>> {
+export async function httpGet(url: string, options: HttpGetOptions): Promise<HttpGetResult> {
   const fetchFn = options.fetch ?? globalThis.fetch;
   const secrets = options.secrets ?? [];
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -125,29 +199,35 @@ export async function httpGet(url: string, options: HttpGetOptions): Promise<Res
   const timedOut = new Error(`no answer within ${timeoutMs} ms`);
   const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
   const target = shownUrl(url);
+  const watch = watchSending(url);
+  let answered = false;
   try {
     // 'manual': a redirect is reported as its 3xx status; following it could carry the key
     // header to another host (fetch strips only Authorization on cross-origin redirects).
     const response = await fetchFn(url, { method: 'GET', headers: { ...options.headers }, signal: controller.signal, redirect: 'manual' });
+    answered = true;
     const bodyText = await readBodyText(response, maxBodyBytes);
     if (bodyText === undefined) {
-      return fail('oversize', `GET ${target}: HTTP ${response.status} body larger than ${maxBodyBytes} bytes; not read`);
+      return failed('oversize', `GET ${target}: HTTP ${response.status} body larger than ${maxBodyBytes} bytes; not read`, 'yes');
     }
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => {
       headers[name.toLowerCase()] = value;
     });
-    return ok({ status: response.status, headers, bodyText });
+    return { ok: true, value: { status: response.status, headers, bodyText } };
   } catch (error) {
+    // An answer that had begun (a status line came) means the request was sent.
+    const sent = answered ? 'yes' : watch.sent();
     if (controller.signal.aborted && controller.signal.reason === timedOut) {
-      return fail('timeout', `GET ${target}: ${timedOut.message}`);
+      return failed('timeout', `GET ${target}: ${timedOut.message}`, sent);
     }
     const kind = classifyNetworkError(error);
     const { code, detail } = describeCause(error);
     const text = `GET ${target}: ${kind === 'reset' ? 'connection reset' : kind === 'timeout' ? 'timed out' : 'could not connect'}` +
       ` (${code !== undefined ? `${code}: ` : ''}${detail})`;
-    return fail(kind, oneLine(redactSecrets(text, secrets), 300));
+    return failed(kind, oneLine(redactSecrets(text, secrets), 300), sent);
   } finally {
+    watch.stop();
     clearTimeout(timer);
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { AbuseIpdbRateLimit } from './abuseipdb-report';
 import { normaliseAddress } from './address-gate';
-import { DEFAULT_RETRY_POLICY, FetchFn, httpGet, isHeaderSafeToken, HttpResponse, NetworkFailureKind, RetryPolicy, retryDecision } from './http-request';
+import { DEFAULT_RETRY_POLICY, FetchFn, httpGet, isHeaderSafeToken, HttpResponse, mayHaveReachedProvider, NetworkFailureKind, RetryPolicy, retryDecision } from './http-request';
 import type { LookupOutcome } from './verdict';
 
 /**
@@ -34,10 +34,15 @@ export interface LookupError {
   readonly rateLimit?: AbuseIpdbRateLimit;
 }
 
+/**
+ * `attempts` counts the HTTP requests tried; `sent` those that may have reached the
+ * provider (it answered, or the request was written before the connection failed). A
+ * lookup with `sent` 0 cost the provider nothing: its quota slot is given back.
+ */
 export type ProviderLookup<R> =
-  | { readonly state: 'report'; readonly report: R; readonly attempts: number }
-  | { readonly state: 'not_found'; readonly attempts: number }
-  | { readonly state: 'error'; readonly error: LookupError; readonly attempts: number };
+  | { readonly state: 'report'; readonly report: R; readonly attempts: number; readonly sent: number }
+  | { readonly state: 'not_found'; readonly attempts: number; readonly sent: number }
+  | { readonly state: 'error'; readonly error: LookupError; readonly attempts: number; readonly sent: number };
 
 /** The verdict's view of a lookup. */
 export function lookupOutcome<R>(lookup: ProviderLookup<R>): LookupOutcome<R> {
@@ -108,12 +113,14 @@ export async function runLookup<R>(request: LookupRequest<R>, options: ProviderC
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry, maxAttempts: Math.max(1, options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts) };
   let attempts = 0;
+  let sent = 0;
   for (;;) {
     const remaining = options.deadlineMs - now();
     if (remaining <= 0) {
       return {
         state: 'error',
         attempts,
+        sent,
         error: { kind: 'transient', message: `${request.provider} lookup not attempted: the run's deadline has passed` },
       };
     }
@@ -124,13 +131,14 @@ export async function runLookup<R>(request: LookupRequest<R>, options: ProviderC
       timeoutMs: Math.min(timeoutMs, remaining),
       secrets: [options.apiKey],
     });
+    if (answer.ok || mayHaveReachedProvider(answer.error)) sent++;
     let failure: LookupError;
     if (answer.ok) {
       const meaning = request.interpret(answer.value, now());
-      if ('final' in meaning) return { ...meaning.final, attempts };
+      if ('final' in meaning) return { ...meaning.final, attempts, sent };
       failure = meaning.retryable;
     } else if (answer.error.kind === 'oversize') {
-      return { state: 'error', attempts, error: { kind: 'unknown', network: 'oversize', message: `${request.provider}: ${answer.error.message}` } };
+      return { state: 'error', attempts, sent, error: { kind: 'unknown', network: 'oversize', message: `${request.provider}: ${answer.error.message}` } };
     } else {
       const what = answer.error.kind === 'timeout' ? 'timed out' : answer.error.kind === 'reset' ? 'connection reset' : 'connection failed';
       failure = { kind: 'transient', network: answer.error.kind, message: `${request.provider} ${what}: ${answer.error.message}` };
@@ -138,7 +146,7 @@ export async function runLookup<R>(request: LookupRequest<R>, options: ProviderC
     const decision = retryDecision(policy, attempts, random(), now(), options.deadlineMs);
     if (!decision.retry) {
       const why = decision.reason === 'deadline' ? `gave up after ${plural(attempts)}: no time left before the run's deadline` : `gave up after ${plural(attempts)}`;
-      return { state: 'error', attempts, error: withSuffix(failure, why) };
+      return { state: 'error', attempts, sent, error: withSuffix(failure, why) };
     }
     await sleep(decision.delayMs);
   }

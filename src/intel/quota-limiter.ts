@@ -10,8 +10,10 @@
  * in X-RateLimit-Reset on a 429, which the caller turns into a penalty). Premium keys
  * configure larger limits or none.
  *
- * A grant counts the request at once: a request that then fails has still used the slot
- * at the provider. A corrupt state file is started afresh (it can only come from outside
+ * A grant counts the request at once. A request that then never reached the provider
+ * (refused, DNS, TLS handshake, connect timeout: nothing was written to a connection) gives
+ * its slot back (`release`); one that was written has used the slot at the provider,
+ * answered or not. A corrupt state file is started afresh (it can only come from outside
  * edits: every write replaces it atomically).
  */
 import * as path from 'node:path';
@@ -40,7 +42,8 @@ export const DEFAULT_QUOTA_LIMITS: Readonly<Record<IntelProvider, QuotaLimits>> 
 export type QuotaDenialReason = 'minute' | 'day' | 'penalty' | 'busy';
 
 export type QuotaDecision =
-  | { readonly granted: true; readonly minuteUsed: number; readonly dayUsed: number }
+  /** `atMs`: the grant's time as recorded, which `release` needs to give the slot back. */
+  | { readonly granted: true; readonly minuteUsed: number; readonly dayUsed: number; readonly atMs: number }
   | { readonly granted: false; readonly reason: QuotaDenialReason; readonly availableAtMs: number };
 
 export interface QuotaUsage {
@@ -117,11 +120,26 @@ export function decideQuota(state: QuotaState, limits: QuotaLimits, nowMs: numbe
     return { state: current, decision: { granted: false, reason: last.reason, availableAtMs: last.at } };
   }
   const granted: QuotaState = { ...current, minute: [...minute, nowMs], dayCount: dayCount + 1 };
-  return { state: granted, decision: { granted: true, minuteUsed: granted.minute.length, dayUsed: granted.dayCount } };
+  return { state: granted, decision: { granted: true, minuteUsed: granted.minute.length, dayUsed: granted.dayCount, atMs: nowMs } };
+}
+
+/**
+ * The pure step of giving back the slot granted at `grantedAtMs`: that grant's time leaves
+ * the minute window (one of them, when several processes were granted in the same
+ * millisecond) and the day count drops by one if the grant was counted in the state's day.
+ * A grant already out of the window, or from another day, changes only what it still
+ * counts in; nothing goes below zero.
+ */
+export function releaseQuota(state: QuotaState, grantedAtMs: number): QuotaState {
+  const at = state.minute.indexOf(grantedAtMs);
+  const minute = at < 0 ? state.minute : [...state.minute.slice(0, at), ...state.minute.slice(at + 1)];
+  const dayCount = state.day === utcDay(grantedAtMs) ? Math.max(0, state.dayCount - 1) : state.dayCount;
+  return { ...state, minute, dayCount };
 }
 
 export class QuotaLimiter {
   private readonly limits: Readonly<Record<IntelProvider, QuotaLimits>>;
+  private readonly released = new WeakSet<object>();
 
   /**
    * `dir` is dataLayout(root).quota. `lockTimeoutMs` bounds the wait for the state file's
@@ -186,6 +204,19 @@ export class QuotaLimiter {
       if (wakeAt >= deadlineMs) return decision;
       await sleep(Math.max(1, wakeAt - t));
     }
+  }
+
+  /**
+   * Give back a slot whose request never reached the provider. Each grant is given back at
+   * most once through this limiter (a second call does nothing and returns false); the
+   * state is changed under the same lock as grants, so other processes see it at once.
+   * false also when the lock was not obtained (the slot then stays spent: the safe side).
+   */
+  release(provider: IntelProvider, grant: Extract<QuotaDecision, { granted: true }>, nowMs: number): boolean {
+    if (this.released.has(grant)) return false;
+    const done = this.update(provider, nowMs, (state) => ({ state: releaseQuota(state, grant.atMs), result: true }));
+    if (done === true) this.released.add(grant);
+    return done === true;
   }
 
   /**

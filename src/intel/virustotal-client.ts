@@ -69,9 +69,9 @@ export function interpretVirusTotalResponse<R>(
  */
 export async function lookupVirusTotalIp(ip: string, options: ProviderClientOptions): Promise<VtLookup> {
   const checked = preflight('VirusTotal', 'the virustotal_api_key secret (or SOAR_VIRUSTOTAL_API_KEY)', ip, options.apiKey);
-  if (!checked.ok) return { state: 'error', error: checked.error, attempts: 0 };
+  if (!checked.ok) return { state: 'error', error: checked.error, attempts: 0, sent: 0 };
   const base = resolveBaseUrl(options.baseUrl, VIRUSTOTAL_DEFAULT_URL, VIRUSTOTAL_URL_SETTING);
-  if (!base.ok) return { state: 'error', error: base.error, attempts: 0 };
+  if (!base.ok) return { state: 'error', error: base.error, attempts: 0, sent: 0 };
   const address = checked.ip;
   return runLookup<VtIpReport>(
     {

@@ -171,13 +171,13 @@ export function parseVirusTotalObject(body: unknown, subject: VtSubject): Result
 export async function lookupVirusTotalObject(subject: VtSubject, options: ProviderClientOptions): Promise<VtObjectLookup> {
   const keySetting = 'the virustotal_api_key secret (or SOAR_VIRUSTOTAL_API_KEY)';
   if (options.apiKey.trim() === '') {
-    return { state: 'error', attempts: 0, error: { kind: 'auth', message: `VirusTotal: no API key configured; set ${keySetting}` } };
+    return { state: 'error', attempts: 0, sent: 0, error: { kind: 'auth', message: `VirusTotal: no API key configured; set ${keySetting}` } };
   }
   if (!isHeaderSafeToken(options.apiKey)) {
-    return { state: 'error', attempts: 0, error: { kind: 'auth', message: `VirusTotal: the API key contains spaces, line breaks or non-ASCII characters; re-enter ${keySetting}` } };
+    return { state: 'error', attempts: 0, sent: 0, error: { kind: 'auth', message: `VirusTotal: the API key contains spaces, line breaks or non-ASCII characters; re-enter ${keySetting}` } };
   }
   const base = resolveBaseUrl(options.baseUrl, VIRUSTOTAL_DEFAULT_URL, VIRUSTOTAL_URL_SETTING);
-  if (!base.ok) return { state: 'error', error: base.error, attempts: 0 };
+  if (!base.ok) return { state: 'error', error: base.error, attempts: 0, sent: 0 };
   const what = label(subject);
   return runLookup<VtObjectReport>(
     {

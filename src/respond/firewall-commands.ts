@@ -43,6 +43,11 @@ export const NFT_SETUP_COMMANDS: readonly string[] = [
   `nft add rule ${NFT_TABLE} input ip6 saddr @${NFT_SET[6]} drop`,
 ];
 
+/** Whether `commands` add an element to the nftables sets, which exist only after NFT_SETUP_COMMANDS. */
+export function needsNftSetup(commands: readonly string[]): boolean {
+  return commands.some((c) => c.startsWith(`nft 'add element ${NFT_TABLE} `));
+}
+
 function shown(text: string): string {
   return JSON.stringify(capLength(safeText(text), 60));
 }

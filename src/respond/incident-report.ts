@@ -17,6 +17,7 @@ import {
   VirusTotalResult,
   yesNo,
 } from './incident';
+import { NFT_SETUP_COMMANDS, needsNftSetup } from './firewall-commands';
 import { checkedHttpLink, intelLinks } from './links';
 import { capLength, safeText } from './safe-text';
 
@@ -124,6 +125,11 @@ function actionLines(incident: Incident): string[] {
   if (commands.length > 0) {
     lines.push(action.kind === 'blocked' ? 'Commands the block would run:' : 'Commands a block would run:');
     for (const command of commands) lines.push(`  ${value(command)}`);
+    if (needsNftSetup(commands)) {
+      // `nft add element` fails with "No such file or directory" until the table and sets exist.
+      lines.push('One-time nftables setup (run once per host, before the first nft command above; not needed for iptables):');
+      for (const command of NFT_SETUP_COMMANDS) lines.push(`  ${command}`);
+    }
   } else if (action.kind === 'blocked') {
     lines.push(line('Commands', 'none recorded'));
   }

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { EnrichmentQueue } from '../../src/intel/enrichment-queue';
 import { blockAddress } from '../../src/respond/blocklist';
 import { writeDeadLetter } from '../../src/respond/outbox';
 import { dataLayout } from '../../src/store/data-dir';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
-import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
+import { IntelStub, startAbuseIpdbStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
 import { REPO_ROOT } from '../support/paths';
 import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
@@ -174,6 +175,111 @@ describe('soar-edr drain, replay and unblock', function () {
       assert.ok(JSON.stringify(updates[0]).includes(VT_OPENCTI_IP));
       // MALICIOUS is blocked (simulated) when the update decides it.
       assert.match(readFileSync(path.join(dataDir, 'blocklist.csv'), 'utf8'), new RegExp(`^${VT_OPENCTI_IP.replace(/\./g, '\\.')},`, 'm'));
+    });
+
+    it('No key: a public address is queued and, once a key is configured, drain enriches it and updates its incident', async () => {
+      const abuse = await startAbuseIpdbStub();
+      try {
+        // A digest without a VirusTotal key: two public addresses (one named three times) and a private one.
+        const vtAsked = vt.requests.length;
+        const run = await alertRun(
+          [
+            { src_ip: VT_OPENCTI_IP, failure_count: '30', users: ['root'] },
+            { src_ip: UNKNOWN_IP, failure_count: '12' },
+            { src_ip: '10.1.2.3', failure_count: '9' },
+            { src_ip: VT_OPENCTI_IP, failure_count: '8' },
+            { src_ip: VT_OPENCTI_IP, failure_count: '5' },
+          ],
+          { env: webhook() },
+        );
+        assert.equal(run.code, 0, run.stderr);
+        const warns = run.lines.filter((l) => l.level === 'WARN');
+        assert.deepEqual(warns.map((l) => l.fields.signature), ['VirusTotal key not configured; public addresses queued for enrichment'], 'one WARN for the run, not one per row');
+        assert.deepEqual([warns[0]!.fields.queued, warns[0]!.fields.waiting], ['2', '2']);
+        assert.match(warns[0]!.fields.message!, /soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\. The next alert run or soar-edr drain then enriches the queued incidents/);
+        assert.equal(vt.requests.length, vtAsked, 'nothing sent to VirusTotal without a key');
+
+        const rows = incidentRows(dataDir);
+        assert.equal(rows.length, 5);
+        const publicRows = rows.filter((r) => r.src_ip !== '10.1.2.3');
+        for (const r of publicRows) assert.deepEqual([r.verdict, r.vt_state, r.reason], ['UNKNOWN', 'deferred', 'enrichment pending: no VirusTotal key configured']);
+        assert.match(rows.find((r) => r.src_ip === '10.1.2.3')!.reason!, /private/);
+        const queueDir = path.join(dataDir, 'queue');
+        const queued = (): string[] => readdirSync(queueDir).filter((n) => n.endsWith('.json')).sort();
+        assert.deepEqual(queued(), [`${VT_OPENCTI_IP}.json`, `${UNKNOWN_IP}.json`].sort(), 'the private address is never queued');
+        const entryText = (ip: string): string => readFileSync(path.join(queueDir, `${ip}.json`), 'utf8');
+        const entry = JSON.parse(entryText(VT_OPENCTI_IP)) as { waitingFor: unknown; attempts: number; refs: { incidentId: string }[] };
+        assert.deepEqual(entry.waitingFor, { virustotal: 'no-key' });
+        assert.deepEqual(entry.refs.map((r) => r.incidentId), rows.filter((r) => r.src_ip === VT_OPENCTI_IP).map((r) => r.incident_id));
+
+        // A drain still without the VirusTotal key (an AbuseIPDB key alone does not do: they wait for VirusTotal).
+        const before = [entryText(VT_OPENCTI_IP), entryText(UNKNOWN_IP)];
+        const idle = await cli(['drain'], { ...webhook(), SOAR_ABUSEIPDB_API_KEY: abuse.apiKey, SOAR_ABUSEIPDB_URL: abuse.baseUrl });
+        assert.equal(idle.code, 6, idle.stderr);
+        const i = summaryOf(idle);
+        assert.deepEqual([i.enriched, i.queue_left, i.waiting_for_key], ['0', '2', '2']);
+        assert.deepEqual(idle.lines.filter((l) => l.level === 'WARN').map((l) => [l.fields.signature, l.fields.waiting]), [['VirusTotal key not configured; public addresses queued for enrichment', '2']]);
+        assert.deepEqual([vt.requests.length, abuse.requests.length], [vtAsked, 0], 'nothing spent');
+        assert.deepEqual([entryText(VT_OPENCTI_IP), entryText(UNKNOWN_IP)], before, 'left exactly as it was: no attempt counted, no retry time');
+        assert.ok(!existsSync(path.join(dataDir, 'quota', 'virustotal.json')) || JSON.parse(readFileSync(path.join(dataDir, 'quota', 'virustotal.json'), 'utf8')).dayCount === 0);
+
+        // The key is configured: drain enriches both addresses and updates their incidents.
+        const updatesBefore = discord.delivered().length;
+        const drained = await cli(['drain'], { ...vtKey(), ...webhook() });
+        assert.equal(drained.code, 0, drained.stderr);
+        const s = summaryOf(drained);
+        assert.deepEqual([s.enriched, s.queue_left, s.waiting_for_key, s.outbox_left], ['2', '0', undefined, '0']);
+        assert.equal(drained.lines.filter((l) => l.level === 'WARN' && /key not configured/.test(l.fields.signature ?? '')).length, 0);
+        assert.deepEqual([vt.requestsFor(VT_OPENCTI_IP), vt.requestsFor(UNKNOWN_IP)].map((n) => n > 0), [true, true]);
+        assert.equal(vt.requests.length, vtAsked + 2, 'one request per address, however many incidents wait for it');
+        assert.deepEqual(queued(), []);
+
+        const completed = withSignature(drained.lines, 'Deferred enrichment completed');
+        assert.equal(completed.length, 4, drained.stderr);
+        for (const r of rows.filter((x) => x.src_ip === VT_OPENCTI_IP)) {
+          const text = report(dataDir, r.incident_id!);
+          assert.equal(reportVerdict(text), 'MALICIOUS');
+          assert.match(text, /^Malicious Score: +4$/m);
+          assert.match(text, /^One-time nftables setup \(run once per host/m, 'the block it now has comes with the nft setup');
+          const snapshot = JSON.parse(readFileSync(path.join(dataDir, 'ledger', 'incident-data', `${r.incident_id}.json`), 'utf8')) as { verdict: string; vt: { malicious: number } };
+          assert.deepEqual([snapshot.verdict, snapshot.vt.malicious], ['MALICIOUS', 4]);
+        }
+        const unknown = rows.find((r) => r.src_ip === UNKNOWN_IP)!;
+        const unknownReport = report(dataDir, unknown.incident_id!);
+        assert.equal(reportVerdict(unknownReport), 'UNKNOWN');
+        assert.match(unknownReport, /^Status: +not found \(unknown to VirusTotal\)$/m);
+        assert.doesNotMatch(unknownReport, /enrichment pending/);
+
+        // One update per incident whose verdict changed (UNKNOWN -> MALICIOUS), none for the one still UNKNOWN.
+        const updates = discord.delivered().slice(updatesBefore).map((b) => JSON.stringify(b));
+        assert.equal(updates.length, 3, updates.join('\n'));
+        for (const u of updates) assert.match(u, new RegExp(`Update · ${VT_OPENCTI_IP.replace(/\./g, '\\.')}: UNKNOWN → MALICIOUS`));
+        // incidents.csv keeps what was known when the detection fired (the report and the update carry the rest).
+        assert.deepEqual(incidentRows(dataDir).map((r) => r.verdict), rows.map((r) => r.verdict));
+        assert.match(readFileSync(path.join(dataDir, 'blocklist.csv'), 'utf8'), new RegExp(`^${VT_OPENCTI_IP.replace(/\./g, '\\.')},`, 'm'));
+      } finally {
+        await abuse.close();
+      }
+    });
+
+    it('leaves an address waiting for an AbuseIPDB key that is gone (one WARN), and expires what was queued over 7 days ago', async () => {
+      const queue = new EnrichmentQueue(path.join(dataDir, 'queue'));
+      const now = Date.now();
+      const ref = (n: number) => ({ incidentId: `INC-${n}`, sid: 'scheduler__admin__earlier', rid: String(n), detection: 'SSH Brute Force' });
+      // Queued while an AbuseIPDB key was set (its quota deferred it); the key has since been removed.
+      queue.enqueue(VT_OPENCTI_IP, ref(1), now, now, { abuseipdb: 'deferred' });
+      const eightDaysAgo = now - 8 * 86_400_000;
+      queue.enqueue(UNKNOWN_IP, ref(2), eightDaysAgo, eightDaysAgo, { virustotal: 'no-key' });
+      const asked = vt.requests.length;
+      const r = await cli(['drain'], vtKey());
+      assert.equal(r.code, 6, r.stderr);
+      const s = summaryOf(r);
+      assert.deepEqual([s.enriched, s.queue_left, s.waiting_for_key], ['0', '1', '1']);
+      assert.deepEqual(r.lines.filter((l) => l.level === 'WARN').map((l) => [l.fields.signature, l.fields.waiting]), [['AbuseIPDB key not configured; queued addresses waiting for it', '1']]);
+      const expired = withSignature(r.lines, 'Queued enrichment expired');
+      assert.deepEqual(expired.map((l) => [l.fields.addresses, l.fields.incidents]), [['1', '1']]);
+      assert.equal(vt.requests.length, asked, 'nothing asked: the one address left waits for AbuseIPDB');
+      assert.deepEqual(readdirSync(path.join(dataDir, 'queue')).filter((n) => n.endsWith('.json')), [`${VT_OPENCTI_IP}.json`]);
     });
 
     it('reads the webhook from storage/passwords with --host/--user/--password', async () => {

@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { classifyAddress } from '../../src/intel/address-gate';
+import { DEFAULT_QUEUE_MAX_ADDRESSES, EnrichmentQueue } from '../../src/intel/enrichment-queue';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP, VtAnswer } from '../support/intel-stubs';
+import { closedPort } from '../support/net-faults';
 import { corpusPath } from '../support/paths';
 import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
 import {
@@ -51,15 +52,6 @@ function publicCorpusAddresses(count: number): string[] {
   const out = Object.keys(recorded).filter((ip) => classifyAddress(ip).public && ip !== VT_OPENCTI_IP);
   assert.ok(out.length >= count, `only ${out.length} public addresses in the corpus`);
   return out.slice(0, count);
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
@@ -142,21 +134,26 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     }
   }
 
-  it('offline default: no key and no webhook still records UNKNOWN with the reason, writes the report and keeps the card in the outbox (exit 0)', async () => {
+  it('offline default: no key and no webhook still records UNKNOWN with the reason, writes the report, queues the address, keeps the card in the outbox (exit 0)', async () => {
     const [run] = await perResult([{ src_ip: VT_OPENCTI_IP, failure_count: '14', users: ['root'] }]);
     assert.equal(run!.code, 0, run!.stderr);
     const rows = incidentRows(dataDir);
     assert.equal(rows.length, 1);
     const row = rows[0]!;
     assert.equal(row.verdict, 'UNKNOWN');
-    assert.match(row.reason!, /no VirusTotal key configured/);
-    assert.equal(row.vt_state, 'not_looked_up');
+    assert.equal(row.reason, 'enrichment pending: no VirusTotal key configured');
+    assert.equal(row.vt_state, 'deferred');
     assert.equal(row.action, 'not_blocked');
     assertReportsExist(rows);
     const report = readFileSync(path.join(dataDir, row.report_file!), 'utf8');
     assert.match(report, /UNKNOWN/);
-    assert.match(report, /no VirusTotal key configured/);
+    assert.match(report, /Status: +deferred \(enrichment pending: no VirusTotal key configured; queued, looked up once virustotal_api_key is set\)/);
     assert.equal(vt.requests.length, 0, 'nothing asked without a key');
+    const queued = JSON.parse(readFileSync(path.join(dataDir, 'queue', `${VT_OPENCTI_IP}.json`), 'utf8')) as { waitingFor: unknown; refs: { incidentId: string }[] };
+    assert.deepEqual([queued.waitingFor, queued.refs.map((r) => r.incidentId)], [{ virustotal: 'no-key' }, [row.incident_id]]);
+    const warned = run!.lines.filter((l) => l.level === 'WARN' && /VirusTotal key/.test(l.fields.signature ?? ''));
+    assert.equal(warned.length, 1, run!.stderr);
+    assert.match(warned[0]!.fields.message!, /^1 public address\(es\) queued for enrichment by this run, 1 waiting in the queue; nothing is sent to VirusTotal without a key\. Store the key in Splunk storage\/passwords \(realm soar_edr, name virustotal_api_key\): soar-edr secrets set virustotal_api_key; outside Splunk set SOAR_VIRUSTOTAL_API_KEY\./);
     const outbox = filesIn(path.join(dataDir, 'outbox'), '.json');
     assert.equal(outbox.length, 1, `outbox: ${outbox.join(', ')}`);
     assert.ok(outbox[0]!.startsWith(row.incident_id!));
@@ -260,6 +257,9 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       assert.deepEqual(rows.map((r) => [r.verdict, r.vt_state]), [['UNKNOWN', 'error']]);
       assertReportsExist(rows);
       assertQueued(VT_OPENCTI_IP);
+      // Three refused attempts, no request reached VirusTotal: the slot was given back.
+      const quota = JSON.parse(readFileSync(path.join(dataDir, 'quota', 'virustotal.json'), 'utf8')) as { dayCount: number; minute: number[] };
+      assert.deepEqual([quota.dayCount, quota.minute], [0, []]);
     });
 
     it('Discord 500 then 200: delivered exactly once, also after a second run\'s follow-up', async () => {
@@ -304,6 +304,26 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       assert.equal(letter.notification?.incidentId, incidentRows(dataDir)[0]!.incident_id);
       assert.equal(filesIn(path.join(dataDir, 'outbox'), '.json').length, 0);
       assert.equal(exitCodeLogged(run!), '6');
+    });
+
+    it('a full enrichment queue (10,000 addresses): the incident is recorded, not queued, and the run says so once', async () => {
+      const queueDir = path.join(dataDir, 'queue');
+      const ref = { incidentId: 'INC-0', sid: 'earlier', rid: '0', detection: 'SSH Brute Force' };
+      new EnrichmentQueue(queueDir).enqueue('198.18.0.0', ref, Date.now(), Date.now(), { virustotal: 'no-key' });
+      const template = readFileSync(path.join(queueDir, '198.18.0.0.json'), 'utf8');
+      for (let i = 1; i < DEFAULT_QUEUE_MAX_ADDRESSES; i++) {
+        const ip = `198.18.${i >> 8}.${i & 255}`;
+        writeFileSync(path.join(queueDir, `${ip}.json`), template.split('198.18.0.0').join(ip));
+      }
+      const [run] = await perResult([{ src_ip: VT_OPENCTI_IP }]);
+      assert.equal(run!.code, 0, run!.stderr);
+      assert.deepEqual(incidentRows(dataDir).map((r) => [r.src_ip, r.vt_state]), [[VT_OPENCTI_IP, 'deferred']]);
+      assert.ok(!existsSync(path.join(queueDir, `${VT_OPENCTI_IP}.json`)), 'not queued');
+      assert.equal(filesIn(queueDir, '.json').length, DEFAULT_QUEUE_MAX_ADDRESSES);
+      const full = withSignature(run!.lines, 'Enrichment queue full; addresses not queued');
+      assert.deepEqual(full.map((l) => [l.level, l.fields.not_queued]), [['WARN', '1']]);
+      const key = withSignature(run!.lines, 'VirusTotal key not configured; public addresses queued for enrichment');
+      assert.deepEqual(key.map((l) => [l.fields.queued, l.fields.waiting]), [['0', String(DEFAULT_QUEUE_MAX_ADDRESSES)]]);
     });
 
     it('SIGKILL in the middle of a digest run: incidents.csv parses with no half row and every row has its report', async () => {
@@ -463,12 +483,19 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       const second = await runAction(app, payloadFor(d.resultsFiles[1]!, d.sid, params), { env: env() });
       assert.equal(first.code, 0, first.stderr);
       assert.equal(second.code, 0, second.stderr);
-      assert.deepEqual(incidentRows(dataDir).map((r) => r.verdict), ['UNKNOWN', 'MALICIOUS']);
+      const rows = incidentRows(dataDir);
+      assert.deepEqual(rows.map((r) => r.verdict), ['UNKNOWN', 'MALICIOUS']);
       const cards = discord.delivered();
-      assert.equal(cards.length, 2);
+      assert.equal(cards.length, 3);
       assert.match(JSON.stringify(cards[0]), /UNKNOWN/);
       assert.match(JSON.stringify(cards[1]), /MALICIOUS/);
       assert.equal(withSignature(second.lines, 'Not notified again').length, 0);
+      // The first incident waited for the key; the second run's follow-up enriched it (from the
+      // cache: one request in all) and sent its update.
+      assert.match(JSON.stringify(cards[2]), /Update · .*UNKNOWN → MALICIOUS/);
+      assert.ok(JSON.stringify(cards[2]).includes(rows[0]!.incident_id!));
+      assert.equal(vt.requestsFor(VT_OPENCTI_IP), 1);
+      assert.match(readFileSync(path.join(dataDir, rows[0]!.report_file!), 'utf8'), /^Threat Level: +MALICIOUS$/m);
     });
   });
 

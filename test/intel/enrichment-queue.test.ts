@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { EnrichmentQueue, IncidentRef, releaseBackoffMs } from '../../src/intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, IncidentRef, releaseBackoffMs, waitingProviders } from '../../src/intel/enrichment-queue';
 import { dataLayout } from '../../src/store/data-dir';
 
 const QUEUE_JS = path.resolve(__dirname, '../../src/intel/enrichment-queue.js');
@@ -30,10 +30,87 @@ describe('intel/enrichment-queue', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
+  describe('what an address waits for, expiry and the size bound', () => {
+    it('records why it waits per provider; a newer reason wins, other providers are kept; a release can replace it', () => {
+      const first = queue.enqueue('198.51.100.2', ref(1), T0, T0, { virustotal: 'no-key' });
+      assert.deepEqual(first?.waitingFor, { virustotal: 'no-key' });
+      const merged = queue.enqueue('198.51.100.2', ref(2), T0 + 1, T0 + 60_000, { virustotal: 'deferred', abuseipdb: 'retry' });
+      assert.deepEqual(merged?.waitingFor, { virustotal: 'deferred', abuseipdb: 'retry' });
+      assert.deepEqual(waitingProviders(merged!.waitingFor), ['virustotal', 'abuseipdb']);
+      const onDisk = JSON.parse(readFileSync(path.join(dir, '198.51.100.2.json'), 'utf8')) as { waitingFor: unknown };
+      assert.deepEqual(onDisk.waitingFor, { virustotal: 'deferred', abuseipdb: 'retry' });
+      const claim = queue.claim('198.51.100.2', T0 + 60_000);
+      assert.ok(claim);
+      assert.equal(queue.release(claim, T0 + 60_001, T0 + 60_001, 'no key', { virustotal: 'no-key' }), true);
+      assert.deepEqual(queue.list(T0 + 60_001)[0]?.waitingFor, { virustotal: 'no-key' });
+    });
+
+    it('an entry queued before reasons were recorded reads as waiting for nothing in particular; unknown reasons are dropped', () => {
+      mkdirSync(dir, { recursive: true });
+      const legacy = { v: 1, address: '198.51.100.3', firstQueuedAt: T0, lastQueuedAt: T0, attempts: 0, nextAttemptAt: T0, refs: [{ ...ref(1), queuedAt: T0 }] };
+      writeFileSync(path.join(dir, '198.51.100.3.json'), JSON.stringify(legacy));
+      writeFileSync(path.join(dir, '198.51.100.4.json'), JSON.stringify({ ...legacy, address: '198.51.100.4', waitingFor: { virustotal: 'someday', abuseipdb: 'retry', shodan: 'no-key' } }));
+      assert.deepEqual(queue.list(T0).map((e) => [e.address, e.waitingFor]), [['198.51.100.3', {}], ['198.51.100.4', { abuseipdb: 'retry' }]]);
+    });
+
+    it('references older than maxAgeMs expire; an address left with none leaves the queue; claims are not touched', () => {
+      const day = 86_400_000;
+      assert.equal(DEFAULT_QUEUE_MAX_AGE_MS, 7 * day);
+      queue.enqueue('198.51.100.5', ref(1), T0, T0, { virustotal: 'no-key' });
+      queue.enqueue('198.51.100.5', ref(2), T0 + 3 * day, T0 + 3 * day, { virustotal: 'no-key' });
+      queue.enqueue('198.51.100.6', ref(3), T0 + day, T0 + day, { virustotal: 'no-key' });
+      queue.enqueue('198.51.100.7', ref(4), T0, T0, { virustotal: 'no-key' });
+      const claim = queue.claim('198.51.100.7', T0 + 1);
+      assert.ok(claim);
+      assert.deepEqual(queue.expire(T0 + 7 * day), { addresses: 0, refs: 0 }, 'exactly 7 days old: kept');
+      assert.deepEqual(queue.expire(T0 + 8 * day + 1), { addresses: 1, refs: 2 });
+      const left = new EnrichmentQueue(dir, { claimStaleMs: Number.POSITIVE_INFINITY }).list(T0 + 8 * day + 1);
+      assert.deepEqual(left.map((e) => [e.address, e.refs.map((r) => r.incidentId), e.firstQueuedAt]), [['198.51.100.5', ['INC-2'], T0 + 3 * day]]);
+      assert.ok(queue.complete(claim), 'the claimed address was left alone');
+      assert.deepEqual(queue.expire(T0 + 30 * day), { addresses: 1, refs: 1 });
+      assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.json') || n.endsWith('.claimed')), []);
+    });
+
+    it('expireNow scans at most once an hour (the time kept in the folder, for every process); size counts the waiting addresses', () => {
+      const day = 86_400_000;
+      assert.deepEqual(queue.expireNow(T0), { addresses: 0, refs: 0 }, 'an empty queue: nothing to scan');
+      queue.enqueue('198.51.100.8', ref(1), T0);
+      queue.enqueue('198.51.100.9', ref(2), T0 + 2 * day);
+      assert.equal(queue.size(), 2);
+      assert.deepEqual(queue.expireNow(T0 + 8 * day), { addresses: 1, refs: 1 });
+      queue.enqueue('198.51.100.10', ref(3), T0 + 2 * day);
+      assert.deepEqual(new EnrichmentQueue(dir).expireNow(T0 + 10 * day + 0), { addresses: 2, refs: 2 }, 'over an hour later: scanned');
+      queue.enqueue('198.51.100.10', ref(3), T0 + 2 * day);
+      assert.deepEqual(new EnrichmentQueue(dir).expireNow(T0 + 10 * day + 59 * 60_000), { addresses: 0, refs: 0 }, 'scanned less than an hour ago');
+      assert.equal(queue.size(), 1);
+      assert.deepEqual(new EnrichmentQueue(dir).expireNow(T0 + 10 * day + 60 * 60_000), { addresses: 1, refs: 1 });
+      assert.equal(queue.size(), 0);
+      // A marker from the future (a clock stepped back) does not stop the scans.
+      queue.enqueue('198.51.100.11', ref(4), T0);
+      assert.deepEqual(queue.expireNow(T0 + 8 * day), { addresses: 1, refs: 1 });
+    });
+
+    it('a new address is not queued while maxAddresses are; a queued one still takes more incidents; room frees as addresses leave', () => {
+      const small = new EnrichmentQueue(dir, { maxAddresses: 2 });
+      assert.ok(small.enqueue('198.51.100.1', ref(1), T0));
+      assert.ok(small.enqueue('198.51.100.2', ref(2), T0));
+      assert.equal(small.enqueue('198.51.100.3', ref(3), T0), undefined);
+      assert.equal(small.enqueueMany('198.51.100.3', [ref(4), ref(5)], T0), undefined);
+      assert.deepEqual(small.enqueue('198.51.100.1', ref(6), T0 + 1)?.refs.map((r) => r.incidentId), ['INC-1', 'INC-6']);
+      const claim = small.claim('198.51.100.2', T0 + 2);
+      assert.ok(claim && small.complete(claim));
+      assert.ok(small.enqueue('198.51.100.3', ref(7), T0 + 3), 'room again');
+      // Another process's count starts from what is on disk.
+      assert.equal(new EnrichmentQueue(dir, { maxAddresses: 2 }).enqueue('198.51.100.4', ref(8), T0 + 4), undefined);
+      assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.json')).sort(), ['198.51.100.1.json', '198.51.100.3.json']);
+    });
+  });
+
   it('repeated enqueues of one address merge incident refs (each incident once) into one file', () => {
     queue.enqueue('185.220.101.33', ref(1), T0);
     queue.enqueue('185.220.101.33', ref(2, 'Windows 4625 Brute Force'), T0 + 1_000);
     const merged = queue.enqueue('185.220.101.33', ref(1), T0 + 2_000);
+    assert.ok(merged);
     assert.deepEqual(merged.refs.map((r) => [r.incidentId, r.detection]), [['INC-1', 'SSH Brute Force'], ['INC-2', 'Windows 4625 Brute Force']]);
     assert.deepEqual([merged.firstQueuedAt, merged.lastQueuedAt, merged.attempts, merged.nextAttemptAt], [T0, T0 + 2_000, 0, T0]);
     assert.deepEqual(readdirSync(dir).filter((n) => !n.endsWith('.lock')), ['185.220.101.33.json']);
@@ -108,12 +185,14 @@ describe('intel/enrichment-queue', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, '198.51.100.2.json'), '{"v":1,"addr');
     const fresh = queue.enqueue('198.51.100.2', ref(9), T0);
+    assert.ok(fresh);
     assert.deepEqual(fresh.refs.map((r) => r.incidentId), ['INC-9']);
     assert.equal(readdirSync(dir).filter((n) => n.endsWith('.corrupt')).length, 1);
     const small = new EnrichmentQueue(dir, { maxRefs: 2 });
     small.enqueue('203.0.113.1', ref(1), T0);
     small.enqueue('203.0.113.1', ref(2), T0 + 1);
     const capped = small.enqueue('203.0.113.1', ref(3), T0 + 2);
+    assert.ok(capped);
     assert.deepEqual([capped.refs.length, capped.droppedRefs], [2, 1]);
   });
 
@@ -188,12 +267,10 @@ describe('intel/enrichment-queue', () => {
 
 describe('intel/enrichment-queue list(Infinity)', () => {
   let root: string;
-  before(() => {
-    root = mkdtempSync(path.join(tmpdir(), 'soar-q-'));
-  });
-  after(() => rmSync(root, { recursive: true, force: true }));
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('shows the whole queue without taking over live claims', () => {
+    root = mkdtempSync(path.join(tmpdir(), 'soar-q-'));
     const q = new EnrichmentQueue(path.join(root, 'queue'));
     const now = Date.now();
     q.enqueue('198.51.100.1', { incidentId: 'INC-1', sid: 's', rid: '0', detection: 'd' }, now, now + 3_600_000);

@@ -1,8 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { channel } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { DEFAULT_RETRY_POLICY, httpGet, redactSecrets, retryAfterAt, retryDecision } from '../../src/intel/http-request';
+import { DEFAULT_RETRY_POLICY, FetchFn, httpGet, mayHaveReachedProvider, NetworkFailure, redactSecrets, retryAfterAt, retryDecision } from '../../src/intel/http-request';
+import { closedPort, startResetOnAccept } from '../support/net-faults';
 
 describe('intel/http-request', () => {
   describe('retryDecision (pure)', () => {
@@ -63,16 +65,82 @@ describe('intel/http-request', () => {
       }
     });
 
-    it('a closed port is a connection failure', async () => {
-      const server = createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const port = (server.address() as AddressInfo).port;
-      await new Promise((resolve) => server.close(resolve));
-      const r = await httpGet(`http://127.0.0.1:${port}/api`, { timeoutMs: 2_000 });
+    it('a closed port is a connection failure; the request was never sent', async () => {
+      const r = await httpGet(`http://127.0.0.1:${await closedPort()}/api`, { timeoutMs: 2_000 });
       assert.equal(r.ok, false);
       if (r.ok) return;
       assert.equal(r.error.kind, 'connection');
+      assert.equal(r.error.sent, 'no');
       assert.match(r.error.message, /ECONNREFUSED/);
+    });
+
+    it('a listener that resets on accept: reset, the request was never sent', async () => {
+      const server = await startResetOnAccept();
+      try {
+        const r = await httpGet(`http://127.0.0.1:${server.port}/api/v3/ip_addresses/203.0.113.9`, { timeoutMs: 2_000 });
+        assert.equal(r.ok, false);
+        if (r.ok) return;
+        assert.deepEqual([r.error.kind, r.error.sent], ['reset', 'no']);
+        assert.equal(server.accepted(), 1, 'the connection was made and reset');
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('a server that reads the request, then hangs up or stays silent: the request was sent', async () => {
+      const server = createServer((req) => {
+        if (req.url === '/hangup') req.socket.destroy();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const hangup = await httpGet(`${base}/hangup`, { timeoutMs: 2_000 });
+        assert.ok(!hangup.ok);
+        if (!hangup.ok) assert.deepEqual([hangup.error.kind, hangup.error.sent], ['reset', 'yes']);
+        const silent = await httpGet(`${base}/silent?ipAddress=203.0.113.9`, { timeoutMs: 200 });
+        assert.ok(!silent.ok);
+        if (!silent.ok) assert.deepEqual([silent.error.kind, silent.error.sent], ['timeout', 'yes']);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    it('a fetch that is not undici says nothing: unknown; a request undici created but never wrote: not sent', async () => {
+      const refused: FetchFn = () => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' } }));
+      const r = await httpGet('http://127.0.0.1:9/x', { timeoutMs: 1_000, fetch: refused });
+      assert.ok(!r.ok);
+      if (!r.ok) assert.deepEqual([r.error.kind, r.error.sent], ['connection', 'unknown']);
+      // A connect timeout as undici reports it on its channels: the request object is created,
+      // its headers are never written, then the abort ends it.
+      const creatingOnly = (path: string): FetchFn => (_url, init) =>
+        new Promise((_resolve, reject) => {
+          channel('undici:request:create').publish({ request: { origin: 'http://127.0.0.1:9', path } });
+          init?.signal?.addEventListener('abort', () => reject(init.signal?.reason));
+        });
+      const t = await httpGet('http://127.0.0.1:9/x?a=1', { timeoutMs: 50, fetch: creatingOnly('/x?a=1') });
+      assert.ok(!t.ok);
+      if (!t.ok) assert.deepEqual([t.error.kind, t.error.sent], ['timeout', 'no']);
+      // The same, but another URL's request: not ours, so still unknown.
+      const u = await httpGet('http://127.0.0.1:9/x', { timeoutMs: 50, fetch: creatingOnly('/other') });
+      assert.ok(!u.ok);
+      if (!u.ok) assert.equal(u.error.sent, 'unknown');
+    });
+
+    it('mayHaveReachedProvider: what was written may have; what is unknown may have unless it never connected', () => {
+      const f = (kind: NetworkFailure['kind'], sent: NetworkFailure['sent']): NetworkFailure => ({ kind, sent, message: '' });
+      const table: [NetworkFailure, boolean][] = [
+        [f('connection', 'no'), false],
+        [f('reset', 'no'), false],
+        [f('timeout', 'no'), false],
+        [f('reset', 'yes'), true],
+        [f('timeout', 'yes'), true],
+        [f('oversize', 'yes'), true],
+        [f('connection', 'unknown'), false],
+        [f('reset', 'unknown'), true],
+        [f('timeout', 'unknown'), true],
+      ];
+      for (const [failure, expected] of table) assert.equal(mayHaveReachedProvider(failure), expected, `${failure.kind}/${failure.sent}`);
     });
 
     it('a body over maxBodyBytes is not read', async () => {

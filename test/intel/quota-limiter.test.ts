@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_QUOTA_LIMITS, nextUtcMidnight, QuotaLimiter } from '../../src/intel/quota-limiter';
+import { DEFAULT_QUOTA_LIMITS, nextUtcMidnight, QuotaDecision, QuotaLimiter, QuotaState, releaseQuota } from '../../src/intel/quota-limiter';
 import { dataLayout } from '../../src/store/data-dir';
 
 const LIMITER_JS = path.resolve(__dirname, '../../src/intel/quota-limiter.js');
@@ -37,6 +37,16 @@ function startChild(script: string): Child {
   return { ready, go: () => c.stdin.end('go\n'), done };
 }
 
+/** Start `count` children of `script` together, let them go at once; their stdouts, each having exited 0. */
+async function runTogether(script: string, count: number): Promise<string[]> {
+  const children = Array.from({ length: count }, () => startChild(script));
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.go();
+  const results = await Promise.all(children.map((c) => c.done));
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  return results.map((r) => r.stdout);
+}
+
 describe('intel/quota-limiter', () => {
   let root: string;
   let dir: string;
@@ -45,6 +55,72 @@ describe('intel/quota-limiter', () => {
     dir = dataLayout(root).quota;
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  const granted = (d: QuotaDecision): Extract<QuotaDecision, { granted: true }> => {
+    assert.ok(d.granted, JSON.stringify(d));
+    return d;
+  };
+
+  describe('giving back a slot whose request never reached the provider', () => {
+    it('releaseQuota (pure): one grant of that time leaves the window; the day count drops only for the same UTC day, never below 0', () => {
+      const state: QuotaState = { minute: [T0, T0, T0 + 5], day: '2026-11-24', dayCount: 3, penaltyUntilMs: 0 };
+      assert.deepEqual(releaseQuota(state, T0), { minute: [T0, T0 + 5], day: '2026-11-24', dayCount: 2, penaltyUntilMs: 0 });
+      // A grant already out of the minute window still comes off the day.
+      assert.deepEqual(releaseQuota(state, T0 - 120_000), { ...state, dayCount: 2 });
+      // A grant of yesterday: today's count stays.
+      assert.deepEqual(releaseQuota(state, T0 - 86_400_000), state);
+      assert.equal(releaseQuota({ ...state, dayCount: 0 }, T0).dayCount, 0);
+    });
+
+    it('release gives the slot back to every limiter on the folder, once per grant', () => {
+      const a = new QuotaLimiter(dir);
+      const b = new QuotaLimiter(dir);
+      for (let i = 0; i < 3; i++) a.tryAcquire('virustotal', T0 + i);
+      const lost = granted(a.tryAcquire('virustotal', T0 + 10));
+      assert.equal(b.tryAcquire('virustotal', T0 + 20).granted, false, '4/min spent');
+      assert.equal(a.release('virustotal', lost, T0 + 30), true);
+      assert.deepEqual([b.usage('virustotal', T0 + 30).minuteUsed, b.usage('virustotal', T0 + 30).dayUsed], [3, 3]);
+      assert.equal(a.release('virustotal', lost, T0 + 31), false, 'a second release does nothing');
+      assert.equal(b.usage('virustotal', T0 + 31).dayUsed, 3);
+      assert.equal(granted(b.tryAcquire('virustotal', T0 + 40)).minuteUsed, 4, 'the freed slot is usable at once');
+    });
+
+    it('a release after midnight leaves the new day alone; a release while the lock is held elsewhere keeps the slot (false)', () => {
+      const limiter = new QuotaLimiter(dir, {}, 200);
+      const evening = Date.parse('2026-11-24T23:59:59Z');
+      const grant = granted(limiter.tryAcquire('virustotal', evening));
+      const midnight = Date.parse('2026-11-25T00:00:00Z');
+      limiter.tryAcquire('virustotal', midnight);
+      assert.equal(limiter.release('virustotal', grant, midnight + 1), true);
+      assert.deepEqual([limiter.usage('virustotal', midnight + 1).minuteUsed, limiter.usage('virustotal', midnight + 1).dayUsed], [1, 1]);
+      const other = granted(limiter.tryAcquire('virustotal', midnight + 2));
+      writeFileSync(path.join(dir, 'virustotal.lock'), `${process.pid}\n`);
+      assert.equal(limiter.release('virustotal', other, midnight + 3), false);
+      rmSync(path.join(dir, 'virustotal.lock'));
+      assert.equal(limiter.usage('virustotal', midnight + 3).dayUsed, 2, 'still spent');
+      assert.equal(limiter.release('virustotal', other, midnight + 4), true, 'and can be given back once the lock is free');
+    });
+
+    it('4 processes granting and releasing at once: the day count is exactly the grants kept', async () => {
+      const script = `
+        const { QuotaLimiter } = require(${JSON.stringify(LIMITER_JS)});
+        const limiter = new QuotaLimiter(${JSON.stringify(dir)}, { virustotal: { perMinute: null, perDay: 100000 } });
+        process.stdout.write('ready\\n');
+        process.stdin.once('data', () => {
+          let kept = 0;
+          for (let i = 0; i < 60; i++) {
+            const d = limiter.tryAcquire('virustotal', Date.now());
+            if (!d.granted) throw new Error('unexpected ' + JSON.stringify(d));
+            if (i % 3 === 0) kept++; else if (!limiter.release('virustotal', d, Date.now())) throw new Error('release failed');
+          }
+          process.stdout.write(JSON.stringify({ kept }));
+          process.exit(0);
+        });`;
+      const kept = (await runTogether(script, 4)).reduce((n, out) => n + (JSON.parse(out) as { kept: number }).kept, 0);
+      assert.equal(kept, 80);
+      assert.equal(new QuotaLimiter(dir).usage('virustotal', Date.now()).dayUsed, 80);
+    });
+  });
 
   it('defaults: VirusTotal 4/min and 500/day, AbuseIPDB 1,000/day without a minute limit', () => {
     assert.deepEqual(DEFAULT_QUOTA_LIMITS, { virustotal: { perMinute: 4, perDay: 500 }, abuseipdb: { perMinute: null, perDay: 1000 } });
@@ -67,12 +143,7 @@ describe('intel/quota-limiter', () => {
         process.stdout.write(JSON.stringify({ granted, denied }));
         process.exit(0);
       });`;
-    const children = Array.from({ length: 6 }, () => startChild(script));
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.go();
-    const results = await Promise.all(children.map((c) => c.done));
-    for (const r of results) assert.equal(r.code, 0, r.stderr);
-    const counts = results.map((r) => JSON.parse(r.stdout) as { granted: number; denied: number });
+    const counts = (await runTogether(script, 6)).map((out) => JSON.parse(out) as { granted: number; denied: number });
     assert.equal(counts.reduce((n, c) => n + c.granted, 0), 4);
     assert.ok(counts.every((c) => c.denied > 10), 'every process kept trying and was denied');
     assert.equal(new QuotaLimiter(dir).usage('virustotal', Date.now()).minuteUsed, 4);
@@ -83,7 +154,7 @@ describe('intel/quota-limiter', () => {
     for (let i = 0; i < 4; i++) assert.equal(limiter.tryAcquire('virustotal', T0 + i * 1_000).granted, true);
     assert.deepEqual(limiter.tryAcquire('virustotal', T0 + 10_000), { granted: false, reason: 'minute', availableAtMs: T0 + 60_000 });
     assert.equal(limiter.tryAcquire('virustotal', T0 + 59_999).granted, false);
-    assert.deepEqual(limiter.tryAcquire('virustotal', T0 + 60_000), { granted: true, minuteUsed: 4, dayUsed: 5 });
+    assert.deepEqual(limiter.tryAcquire('virustotal', T0 + 60_000), { granted: true, minuteUsed: 4, dayUsed: 5, atMs: T0 + 60_000 });
   });
 
   it('daily limit resets at 00:00 UTC', () => {
@@ -93,7 +164,7 @@ describe('intel/quota-limiter', () => {
     const midnight = Date.parse('2026-11-25T00:00:00Z');
     assert.equal(nextUtcMidnight(evening), midnight);
     assert.deepEqual(limiter.tryAcquire('virustotal', evening + 1_000), { granted: false, reason: 'day', availableAtMs: midnight });
-    assert.deepEqual(limiter.tryAcquire('virustotal', midnight), { granted: true, minuteUsed: 4, dayUsed: 1 });
+    assert.deepEqual(limiter.tryAcquire('virustotal', midnight), { granted: true, minuteUsed: 4, dayUsed: 1, atMs: midnight });
     assert.equal(limiter.usage('virustotal', midnight).day, '2026-11-25');
   });
 
@@ -150,7 +221,7 @@ describe('intel/quota-limiter', () => {
     const limiter = new QuotaLimiter(dir, {}, 200);
     limiter.tryAcquire('virustotal', T0);
     writeFileSync(path.join(dir, 'virustotal.json'), '{"v":1,"minute":[');
-    assert.deepEqual(limiter.tryAcquire('virustotal', T0), { granted: true, minuteUsed: 1, dayUsed: 1 });
+    assert.deepEqual(limiter.tryAcquire('virustotal', T0), { granted: true, minuteUsed: 1, dayUsed: 1, atMs: T0 });
     writeFileSync(path.join(dir, 'virustotal.lock'), `${process.pid}\n`);
     const started = Date.now();
     assert.deepEqual(limiter.tryAcquire('virustotal', T0), { granted: false, reason: 'busy', availableAtMs: T0 + 1_000 });

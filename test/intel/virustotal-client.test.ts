@@ -60,7 +60,7 @@ describe('intel/virustotal-client against the loopback stub', () => {
 
   it('404 NotFoundError is not_found, not an error, and is not retried', async () => {
     const r = await lookupVirusTotalIp(UNKNOWN_IP, options());
-    assert.deepEqual(r, { state: 'not_found', attempts: 1 });
+    assert.deepEqual(r, { state: 'not_found', attempts: 1, sent: 1 });
     assert.equal(stub.requestsFor(UNKNOWN_IP), 1);
     assert.equal(decideVerdict({ vt: lookupOutcome(r) }, DEFAULT_THRESHOLDS).verdict, 'UNKNOWN');
   });
@@ -153,6 +153,7 @@ describe('intel/virustotal-client against the loopback stub', () => {
     assert.equal(r.state, 'error');
     if (r.state !== 'error') return;
     assert.deepEqual([r.attempts, r.error.kind, r.error.network, r.error.status], [3, 'transient', 'timeout', undefined]);
+    assert.equal(r.sent, 3, 'each request was written before it timed out');
     assert.match(r.error.message, /no answer within 150 ms.*gave up after 3 attempts/);
     assert.equal(stub.requests.length, 3);
     assert.ok(Date.now() - started < 1_400, 'each attempt is cut at the timeout');
@@ -172,6 +173,7 @@ describe('intel/virustotal-client against the loopback stub', () => {
     assert.equal(r.state, 'error');
     if (r.state !== 'error') return;
     assert.deepEqual([r.attempts, r.error.kind, r.error.network], [3, 'transient', 'reset']);
+    assert.equal(r.sent, 3, 'the stub read each request before hanging up');
     stub.script('*', 'reset');
     const again = await lookupVirusTotalIp(VT_OPENCTI_IP, options());
     assert.deepEqual([again.state, again.attempts], ['report', 2]);
@@ -194,7 +196,7 @@ describe('intel/virustotal-client against the loopback stub', () => {
   it('a deadline already passed makes no request', async () => {
     const r = await lookupVirusTotalIp(VT_OPENCTI_IP, options({ deadlineMs: Date.now() - 1 }));
     assert.equal(r.state, 'error');
-    assert.equal(r.attempts, 0);
+    assert.deepEqual([r.attempts, r.sent], [0, 0]);
     assert.equal(stub.requests.length, 0);
   });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { firewallCommands, NFT_SETUP_COMMANDS } from '../../src/respond/firewall-commands';
 import type { Incident } from '../../src/respond/incident';
 import { renderIncidentReport, reportFileName } from '../../src/respond/incident-report';
 import {
@@ -127,6 +128,63 @@ describe('respond/incident-report', () => {
       const text = renderIncidentReport({ ...incident, resultsLink: link });
       assert.equal(valueOf(text, 'Splunk results'), 'n/a', link);
     }
+  });
+
+  describe('one-time nftables setup', () => {
+    const SETUP_LABEL = 'One-time nftables setup (run once per host, before the first nft command above; not needed for iptables):';
+    /** The lines after the setup label, as long as they are indented. */
+    const setupBlock = (text: string): string[] => {
+      const lines = text.split('\n');
+      const at = lines.indexOf(SETUP_LABEL);
+      assert.ok(at >= 0, `no setup block in:\n${text}`);
+      const block: string[] = [];
+      for (const l of lines.slice(at + 1)) {
+        if (!l.startsWith('  ')) break;
+        block.push(l.slice(2));
+      }
+      return block;
+    };
+
+    it('follows the block commands whenever they add an nft element: table, both timed sets, the hooked chain, both drop rules', () => {
+      assert.ok(incident.action.commands!.some((c) => c.startsWith("nft 'add element inet soar_edr blocked_v4 {")));
+      assert.deepEqual(setupBlock(report), [...NFT_SETUP_COMMANDS]);
+      assert.deepEqual(setupBlock(report), [
+        'nft add table inet soar_edr',
+        "nft 'add set inet soar_edr blocked_v4 { type ipv4_addr; flags timeout; }'",
+        "nft 'add set inet soar_edr blocked_v6 { type ipv6_addr; flags timeout; }'",
+        "nft 'add chain inet soar_edr input { type filter hook input priority -10; policy accept; }'",
+        'nft add rule inet soar_edr input ip saddr @blocked_v4 drop',
+        'nft add rule inet soar_edr input ip6 saddr @blocked_v6 drop',
+      ]);
+      assert.equal(report.split(SETUP_LABEL).length, 2, 'once');
+      // After the per-incident commands, inside the Response section.
+      assert.ok(report.indexOf(SETUP_LABEL) > report.indexOf(incident.action.commands![1]!));
+    });
+
+    it('for an IPv6 block and for commands a block would run alike; never without an nft element to add', () => {
+      const v6 = firewallCommands('2001:db8::7', 6, { nowEpochSec: 1_764_000_000, expiresEpochSec: 1_764_086_400 });
+      assert.ok(v6.ok);
+      const blocked6 = renderIncidentReport({ ...incident, srcIp: '2001:db8::7', action: { ...incident.action, commands: v6.value } });
+      assert.deepEqual(setupBlock(blocked6), [...NFT_SETUP_COMMANDS]);
+      const notBlocked = renderIncidentReport({ ...incident, action: { kind: 'not_blocked', reason: 'allowlisted', commands: incident.action.commands } });
+      assert.deepEqual(setupBlock(notBlocked), [...NFT_SETUP_COMMANDS]);
+      const iptablesOnly = renderIncidentReport({ ...incident, action: { ...incident.action, commands: [incident.action.commands![0]!] } });
+      assert.doesNotMatch(iptablesOnly, /nftables setup/);
+      assert.doesNotMatch(renderIncidentReport({ ...incident, action: { kind: 'not_blocked', reason: 'verdict UNKNOWN is not blocked' } }), /nftables setup|nft add table/);
+    });
+  });
+
+  it('a public address recorded without a VirusTotal key says its enrichment is pending and why', () => {
+    const pending = renderIncidentReport({
+      ...incident,
+      verdict: 'UNKNOWN',
+      reason: 'enrichment pending: no VirusTotal key configured',
+      vt: { state: 'deferred', message: 'enrichment pending: no VirusTotal key configured; queued, looked up once virustotal_api_key is set' },
+      action: { kind: 'not_blocked', reason: 'verdict UNKNOWN is not in block_verdicts (MALICIOUS)' },
+    });
+    assert.equal(valueOf(pending, 'Malicious Score'), 'n/a (deferred)');
+    assert.equal(valueOf(pending, 'Status'), 'deferred (enrichment pending: no VirusTotal key configured; queued, looked up once virustotal_api_key is set)');
+    assert.equal(valueOf(pending, 'Reason'), 'enrichment pending: no VirusTotal key configured');
   });
 
   it('shows the commands a block would run even when nothing was blocked, and says when none were recorded', () => {
