@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import ipaddr from 'ipaddr.js';
-import { SEED_ATTACKER_IPV4, type AddressFamily } from '../../src/generator/addresses';
+import { CLASSIC_SCRIPT_IPV4, type AddressFamily } from '../../src/generator/addresses';
 import { renderLines } from '../../src/generator/line-source';
-import { SCENARIO_NAMES, SEED_TARGET_USERS } from '../../src/generator/scenarios';
+import { CLASSIC_SCRIPT_USERS, SCENARIO_NAMES } from '../../src/generator/scenarios';
 import { corpusPath, sharedPath } from './corpus';
 
 const START = Date.UTC(2024, 4, 1, 23, 59, 30); // crosses midnight into a one-digit day
@@ -172,15 +172,15 @@ describe('kv format against the seed script', () => {
     assert.ok(lines.some((l) => l.includes("reason='password check failed'")) && lines.some((l) => l.includes("reason='password accepted'")));
   });
 
-  it('the seed-guide scenario uses exactly the seed\'s ATTACKER_IPS and TARGET_USERS', () => {
+  it('the classic-script scenario uses exactly the seed 000 script\'s ATTACKER_IPS and TARGET_USERS', () => {
     const list = (name: string): string[] => {
       const m = new RegExp(`${name} = \\[([^\\]]*)\\]`).exec(baseline);
       assert.ok(m !== null, name);
       return [...(m[1] as string).matchAll(/'([^']*)'/g)].map((x) => x[1] as string);
     };
-    assert.deepEqual([...SEED_ATTACKER_IPV4], list('ATTACKER_IPS'));
-    assert.deepEqual([...SEED_TARGET_USERS], list('TARGET_USERS'));
-    const text = renderLines({ scenario: 'seed-guide', format: 'kv', seed: 9, startMs: START, addressFamily: 'ipv4' }, 5_000);
+    assert.deepEqual([...CLASSIC_SCRIPT_IPV4], list('ATTACKER_IPS'));
+    assert.deepEqual([...CLASSIC_SCRIPT_USERS], list('TARGET_USERS'));
+    const text = renderLines({ scenario: 'classic-script', format: 'kv', seed: 9, startMs: START, addressFamily: 'ipv4' }, 5_000);
     const ips = new Set([...text.matchAll(/src_ip=(\S+)/g)].map((m) => m[1]));
     const users = new Set([...text.matchAll(/user=(\S+)/g)].map((m) => m[1]));
     assert.deepEqual([...ips].sort(), list('ATTACKER_IPS').sort());
