@@ -7,6 +7,7 @@ import { FORMAT_NAMES } from '../generator/formats';
 import { parseMoment } from '../generator/moment';
 import { nodeGeneratorDeps, runGenerator, type GeneratorSummary } from '../generator/run';
 import { NEVER_ENRICHED_SCENARIOS, SCENARIO_NAMES, SCENARIOS } from '../generator/scenarios';
+import { describeTarget } from '../generator/tcp-sender';
 import type { CliIO } from './runtime';
 import { complain } from './runtime';
 
@@ -55,6 +56,9 @@ function moment(text: string | undefined, name: string, nowMs: number): number |
   const r = parseMoment(text, nowMs);
   return r.ok ? r.value : `--${name}: ${r.error.message}`;
 }
+
+/** how long the first connection may take before the command says what is probably missing */
+const CONNECT_HINT_AFTER_MS = 2_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
 
@@ -148,14 +152,22 @@ export function generateCommand(io: CliIO): Command {
       const seed = opts.seed ?? String(Math.floor(Math.random() * 2 ** 31));
       if (opts.seed === undefined) io.stderr.write(`soar-edr: seed ${seed} (repeat this run with --seed ${seed})\n`);
       const tty = Boolean(io.stderr.isTTY);
+      let hinted = false;
       const deps = nodeGeneratorDeps({
         ...(opts.dryRun ? { dryRunOutput: io.stdout } : {}),
-        ...(tty
-          ? {
-              onProgress: (p) =>
-                io.stderr.write(`\r${p.sent} sent, ${p.failed} failed${p.total !== null ? ` of ${p.total}` : ''}, ${Math.round(p.ratePerSec)}/s${p.connected ? '' : ' (reconnecting)'}   `),
-            }
-          : {}),
+        onProgress: (p) => {
+          // giving up takes some 25 s of retries: say at once what is probably missing
+          if (!hinted && !p.connected && p.sent === 0 && p.elapsedMs >= CONNECT_HINT_AFTER_MS) {
+            hinted = true;
+            io.stderr.write(
+              `${tty ? '\n' : ''}soar-edr: no connection to ${describeTarget(opts.host, port as number)} yet, still trying ` +
+                "(nothing listening? for this repository's Splunk: docker compose up -d)\n",
+            );
+          }
+          if (tty) {
+            io.stderr.write(`\r${p.sent} sent, ${p.failed} failed${p.total !== null ? ` of ${p.total}` : ''}, ${Math.round(p.ratePerSec)}/s${p.connected ? '' : ' (reconnecting)'}   `);
+          }
+        },
       });
       // a backfill from a start runs to its end unless a count is given
       const defaultCount = duration === undefined && !(opts.backfill && start !== undefined) ? 100 : undefined;

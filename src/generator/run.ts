@@ -400,6 +400,7 @@ export async function runGenerator(options: GeneratorOptions, deps: GeneratorDep
       break;
     }
     const nextTimeMs = source.nextTimeMs();
+    // a backfill stops before its end; any run stops when the scenario has no next event (Infinity)
     if (nextTimeMs > (timing.kind === 'backfill' ? timing.endMs : Number.MAX_VALUE)) {
       stopReason = 'end-reached';
       break;
@@ -441,7 +442,7 @@ export async function runGenerator(options: GeneratorOptions, deps: GeneratorDep
         }
         want = Math.min(want, due);
       }
-      // read last, right before the write: a live event is never stamped later than it is written
+      // read right before the write, so no live event is stamped later than it is written
       stampMs = deps.wallClock();
     }
     const batch = source.take(want, { maxChars: plan.batchChars, untilMs, stampMs });

@@ -91,6 +91,19 @@ describe('soar-edr generate', function () {
     assert.match(r.stderr, /run `docker compose up -d`.*for another Splunk give its TCP input with --host and --port/);
   });
 
+  it('says after 2 s without a connection what is probably missing, once, and keeps trying', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadPort = String((closed.address() as AddressInfo).port);
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // 5 attempts, 0.2 + 0.4 + 0.8 + 1.6 s apart: about 3 s before giving up
+    const r = await run(['--count', '5', '--reconnects', '5', '--host', '127.0.0.1', '--port', deadPort]);
+    assert.equal(r.code, 1, r.stderr);
+    const hint = `no connection to 127.0.0.1:${deadPort} yet, still trying (nothing listening? for this repository's Splunk: docker compose up -d)`;
+    assert.equal(r.stderr.split(hint).length - 1, 1, r.stderr);
+    assert.ok(r.stderr.indexOf(hint) < r.stderr.indexOf('0 sent, 5 failed'), 'before the run gives up');
+  });
+
   describe('time', () => {
     let dir = '';
     beforeEach(() => {
