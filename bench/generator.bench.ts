@@ -109,9 +109,9 @@ export async function benchGenerator(runs: number): Promise<BenchLine[]> {
   const py: Measured[] = [];
   try {
     // warm the page cache and the sink once, untimed
-    await measure(sink, process.execPath, ours('seed-guide', 'kv'), OUR_EVENTS);
+    await measure(sink, process.execPath, ours('classic-script', 'kv'), OUR_EVENTS);
     for (let i = 0; i < n; i++) {
-      kv.push(await measure(sink, process.execPath, ours('seed-guide', 'kv'), OUR_EVENTS));
+      kv.push(await measure(sink, process.execPath, ours('classic-script', 'kv'), OUR_EVENTS));
       win.push(await measure(sink, process.execPath, ours('fast-bruteforce', 'win4625'), OUR_EVENTS));
       if (seed !== null) {
         const p = await measure(sink, 'python3', [seed, '127.0.0.1', String(sink.port), String(SEED_EVENTS)], SEED_EVENTS);
@@ -129,7 +129,7 @@ export async function benchGenerator(runs: number): Promise<BenchLine[]> {
   const target = `>= ${rate(TARGET_EVENTS_PER_SEC)}, 1 connection`;
   return [
     {
-      name: `generator: soar-edr generate --rate 0, kv (seed-guide), ${OUR_EVENTS.toLocaleString('en-US')} events, median of ${n}`,
+      name: `generator: soar-edr generate --rate 0, kv (classic-script), ${OUR_EVENTS.toLocaleString('en-US')} events, median of ${n}`,
       value: `${rate(kvRate)} (${mbps(median(kv.map((m) => m.bytesPerSec)))})`,
       target,
       pass: kvRate >= TARGET_EVENTS_PER_SEC,

@@ -25,8 +25,8 @@ export const KNOWN_BAD_IPV4: readonly KnownAddress[] = [
   { ip: '185.156.73.100', source: 'seed 000 guide: "known malicious IP" for the critical-alert test' },
 ];
 
-/** The seed 000 script's ATTACKER_IPS (three of them private, one documentation address). */
-export const SEED_ATTACKER_IPV4: readonly string[] = ['192.168.1.105', '10.0.0.15', '172.16.23.88', '203.0.113.42'];
+/** The classic lab script's ATTACKER_IPS (seed 000; three of them private, one documentation address). */
+export const CLASSIC_SCRIPT_IPV4: readonly string[] = ['192.168.1.105', '10.0.0.15', '172.16.23.88', '203.0.113.42'];
 
 /** RFC 5737 IPv4 documentation networks (/24) and the RFC 3849 IPv6 documentation prefix (/32). */
 export const IPV4_DOCUMENTATION_NETWORKS: readonly string[] = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];

@@ -21,7 +21,7 @@ export interface LineFormat {
 }
 
 /**
- * The seed guide's line: `<YYYY-MM-DD HH:MM:SS> event_type=ssh_failed src_ip=… user=… reason='…'`.
+ * The classic lab script's line (seed 000): `<YYYY-MM-DD HH:MM:SS> event_type=ssh_failed src_ip=… user=… reason='…'`.
  * One line per attempt; a collapsed run of N identical failures is written as N lines, since
  * this format has no "message repeated" form and the seed's searches count lines.
  */
@@ -143,7 +143,7 @@ function win4625Renderer(hostname: string): LineRenderer {
 export const FORMATS: Readonly<Record<FormatName, LineFormat>> = {
   kv: {
     name: 'kv',
-    description: "seed guide key=value: <time> event_type=ssh_failed|ssh_success src_ip=… user=… reason='…'",
+    description: "the classic lab script's key=value lines: <time> event_type=ssh_failed|ssh_success src_ip=… user=… reason='…'",
     accounts: LINUX_ACCOUNTS,
     defaultHostname: 'bastion',
     createRenderer: () => kvRenderer(),

@@ -1,7 +1,7 @@
 import type { AddressFamily } from './addresses';
 import { FORMATS, type FormatName } from './formats';
 import { createRng } from './prng';
-import { SCENARIOS, type ScenarioName } from './scenarios';
+import { SCENARIOS, type AuthAttempt, type ScenarioName } from './scenarios';
 
 /** Everything that decides the event text. Same spec => byte-identical lines, however they are batched. */
 export interface LineSpec {
@@ -21,10 +21,25 @@ export interface LineBatch {
   readonly lines: number;
 }
 
+/** What one take may hand out besides its line count. */
+export interface TakeLimits {
+  /** no more lines once the text reaches this many characters */
+  readonly maxChars?: number;
+  /** attempts whose scenario time is later than this wait for a later take */
+  readonly untilMs?: number;
+  /**
+   * the time written on the lines of attempts rendered by this take, instead of their scenario
+   * time (live sending: the moment of the write)
+   */
+  readonly stampMs?: number;
+}
+
 /** An endless, deterministic stream of event lines, handed out in batches. */
 export interface LineSource {
-  /** the next lines: at most `maxLines`, and no more once the text reaches `maxChars` */
-  take(maxLines: number, maxChars?: number): LineBatch;
+  /** the next lines: at most `maxLines`, within the limits */
+  take(maxLines: number, limits?: TakeLimits): LineBatch;
+  /** scenario time of the attempt the next line belongs to; Infinity when the scenario has ended */
+  nextTimeMs(): number;
 }
 
 export function createLineSource(spec: LineSpec): LineSource {
@@ -39,17 +54,33 @@ export function createLineSource(spec: LineSpec): LineSource {
   // one attempt can render to several lines; lines beyond a batch's end wait here for the next batch
   const queue: string[] = [];
   let head = 0;
+  /** scenario time of the attempt whose lines are queued */
+  let queuedTimeMs = Number.NaN;
+  /** drawn from the scenario to look at its time, not rendered yet */
+  let upcoming: AuthAttempt | null = null;
+  const peek = (): AuthAttempt | null => {
+    if (upcoming === null) {
+      const step = attempts.next();
+      if (step.done !== true) upcoming = step.value;
+    }
+    return upcoming;
+  };
   return {
-    take(maxLines, maxChars = Number.POSITIVE_INFINITY) {
+    take(maxLines, limits = {}) {
+      const maxChars = limits.maxChars ?? Number.POSITIVE_INFINITY;
+      const untilMs = limits.untilMs ?? Number.POSITIVE_INFINITY;
+      const stampMs = limits.stampMs;
       let text = '';
       let lines = 0;
       while (lines < maxLines && text.length < maxChars) {
         if (head === queue.length) {
           queue.length = 0;
           head = 0;
-          const step = attempts.next();
-          if (step.done === true) break;
-          renderer.render(step.value, queue);
+          const next = peek();
+          if (next === null || next.timeMs > untilMs) break;
+          upcoming = null;
+          queuedTimeMs = next.timeMs;
+          renderer.render(stampMs === undefined ? next : { ...next, timeMs: stampMs }, queue);
           continue;
         }
         text += queue[head++] + '\n';
@@ -57,10 +88,31 @@ export function createLineSource(spec: LineSpec): LineSource {
       }
       return { text, lines };
     },
+    nextTimeMs() {
+      if (head < queue.length) return queuedTimeMs;
+      const next = peek();
+      return next === null ? Number.POSITIVE_INFINITY : next.timeMs;
+    },
   };
 }
 
 /** The first `count` lines of a spec as one string (for previews, files and tests). */
 export function renderLines(spec: LineSpec, count: number): string {
   return createLineSource(spec).take(count).text;
+}
+
+/**
+ * Where a scenario's timeline must start for its `count`-th line to fall on `endMs`: a dry pass
+ * over the deterministic timeline (rendering included, since one attempt can make several lines).
+ */
+export function startForLastLineAt(spec: Omit<LineSpec, 'startMs'>, count: number, endMs: number): number {
+  const origin = 0;
+  const source = createLineSource({ ...spec, startMs: origin });
+  for (let left = count - 1; left > 0; ) {
+    const batch = source.take(Math.min(left, 4096));
+    if (batch.lines === 0) break;
+    left -= batch.lines;
+  }
+  const last = count > 0 ? source.nextTimeMs() : origin;
+  return Number.isFinite(last) ? endMs - (last - origin) : endMs;
 }

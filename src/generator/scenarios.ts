@@ -3,7 +3,7 @@ import {
   attackerAddress,
   ipv6Host,
   ipv6Network,
-  SEED_ATTACKER_IPV4,
+  CLASSIC_SCRIPT_IPV4,
   sourceNetwork,
   type AddressFamily,
 } from './addresses';
@@ -15,7 +15,11 @@ import type { Rng } from './prng';
  * scenario exists in every format, and the same seed gives the same attack in each.
  */
 export interface AuthAttempt {
-  /** event time, epoch ms (scenario time, derived from the run's start time, never the wall clock) */
+  /**
+   * event time, epoch ms: on the scenario's timeline, which starts at ScenarioContext.startMs
+   * (the run places that timeline: a backfill at its start, live sending re-stamps each
+   * attempt with the moment it is written)
+   */
   readonly timeMs: number;
   readonly srcIp: string;
   readonly srcPort: number;
@@ -53,7 +57,7 @@ export type ScenarioName =
   | 'distributed'
   | 'success-after-failures'
   | 'benign'
-  | 'seed-guide';
+  | 'classic-script';
 
 export interface Scenario {
   readonly name: ScenarioName;
@@ -285,21 +289,21 @@ function* benign(ctx: ScenarioContext): Generator<AuthAttempt> {
   }
 }
 
-/** The seed 000 script's TARGET_USERS. */
-export const SEED_TARGET_USERS: readonly string[] = ['admin', 'root', 'service_account', 'jdoe'];
+/** The classic lab script's TARGET_USERS (seed 000's generator). */
+export const CLASSIC_SCRIPT_USERS: readonly string[] = ['admin', 'root', 'service_account', 'jdoe'];
 
 /**
- * The seed 000 script as written: its ATTACKER_IPS and TARGET_USERS, 5-20 failures 0.1-0.5 s
- * apart (one connection each), 10 % success, 5-10 s pauses. Its users count as existing
- * accounts on any platform, as the script treats them.
+ * The classic lab script (seed 000's generator) as written: its ATTACKER_IPS and TARGET_USERS,
+ * 5-20 failures 0.1-0.5 s apart (one connection each), 10 % success, 5-10 s pauses. Its users
+ * count as existing accounts on any platform, as the script treats them.
  */
-function* seedGuide(ctx: ScenarioContext): Generator<AuthAttempt> {
+function* classicScript(ctx: ScenarioContext): Generator<AuthAttempt> {
   const { rng, accounts } = ctx;
   const tl = new Timeline(ctx.startMs, accounts);
   for (;;) {
-    const srcIp = ctx.family === 'ipv6' ? ipv6Host(rng) : rng.pick(SEED_ATTACKER_IPV4);
+    const srcIp = ctx.family === 'ipv6' ? ipv6Host(rng) : rng.pick(CLASSIC_SCRIPT_IPV4);
     const client = randomClientName(rng);
-    const user = rng.pick(SEED_TARGET_USERS);
+    const user = rng.pick(CLASSIC_SCRIPT_USERS);
     const failures = rng.int(5, 20);
     for (let i = 0; i < failures; i++) {
       const session = tl.openSession();
@@ -315,13 +319,33 @@ function* seedGuide(ctx: ScenarioContext): Generator<AuthAttempt> {
 }
 
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
-  'fast-bruteforce': { name: 'fast-bruteforce', description: 'one address (known-bad IPv4 or documentation IPv6), popular accounts, a guess every 0.2-2 s', attempts: fastBruteforce },
+  'fast-bruteforce': { name: 'fast-bruteforce', description: 'one address, popular accounts, a guess every 0.2-2 s', attempts: fastBruteforce },
   'slow-bruteforce': { name: 'slow-bruteforce', description: 'one address, one guess every 95-240 s (at most 10 in any 15 minutes)', attempts: slowBruteforce },
   'password-spray': { name: 'password-spray', description: 'one address, one guess for each of many user names (user enumeration)', attempts: passwordSpray },
-  distributed: { name: 'distributed', description: 'many hosts of one documentation /24 or IPv6 /64, a few guesses each', attempts: distributed },
+  distributed: { name: 'distributed', description: 'many hosts of one documentation network (an RFC 5737 /24, or an IPv6 /64 in 2001:db8::/32), a few guesses each', attempts: distributed },
   'success-after-failures': { name: 'success-after-failures', description: '5-20 failures against one account, then a successful login', attempts: successAfterFailures },
-  benign: { name: 'benign', description: 'normal logins (mostly public key) with an occasional mistyped password', attempts: benign },
-  'seed-guide': { name: 'seed-guide', description: "the seed guide's script: its attacker IPs and users, 5-20 failures, 10 % success", attempts: seedGuide },
+  benign: { name: 'benign', description: 'normal staff logins (mostly public key, from 10.20.x.x and 198.51.100.x) with an occasional mistyped password', attempts: benign },
+  'classic-script': {
+    name: 'classic-script',
+    description: 'the classic lab script: 4 fixed attacker addresses (3 private, 1 documentation), users admin/root/service_account/jdoe, 5-20 failures, 10 % success',
+    attempts: classicScript,
+  },
 };
 
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+
+/** Names older command lines used; still accepted, not listed. */
+const SCENARIO_ALIASES: Readonly<Record<string, ScenarioName>> = { 'seed-guide': 'classic-script' };
+
+/** The scenario a name (or an old alias) stands for; null when there is none. */
+export function scenarioNamed(name: string): ScenarioName | null {
+  if ((SCENARIO_NAMES as string[]).includes(name)) return name as ScenarioName;
+  return Object.prototype.hasOwnProperty.call(SCENARIO_ALIASES, name) ? (SCENARIO_ALIASES[name] as ScenarioName) : null;
+}
+
+/**
+ * Scenarios whose addresses no reputation service knows (documentation and private ranges,
+ * whatever --family asks), so their incidents enrich to nothing. Every IPv6 address the
+ * generator writes is documentation space (2001:db8::/32) too.
+ */
+export const NEVER_ENRICHED_SCENARIOS: readonly ScenarioName[] = ['distributed', 'benign', 'classic-script'];

@@ -261,14 +261,15 @@ describe('docker-compose.yml', () => {
       assert.equal(args[args.indexOf('--port') + 1], '1514');
     });
 
-    it('its default options are accepted by the real CLI and produce a brute force of more than 10 failures', () => {
+    it('its default options are accepted by the real CLI and produce a brute force of more than 10 failures, live in under a minute', () => {
       const entry = attack.entrypoint as string[];
-      // --rate 0 last (commander keeps the last value): the same events, without waiting for the pacing
-      const args = [...entry.slice(2), ...(attack.command as string[]), '--dry-run', '--seed', 'compose-test', '--rate', '0'];
+      const command = attack.command as string[];
+      // the same events as a backfill ending at a fixed time: at once, and with the scenario's own times
+      const args = [...entry.slice(2), ...command, '--dry-run', '--seed', 'compose-test', '--backfill', '--end', '2025-12-06T10:00:00Z'];
       const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs'), ...args], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stdout.trim().split('\n');
-      const count = Number((attack.command as string[])[(attack.command as string[]).indexOf('--count') + 1]);
+      const count = Number(command[command.indexOf('--count') + 1]);
       assert.equal(lines.length, count);
       const failures = new Map<string, number>();
       for (const l of lines) {
@@ -278,6 +279,45 @@ describe('docker-compose.yml', () => {
       const most = Math.max(...failures.values());
       assert.ok(most > 10, `the busiest address has ${most} failures`);
       for (const ip of failures.keys()) assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/, '--family ipv4: a public IPv4 address the intel services know');
+      // no --rate: sent live at the scenario's pace, which these stamps are; the detection's window is 15 minutes
+      const stamps = lines.map((l) => Date.parse(`${l.slice(0, 10)}T${l.slice(11, 19)}Z`));
+      const span = stamps[stamps.length - 1]! - stamps[0]!;
+      assert.ok(span > 10_000 && span < 60_000, `the attack lasts ${span} ms`);
+      assert.ok(!command.includes('--rate') && !command.includes('--speed') && !command.includes('--backfill'), 'live at the scenario pace');
+    });
+
+    it('npm run attack builds the CLI first, then sends exactly the options of this service, to 127.0.0.1:1514', () => {
+      const scripts = (JSON.parse(repoFile('package.json')) as { scripts: Record<string, string> }).scripts;
+      const steps = scripts.attack!.split('&&').map((step) => step.trim().split(/\s+/));
+      // a fresh clone has no dist/: npm ci, then npm run attack must work
+      assert.deepEqual(steps[0], ['npm', 'run', 'build', '--silent']);
+      assert.equal(steps.length, 2);
+      const [node, bundle, ...npmArgs] = steps[1]!;
+      assert.equal(node, 'node');
+      assert.equal(bundle, 'dist/cli/soar-edr.cjs');
+      const entry = attack.entrypoint as string[];
+      const composeArgs = [...entry.slice(2), ...(attack.command as string[])];
+      /** the generate options as name -> value, --host left out (the service reaches splunk, npm the published port) */
+      const options = (args: string[]): Map<string, string> => {
+        assert.equal(args[0], 'generate');
+        const out = new Map<string, string>();
+        for (let i = 1; i < args.length; i += 2) {
+          assert.match(args[i]!, /^--[a-z-]+$/, `an option name at ${i} of ${args.join(' ')}`);
+          assert.ok(!out.has(args[i]!), `${args[i]} given once`);
+          out.set(args[i]!, args[i + 1]!);
+        }
+        return out;
+      };
+      const fromNpm = options(npmArgs);
+      const fromCompose = options(composeArgs);
+      assert.equal(fromNpm.get('--host'), '127.0.0.1');
+      assert.equal(fromCompose.get('--host'), 'splunk');
+      fromNpm.delete('--host');
+      fromCompose.delete('--host');
+      assert.deepEqual([...fromNpm].sort(), [...fromCompose].sort());
+      assert.equal(fromNpm.get('--port'), '1514');
+      // the port the splunk service publishes on the host is the one npm run attack sends to
+      assert.ok((services.splunk!.ports as string[]).some((p) => p.endsWith(':1514:1514')));
     });
   });
 });

@@ -309,7 +309,7 @@ describe('detections: the saved searches run over generated attacks', function (
       for (const format of ['kv', 'sshd', 'win4625'] as FormatName[]) {
         const bruteForce = format === 'win4625' ? 'Windows failed-logon brute force' : 'SSH brute force';
         assert.equal(rows('fast-bruteforce', format, family, bruteForce), 1, `${format}/${family}`);
-        assert.equal(rows('seed-guide', format, family, bruteForce) > 0, true);
+        assert.equal(rows('classic-script', format, family, bruteForce) > 0, true);
         for (const d of ['Successful login after failures', 'Password spraying', 'Distributed brute force']) assert.equal(rows('fast-bruteforce', format, family, d), 0, d);
         assert.equal(rows('password-spray', format, family, 'Password spraying'), 1);
         assert.equal(rows('distributed', format, family, 'Distributed brute force'), 1);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import ipaddr from 'ipaddr.js';
-import { SEED_ATTACKER_IPV4, type AddressFamily } from '../../src/generator/addresses';
+import { CLASSIC_SCRIPT_IPV4, type AddressFamily } from '../../src/generator/addresses';
 import { renderLines } from '../../src/generator/line-source';
-import { SCENARIO_NAMES, SEED_TARGET_USERS } from '../../src/generator/scenarios';
+import { CLASSIC_SCRIPT_USERS, SCENARIO_NAMES } from '../../src/generator/scenarios';
 import { corpusPath, labScriptFormat } from './corpus';
 
 const START = Date.UTC(2024, 4, 1, 23, 59, 30); // crosses midnight into a one-digit day
@@ -151,7 +151,7 @@ describe('kv format against the lab script', () => {
     return new RegExp(`^${source}$`);
   }
 
-  it('every line has the shape of the seed\'s f-string; reasons are the seed\'s or say why', () => {
+  it('every line has the shape of the lab script\'s line; reasons are the script\'s or say why', () => {
     const re = seedRegex();
     assert.ok(lab.success_line.includes('event_type=ssh_success') && lab.success_line.includes("reason='password accepted'"));
     const reasons = new Map<string, string>([
@@ -169,11 +169,11 @@ describe('kv format against the lab script', () => {
     assert.ok(lines.some((l) => l.includes("reason='password check failed'")) && lines.some((l) => l.includes("reason='password accepted'")));
   });
 
-  it('the seed-guide scenario uses exactly the seed\'s ATTACKER_IPS and TARGET_USERS', () => {
+  it('the classic-script scenario uses exactly the lab script\'s ATTACKER_IPS and TARGET_USERS', () => {
     const list = (name: 'ATTACKER_IPS' | 'TARGET_USERS'): string[] => [...(name === 'ATTACKER_IPS' ? lab.attacker_ips : lab.target_users)];
-    assert.deepEqual([...SEED_ATTACKER_IPV4], list('ATTACKER_IPS'));
-    assert.deepEqual([...SEED_TARGET_USERS], list('TARGET_USERS'));
-    const text = renderLines({ scenario: 'seed-guide', format: 'kv', seed: 9, startMs: START, addressFamily: 'ipv4' }, 5_000);
+    assert.deepEqual([...CLASSIC_SCRIPT_IPV4], list('ATTACKER_IPS'));
+    assert.deepEqual([...CLASSIC_SCRIPT_USERS], list('TARGET_USERS'));
+    const text = renderLines({ scenario: 'classic-script', format: 'kv', seed: 9, startMs: START, addressFamily: 'ipv4' }, 5_000);
     const ips = new Set([...text.matchAll(/src_ip=(\S+)/g)].map((m) => m[1]));
     const users = new Set([...text.matchAll(/user=(\S+)/g)].map((m) => m[1]));
     assert.deepEqual([...ips].sort(), list('ATTACKER_IPS').sort());

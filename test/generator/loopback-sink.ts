@@ -28,6 +28,8 @@ export interface LoopbackSink {
   connections(): number;
   /** arrival times (performance.now) of the first and latest line */
   arrivals(): { first: number; last: number };
+  /** when each line arrived, in the order of lines(): performance.now and Date.now */
+  arrivalTimes(): Array<{ readonly mono: number; readonly wall: number }>;
   /** resolves when `n` lines arrived and every connection has closed, or rejects after `timeoutMs` */
   waitForLines(n: number, timeoutMs: number): Promise<void>;
   /** stop listening and drop every open connection (the input "goes away") */
@@ -39,6 +41,7 @@ export interface LoopbackSink {
 
 export async function startLoopbackSink(behaviour: SinkBehaviour = {}, host = '127.0.0.1'): Promise<LoopbackSink> {
   const received: string[] = [];
+  const arrived: Array<{ mono: number; wall: number }> = [];
   const open = new Set<net.Socket>();
   let accepted = 0;
   let misbehaved = 0;
@@ -73,7 +76,11 @@ export async function startLoopbackSink(behaviour: SinkBehaviour = {}, host = '1
         if (first === 0) first = now;
         last = now;
       }
-      for (const line of parts) received.push(line);
+      const wall = Date.now();
+      for (const line of parts) {
+        received.push(line);
+        arrived.push({ mono: now, wall });
+      }
       linesHere += parts.length;
       if (!misbehaves) return;
       if (behaviour.destroyAfterLines !== undefined && linesHere >= behaviour.destroyAfterLines) {
@@ -107,6 +114,7 @@ export async function startLoopbackSink(behaviour: SinkBehaviour = {}, host = '1
     text: () => received.map((l) => `${l}\n`).join(''),
     connections: () => accepted,
     arrivals: () => ({ first, last }),
+    arrivalTimes: () => arrived.slice(),
     async waitForLines(n, timeoutMs) {
       const deadline = performance.now() + timeoutMs;
       while (received.length < n || open.size > 0) {

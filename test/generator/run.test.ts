@@ -12,13 +12,22 @@ import { startLoopbackSink, unusedPort, type LoopbackSink } from './loopback-sin
 
 const START = Date.UTC(2024, 4, 1, 12, 0, 0);
 
+/** A backfill from START, as fast as the target takes it: its text is renderLines() of the same spec. */
 function options(sink: { host: string; port: number }, extra: Partial<GeneratorOptions> = {}): GeneratorOptions {
-  return { scenario: 'fast-bruteforce', format: 'kv', seed: 'run-test', startMs: START, rate: 0, count: 100, host: sink.host, port: sink.port, ...extra };
+  return { scenario: 'fast-bruteforce', format: 'kv', seed: 'run-test', mode: 'backfill', startMs: START, count: 100, host: sink.host, port: sink.port, ...extra };
+}
+
+/** Live at a fixed rate (0 = unthrottled), each line stamped when written. */
+function liveOptions(sink: { host: string; port: number }, rate: number, extra: Partial<GeneratorOptions> = {}): GeneratorOptions {
+  return { ...options(sink, extra), mode: 'live', startMs: undefined, rate };
 }
 
 function specOf(o: GeneratorOptions): LineSpec {
-  return { scenario: o.scenario as LineSpec['scenario'], format: o.format as LineSpec['format'], seed: o.seed, startMs: o.startMs, addressFamily: (o.addressFamily ?? 'any') as LineSpec['addressFamily'] };
+  return { scenario: o.scenario as LineSpec['scenario'], format: o.format as LineSpec['format'], seed: o.seed, startMs: o.startMs as number, addressFamily: (o.addressFamily ?? 'ipv4') as LineSpec['addressFamily'] };
 }
+
+/** kv lines without their leading `YYYY-MM-DD HH:MM:SS ` (live lines carry the moment they were sent) */
+const unstamped = (text: string): string => text.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /gm, '');
 
 async function run(o: GeneratorOptions, extra: Parameters<typeof nodeGeneratorDeps>[0] = {}): Promise<GeneratorSummary> {
   const result = await runGenerator(o, nodeGeneratorDeps(extra));
@@ -71,7 +80,7 @@ describe('generator run over a loopback TCP sink', function () {
     }
   });
 
-  it('gives identical bytes for the same seed whatever the rate and batching, and different bytes for another seed', async () => {
+  it('gives identical bytes for the same seed whatever the batching or pace, and different bytes for another seed', async () => {
     sink = await startLoopbackSink();
     const base = options(sink, { scenario: 'distributed', format: 'sshd', count: 800, seed: 424242 });
     await run({ ...base, batchLines: 1000 });
@@ -80,9 +89,18 @@ describe('generator run over a loopback TCP sink', function () {
     await sink.close();
 
     sink = await startLoopbackSink();
-    await run({ ...base, host: sink.host, port: sink.port, batchLines: 7, rate: 20_000 });
+    await run({ ...base, host: sink.host, port: sink.port, batchLines: 7 });
     await sink.waitForLines(800, 5_000);
     assert.equal(sink.text(), first);
+    await sink.close();
+
+    // sent live at a fixed rate: the same events, stamped with the moment they were sent
+    sink = await startLoopbackSink();
+    await run(liveOptions(sink, 20_000, { scenario: 'distributed', format: 'sshd', count: 800, seed: 424242, batchLines: 7 }));
+    await sink.waitForLines(800, 5_000);
+    const body = (text: string) => text.replace(/^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /gm, '');
+    assert.equal(body(sink.text()), body(first));
+    assert.notEqual(sink.text(), first);
     await sink.close();
 
     sink = await startLoopbackSink();
@@ -123,7 +141,7 @@ describe('generator run over a loopback TCP sink', function () {
 
   it('reconnects after the sink destroys the connection after N lines; received == sent, failed == 0', async () => {
     sink = await startLoopbackSink({ destroyAfterLines: 250, misbehaveTimes: 2 });
-    const o = options(sink, { count: 1_500, rate: 2_000, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+    const o = liveOptions(sink, 2_000, { count: 1_500, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
     const summary = await run(o);
     await sink.waitForLines(summary.sent, 5_000);
     assert.equal(summary.failed, 0);
@@ -131,13 +149,13 @@ describe('generator run over a loopback TCP sink', function () {
     assert.equal(summary.reconnects, 2);
     assert.equal(sink.connections(), 3);
     assert.equal(sink.lineCount(), summary.sent);
-    assert.equal(sink.text(), renderLines(specOf(o), 1_500));
+    assert.equal(unstamped(sink.text()), unstamped(renderLines({ ...specOf(o), startMs: START }, 1_500)));
   });
 
   it('rides out the input going away and coming back on the same port', async () => {
     sink = await startLoopbackSink();
     const live = sink;
-    const o = options(sink, { count: 3_000, rate: 5_000, reconnect: { initialDelayMs: 20, maxDelayMs: 80, maxAttempts: 30 } });
+    const o = liveOptions(sink, 5_000, { count: 3_000, reconnect: { initialDelayMs: 20, maxDelayMs: 80, maxAttempts: 30 } });
     const running = run(o);
     while (live.lineCount() < 500) await new Promise((r) => setTimeout(r, 2));
     await live.stop();
@@ -154,7 +172,7 @@ describe('generator run over a loopback TCP sink', function () {
   it('counts the rest as failed, in bounded time, when the sink never comes back', async () => {
     sink = await startLoopbackSink();
     const live = sink;
-    const o = options(sink, { count: 5_000, rate: 4_000, reconnect: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 4 } });
+    const o = liveOptions(sink, 4_000, { count: 5_000, reconnect: { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 4 } });
     const began = performance.now();
     const running = run(o);
     while (live.lineCount() < 400) await new Promise((r) => setTimeout(r, 2));
@@ -183,7 +201,7 @@ describe('generator run over a loopback TCP sink', function () {
 
   it('holds the asked rate within 5 % (500 events/s for 2 s)', async () => {
     sink = await startLoopbackSink();
-    const summary = await run(options(sink, { count: 1_000, rate: 500 }));
+    const summary = await run(liveOptions(sink, 500, { count: 1_000 }));
     await sink.waitForLines(1_000, 5_000);
     assert.equal(summary.sent, 1_000);
     assert.ok(Math.abs(summary.ratePerSec - 500) <= 25, `summary rate ${summary.ratePerSec.toFixed(1)}/s`);
@@ -194,7 +212,7 @@ describe('generator run over a loopback TCP sink', function () {
 
   it('stops at the duration, with the rate holding', async () => {
     sink = await startLoopbackSink();
-    const summary = await run({ ...options(sink, { rate: 1_000, durationMs: 600 }), count: undefined });
+    const summary = await run({ ...liveOptions(sink, 1_000, { durationMs: 600 }), count: undefined });
     await sink.waitForLines(summary.sent, 5_000);
     assert.equal(summary.stopReason, 'duration-elapsed');
     assert.ok(Math.abs(summary.sent - 600) <= 30, `sent ${summary.sent} in 600 ms at 1000/s`);
@@ -203,7 +221,7 @@ describe('generator run over a loopback TCP sink', function () {
 
   it('runs unthrottled for a duration and reports a rate', async () => {
     sink = await startLoopbackSink();
-    const summary = await run({ ...options(sink, { durationMs: 300 }), count: undefined });
+    const summary = await run({ ...liveOptions(sink, 0, { durationMs: 300 }), count: undefined });
     await sink.waitForLines(summary.sent, 5_000);
     assert.equal(summary.stopReason, 'duration-elapsed');
     assert.ok(summary.elapsedMs >= 300 && summary.elapsedMs < 2_000, `elapsed ${summary.elapsedMs}`);
@@ -234,7 +252,7 @@ describe('generator run over a loopback TCP sink', function () {
   it('reports progress while running and once at the end', async () => {
     sink = await startLoopbackSink();
     const seen: GeneratorProgress[] = [];
-    const summary = await run(options(sink, { count: 600, rate: 2_000, progressIntervalMs: 50 }), { onProgress: (p) => seen.push(p) });
+    const summary = await run(liveOptions(sink, 2_000, { count: 600, progressIntervalMs: 50 }), { onProgress: (p) => seen.push(p) });
     assert.ok(seen.length >= 4, `${seen.length} progress calls`);
     for (let i = 1; i < seen.length; i++) assert.ok((seen[i] as GeneratorProgress).sent >= (seen[i - 1] as GeneratorProgress).sent);
     const final = seen[seen.length - 1] as GeneratorProgress;
@@ -247,7 +265,7 @@ describe('generator run over a loopback TCP sink', function () {
     sink = await startLoopbackSink();
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 250);
-    const summary = await run({ ...options(sink, { rate: 1_000 }), count: undefined }, { signal: controller.signal });
+    const summary = await run({ ...liveOptions(sink, 1_000), count: undefined }, { signal: controller.signal });
     await sink.waitForLines(summary.sent, 5_000);
     assert.equal(summary.stopReason, 'aborted');
     assert.equal(summary.failed, 0);
@@ -315,12 +333,26 @@ describe('generator options', () => {
     ['unknown scenario', { scenario: 'nope' }, /unknown scenario 'nope'; choose one of: fast-bruteforce/],
     ['unknown format', { format: 'json' }, /unknown format 'json'; choose one of: kv, sshd, win4625/],
     ['unknown address family', { addressFamily: 'ipv5' }, /unknown address family 'ipv5'/],
-    ['negative rate', { rate: -1 }, /rate must be a number of events per second >= 0/],
+    ['negative rate', { mode: 'live', startMs: undefined, rate: -1 }, /rate must be a number of events per second >= 0/],
+    ['speed 0', { mode: 'live', startMs: undefined, speed: 0 }, /speed must be a number > 0 \(1 = the scenario's own pace/],
+    ['negative speed', { mode: 'live', startMs: undefined, speed: -2 }, /speed must be a number > 0.*got -2/],
+    ['speed not a number', { mode: 'live', startMs: undefined, speed: Number.NaN }, /speed must be a number > 0/],
+    ['speed and rate', { mode: 'live', startMs: undefined, speed: 2, rate: 10 }, /own pace \(speed\) or a fixed rate, not both/],
+    ['a start time when live', { mode: 'live' }, /a start or end time places a backfill/],
+    ['an end time when live', { mode: 'live', startMs: undefined, endMs: START }, /a start or end time places a backfill/],
+    ['unknown mode', { mode: 'replay' as 'live' }, /unknown mode 'replay'; choose live or backfill/],
+    ['a rate in a backfill', { rate: 10 }, /a backfill writes as fast as the target takes them: speed, rate and duration are for live sending/],
+    ['a speed in a backfill', { speed: 60 }, /speed, rate and duration are for live sending/],
+    ['a duration in a backfill', { durationMs: 1_000 }, /speed, rate and duration are for live sending/],
+    ['an end in the future', { endMs: Date.now() + 365 * 86_400_000 }, /the end time \S+ is in the future \(now is \S+\): a backfill writes history, up to now at the latest/],
+    ['a start after the end', { startMs: START + 1, endMs: START }, /the start time 2024-05-01T12:00:00\.001Z is after the end time 2024-05-01T12:00:00Z/],
+    ['a backfill without start or count', { startMs: undefined, count: undefined }, /a backfill without a start time needs a count/],
     ['fractional count', { count: 2.5 }, /count must be a whole number >= 0, got 2.5/],
     ['zero duration', { durationMs: 0 }, /duration must be a positive number/],
-    ['no count, no duration', { count: undefined }, /give a count or a duration/],
+    ['no count, no duration', { mode: 'live', startMs: undefined, count: undefined }, /give a count or a duration/],
     ['empty seed', { seed: '' }, /seed must be a non-empty text/],
     ['bad start time', { startMs: Number.NaN }, /start time must be a finite/],
+    ['bad end time', { endMs: Number.NaN }, /end time must be a finite/],
     ['port out of range', { port: 70_000 }, /port must be a whole number from 1 to 65535, got 70000/],
     ['empty host', { host: '' }, /host must be a non-empty/],
     ['both outputs', { dryRun: true, outFile: '/tmp/x' }, /choose one output/],

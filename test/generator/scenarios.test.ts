@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import { LINUX_ACCOUNTS, WINDOWS_ACCOUNTS, type AccountProfile } from '../../src/generator/accounts';
 import { IPV4_DOCUMENTATION_NETWORKS, KNOWN_BAD_IPV4, type AddressFamily } from '../../src/generator/addresses';
 import { createRng } from '../../src/generator/prng';
-import { SCENARIO_NAMES, SCENARIOS, type AuthAttempt, type ScenarioName } from '../../src/generator/scenarios';
+import { NEVER_ENRICHED_SCENARIOS, SCENARIO_NAMES, scenarioNamed, SCENARIOS, type AuthAttempt, type ScenarioName } from '../../src/generator/scenarios';
 
 const START = Date.UTC(2024, 4, 1, 12, 0, 0);
 const DOC_V6 = ipaddr.parseCIDR('2001:db8::/32');
@@ -166,8 +166,8 @@ describe('scenarios', () => {
     }
   });
 
-  it('seed-guide: 5-20 failures per round and about 10 % of rounds end in a success', () => {
-    const list = attempts('seed-guide', 20_000, 8, 'ipv4');
+  it('classic-script: 5-20 failures per round and about 10 % of rounds end in a success', () => {
+    const list = attempts('classic-script', 20_000, 8, 'ipv4');
     let rounds = 0;
     let successes = 0;
     let run = 0;
@@ -187,6 +187,30 @@ describe('scenarios', () => {
     }
     assert.ok(rounds > 1_000);
     assert.ok(successes / rounds > 0.07 && successes / rounds < 0.13, `${successes} successes in ${rounds} rounds`);
+  });
+
+  it('classic-script is also known by its old name seed-guide, which is not listed', () => {
+    assert.equal(scenarioNamed('seed-guide'), 'classic-script');
+    assert.equal(scenarioNamed('classic-script'), 'classic-script');
+    assert.equal(scenarioNamed('fast-bruteforce'), 'fast-bruteforce');
+    assert.equal(scenarioNamed('toString'), null);
+    assert.equal(scenarioNamed('nope'), null);
+    assert.ok(!(SCENARIO_NAMES as string[]).includes('seed-guide'));
+    for (const name of SCENARIO_NAMES) assert.doesNotMatch(SCENARIOS[name].description, /\bseed\b/i, `${name}: a user cannot look up "the seed"`);
+  });
+
+  it('with IPv4 every scenario sends only known-bad public addresses, except the ones listed as never enriched, which send none', () => {
+    for (const name of SCENARIO_NAMES) {
+      for (let seed = 1; seed <= 5; seed++) {
+        const known = attempts(name, 300, seed, 'ipv4').map((a) => KNOWN_BAD.has(a.srcIp));
+        if (NEVER_ENRICHED_SCENARIOS.includes(name)) assert.ok(known.every((k) => !k), `${name}: no known-bad address`);
+        else assert.ok(known.every((k) => k), `${name}: only known-bad addresses`);
+      }
+    }
+    for (const a of attempts('classic-script', 2_000, 3, 'ipv4')) {
+      const range = ipaddr.parse(a.srcIp).range();
+      assert.ok(range === 'private' || IPV4_DOCUMENTATION_NETWORKS.some((n) => ipaddr.parse(a.srcIp).match(ipaddr.parseCIDR(n))), `${a.srcIp} is ${range}`);
+    }
   });
 
   it('attack scenarios use the known-bad corpus addresses when IPv4', () => {
