@@ -125,6 +125,27 @@ describe('README and docs/', () => {
       }
     });
 
+    it('carries no draft markers or retired names (README too)', () => {
+      // a scenario's old name, the fixture folders' old source-file name, notes left while writing
+      for (const page of [README, ...docsPages()]) {
+        const text = readText(page);
+        for (const word of [/<!--\s*reconcile/i, /seed-guide/i, /\bSOURCE\.md/]) assert.doesNotMatch(text, word, `${page}: ${word}`);
+      }
+    });
+
+    it("the CLI reference's first generate example is what npm run attack sends, and the README counts its events", () => {
+      const script = (JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts['attack'];
+      assert.ok(script !== undefined, 'package.json has an attack script');
+      const options = /node dist\/cli\/soar-edr\.cjs (generate .*)$/.exec(script)?.[1];
+      assert.ok(options !== undefined, script);
+      const cli = readText('docs/cli.md');
+      const generate = cli.slice(cli.indexOf('## generate'), cli.indexOf('## reputation'));
+      const examples = codeBlocks(generate).find((b) => b.info === 'sh');
+      assert.equal(examples?.lines[0], `soar-edr ${options}`);
+      const count = /--count (\d+)/.exec(options)?.[1];
+      assert.match(section(readText(README), /Send an attack/), new RegExp(`\\b${count} guesses\\b`));
+    });
+
     it('keeps its pictures small (under 100 KB)', () => {
       const dir = path.join(REPO_ROOT, 'docs', 'img');
       for (const name of readdirSync(dir)) assert.ok(statSync(path.join(dir, name)).size < 100_000, `docs/img/${name}`);
