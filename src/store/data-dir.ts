@@ -23,6 +23,8 @@ export function dataLayout(root: string) {
     queue: path.join(root, 'queue'),
     outbox: path.join(root, 'outbox'),
     deadLetters: path.join(root, 'dead-letters'),
+    /** Rows of a digest a run had no time left for, with their payload context, for a later run or `soar-edr drain`. */
+    spool: path.join(root, 'spool'),
     ledger: path.join(root, 'ledger'),
     locks: path.join(root, 'locks'),
   } as const;
