@@ -11,6 +11,14 @@
 # refused login ends the run at once.
 
 cli=${SOAR_EDR_CLI:-/opt/soar-edr/cli/soar-edr.cjs}
+
+# splunkd in the splunk container serves Splunk's default certificate: it names no host and
+# comes from a CA every Splunk download shares, so from this container (not loopback) it cannot
+# be verified. The secrets then cross the project's own compose network with the check off, and
+# the CLI says so on stderr. Give splunkd a certificate for the name "splunk" and set
+# SPLUNK_CA_FILE to its CA, and the certificate is checked.
+tls_opt=--insecure
+if [ -n "${SPLUNK_CA_FILE:-}" ]; then tls_opt=; fi
 attempts=${SOAR_INIT_ATTEMPTS:-30}
 pause=${SOAR_INIT_PAUSE:-5}
 
@@ -24,7 +32,7 @@ store() {
   fi
   try=1
   while :; do
-    printf '%s' "$value" | node "$cli" secrets set "$name"
+    printf '%s' "$value" | node "$cli" secrets set ${tls_opt:+"$tls_opt"} "$name"
     code=$?
     case $code in
       0) return 0 ;;
@@ -52,6 +60,6 @@ store virustotal_api_key "${SOAR_VIRUSTOTAL_API_KEY:-}" || status=1
 store abuseipdb_api_key "${SOAR_ABUSEIPDB_API_KEY:-}" || status=1
 store discord_webhook_url "${SOAR_DISCORD_WEBHOOK_URL:-}" || status=1
 if [ "$status" -eq 0 ]; then
-  node "$cli" secrets list || status=1
+  node "$cli" secrets list ${tls_opt:+"$tls_opt"} || status=1
 fi
 exit "$status"

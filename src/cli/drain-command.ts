@@ -149,9 +149,10 @@ nothing until the key is configured; then drain enriches them and updates their 
 
 Exit codes:
   0  everything due was delivered or enriched (addresses waiting for their retry time may remain)
-  2  usage: a bad option or param value, a secret given as a param, no Splunk password
+  2  usage: a bad option or param value, a secret given as a param, no Splunk password,
+     a --ca-file that cannot be read or holds no certificate
   3  splunkd refused the credentials or the permission (storage/passwords)
-  4  splunkd unreachable
+  4  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
   5  other splunkd REST failure
   6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
      address not enriched, address waiting for a key): the same meaning as the alert

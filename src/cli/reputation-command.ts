@@ -280,12 +280,12 @@ state): $SOAR_DATA_DIR, as for the alert action.
 Exit codes (when several apply: 4, then 1, then 3, then 5):
   0  every target answered (request or cache) or skipped by the address gate
   1  some lookups failed (key refused, provider error), or --out could not be written
-  2  usage: a bad option or param, an unreadable file, no target given
+  2  usage: a bad option or param, an unreadable file (also --ca-file), no target given
   3  quota: some targets deferred (or interrupted); run again later to resume
   4  no API key (none at all, or domains/hashes without a VirusTotal key)
   5  some input lines were invalid (reported on stderr); everything else was looked up
   6  splunkd refused the credentials or the permission (storage/passwords)
-  7  splunkd unreachable
+  7  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
   8  other splunkd REST failure
 
 Examples:

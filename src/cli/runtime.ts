@@ -1,14 +1,17 @@
 /**
  * What the `soar-edr` subcommands share: the process's streams and environment (CliIO),
  * the data directory, the real outside world the incident pipeline works with, and the
- * splunkd connection options (used by `secrets`, and by `drain` to read storage/passwords).
+ * splunkd connection options (used by `secrets`, and by `drain` and `reputation` to read
+ * storage/passwords), certificate checks included (src/net/tls-trust.ts).
  */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { createLogger, Logger, LogFields, LogLevel } from '../splunk/log';
 import { fetchStoredSecrets, mergeSecrets, ResolvedSecrets, Secrets, secretsFromEnv, SplunkConnection, SplunkRestErrorKind } from '../splunk/secrets';
 import { Result } from '../result';
 import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
+import { readCaFile, splunkHomeFrom } from '../net/tls-trust';
 import { promptHidden } from './prompt';
 
 export interface CliIO {
@@ -59,6 +62,8 @@ export interface ConnectionOptions {
   user: string;
   password?: string;
   timeout: string;
+  caFile?: string;
+  insecure?: boolean;
 }
 
 /** Exit codes shared by every subcommand that talks to splunkd. */
@@ -70,9 +75,24 @@ export function addConnectionOptions(cmd: Command, env: CliIO['env']): Command {
     .option('--port <port>', 'splunkd management port (env SPLUNK_PORT)', env.SPLUNK_PORT ?? '8089')
     .option('--scheme <scheme>', 'http or https (env SPLUNK_SCHEME)', env.SPLUNK_SCHEME ?? 'https')
     .option('--user <user>', 'Splunk admin user (env SPLUNK_USERNAME)', env.SPLUNK_USERNAME ?? 'admin')
-    .option('--password <password>', 'Splunk password (env SPLUNK_PASSWORD; prompted when missing on a terminal)')
-    .option('--timeout <ms>', 'REST request timeout in milliseconds', '15000');
+    .option(
+      '--password <password>',
+      'Splunk password; discouraged: other local users can read it in /proc and ps. Use the prompt (asked without echo on a terminal) or the environment (SPLUNK_PASSWORD)',
+    )
+    .option('--timeout <ms>', 'REST request timeout in milliseconds', '15000')
+    .option('--ca-file <file>', "also trust this CA (PEM) for splunkd's certificate (env SPLUNK_CA_FILE)")
+    .option('--insecure', "do not check splunkd's TLS certificate (a warning is printed; anyone on the path could read the password)")
+    .addHelpText('after', CONNECTION_HELP);
 }
+
+const CONNECTION_HELP = `
+splunkd's TLS certificate is checked: system CAs and the host name; --ca-file FILE (or
+SPLUNK_CA_FILE) adds a CA. On 127.0.0.1, ::1 or localhost, splunkd's default certificate (issued
+by $SPLUNK_HOME/etc/auth/cacert.pem, /opt/splunk without SPLUNK_HOME) is accepted whatever name
+it carries. An untrusted certificate stops the command before anything is sent. --insecure
+checks nothing, and says so on stderr.
+The Splunk password: the prompt on a terminal, or SPLUNK_PASSWORD. --password works but is
+discouraged: other local users can read a command line in /proc and ps.`;
 
 /** Whether the person asked for splunkd at all: a connection option given, or SPLUNK_HOST / SPLUNK_PASSWORD set. */
 export function connectionRequested(cmd: Command, env: CliIO['env']): boolean {
@@ -85,17 +105,38 @@ export async function connectionFrom(opts: ConnectionOptions, io: CliIO): Promis
   if (opts.scheme !== 'http' && opts.scheme !== 'https') return `--scheme must be http or https, not ${opts.scheme}`;
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return `--port must be 1-65535, not ${opts.port}`;
+  const insecure = opts.insecure === true;
+  const caFile = opts.caFile ?? (io.env.SPLUNK_CA_FILE?.trim() || undefined);
+  let caPem: string[] = [];
+  if (caFile !== undefined && !insecure) {
+    const read = readCaFile(caFile, (f) => readFileSync(f, 'utf8'));
+    if (!read.ok) return read.error.message;
+    caPem = read.value;
+  }
   let password = opts.password ?? io.env.SPLUNK_PASSWORD;
   if (!password) {
-    if (!io.stdin.isTTY) return 'no Splunk password: pass --password or set SPLUNK_PASSWORD';
+    if (!io.stdin.isTTY) return 'no Splunk password: set SPLUNK_PASSWORD, or run on a terminal to be asked (--password also works, but other local users can read it in ps)';
     password = await promptHidden(`Splunk password for ${opts.user}: `, io.stdin, io.stderr);
   }
-  return { scheme: opts.scheme, host: opts.host, port, username: opts.user, password, timeoutMs: Number(opts.timeout) || 15000 };
+  if (insecure && opts.scheme === 'https') {
+    // Once per run, before anything is sent; the password itself is never written.
+    io.stderr.write(`soar-edr: WARN splunkd's TLS certificate at ${opts.host}:${port} is not checked (--insecure): anyone on the network path can read and change what is sent, the Splunk password included\n`);
+  }
+  return {
+    scheme: opts.scheme,
+    host: opts.host,
+    port,
+    username: opts.user,
+    password,
+    timeoutMs: Number(opts.timeout) || 15000,
+    trust: { insecure, caPem, serverConfCa: false, splunkHome: splunkHomeFrom(io.env) },
+  };
 }
 
 export function restExitCode(kind: SplunkRestErrorKind | string): number {
   if (kind === 'auth' || kind === 'forbidden') return REST_EXIT.AUTH;
-  if (kind === 'unreachable' || kind === 'timeout') return REST_EXIT.UNREACHABLE;
+  // An untrusted certificate is a connection failure: nothing was sent.
+  if (kind === 'unreachable' || kind === 'timeout' || kind === 'certificate') return REST_EXIT.UNREACHABLE;
   return REST_EXIT.FAILED;
 }
 

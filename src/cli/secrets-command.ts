@@ -9,7 +9,13 @@ import { addConnectionOptions, CliIO, connectionFrom, ConnectionOptions, REST_EX
 
 export type { CliIO } from './runtime';
 
+/** USAGE also covers a --ca-file that cannot be read; UNREACHABLE also an untrusted certificate (nothing sent). */
 export const SECRETS_EXIT = { OK: 0, USAGE: 2, ...REST_EXIT } as const;
+
+const EXIT_HELP = `
+Exit codes: 0 done, 2 usage (unknown name, empty value, no password, a --ca-file that cannot be
+read or holds no certificate), 3 authentication or permission refused, 4 splunkd unreachable or
+its TLS certificate not trusted (nothing was sent), 5 other REST failure.`;
 
 export function secretsCommand(io: CliIO): Command {
   const secrets = new Command('secrets').description(
@@ -21,7 +27,9 @@ export function secretsCommand(io: CliIO): Command {
       .argument('<name>', `one of ${SECRET_NAMES.join(', ')}`)
       .description('store a secret; the value is read from stdin, or asked for without echo on a terminal'),
     io.env,
-  ).action(async (name: string, opts: ConnectionOptions) => {
+  )
+    .addHelpText('after', EXIT_HELP)
+    .action(async (name: string, opts: ConnectionOptions) => {
     if (!isSecretName(name)) {
       io.stderr.write(`soar-edr: unknown secret ${JSON.stringify(name)}; expected one of ${SECRET_NAMES.join(', ')}\n`);
       return io.setExitCode(SECRETS_EXIT.USAGE);
@@ -44,7 +52,9 @@ export function secretsCommand(io: CliIO): Command {
     io.stdout.write(`${name} ${r.value} in storage/passwords (realm ${SECRET_REALM}, app soar_edr)\n`);
     io.setExitCode(SECRETS_EXIT.OK);
   });
-  addConnectionOptions(secrets.command('list').description('list which secrets are stored (names only, never values)'), io.env).action(
+  addConnectionOptions(secrets.command('list').description('list which secrets are stored (names only, never values)'), io.env)
+    .addHelpText('after', EXIT_HELP)
+    .action(
     async (opts: ConnectionOptions) => {
       const conn = await connectionFrom(opts, io);
       if (typeof conn === 'string') {

@@ -1,10 +1,12 @@
 /**
  * One HTTP request over Node's own http/https, the answer read whole. Shared by the two
  * callers that must not load fetch's undici on an alert's path: the storage/passwords
- * transport (splunkd's self-signed management port: `rejectUnauthorized: false`) and the
+ * transport (splunkd's certificate checked by the rules of src/net/tls-trust.ts) and the
  * Discord webhook POST (certificates verified, Node's default).
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { Agent, IncomingHttpHeaders } from 'node:http';
+import type { LookupFunction, Socket } from 'node:net';
+import type { TlsConnectOptions } from './tls-trust';
 
 export interface NodeRequest {
   readonly method: string;
@@ -14,8 +16,15 @@ export interface NodeRequest {
   readonly signal?: AbortSignal;
   /** Socket idle time before the request is given up (rejects with code ETIMEDOUT). */
   readonly timeoutMs?: number;
-  /** Default true; false only for splunkd's management port on the same host. */
-  readonly rejectUnauthorized?: boolean;
+  /**
+   * How the server's certificate is checked; Node's default (system CAs, host name) when
+   * absent. checkServerIdentity also gets the address the socket is connected to.
+   */
+  readonly tls?: TlsConnectOptions;
+  /** Name resolution (tests map a made-up name to a loopback stub). */
+  readonly lookup?: LookupFunction;
+  /** Connection pool; splunkd's transport keeps its own, so a socket checked under other rules is never reused. */
+  readonly agent?: Agent;
   /** Bytes of the answer kept (its start); the rest is read and dropped. Default 4 MiB. */
   readonly maxBodyBytes?: number;
 }
@@ -42,6 +51,10 @@ export function nodeRequest(url: string, request: NodeRequest): Promise<NodeResp
     const body = Buffer.from(request.body, 'utf8');
     const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     let req: ReturnType<typeof client.request>;
+    // The socket, to tell the certificate check which address it is connected to (set long
+    // before the handshake ends: the 'socket' event comes on the next tick after creation).
+    let socket: Socket | undefined;
+    const tls = request.tls;
     try {
       req = client.request(
         target,
@@ -50,7 +63,11 @@ export function nodeRequest(url: string, request: NodeRequest): Promise<NodeResp
           headers: { ...request.headers, 'content-length': String(body.length) },
           signal: request.signal,
           timeout: request.timeoutMs,
-          rejectUnauthorized: request.rejectUnauthorized ?? true,
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+          ...(tls?.ca ? { ca: tls.ca } : {}),
+          ...(tls?.checkServerIdentity ? { checkServerIdentity: (host: string, cert: import('node:tls').PeerCertificate) => tls.checkServerIdentity!(host, cert, socket?.remoteAddress) } : {}),
+          ...(request.lookup ? { lookup: request.lookup } : {}),
+          ...(request.agent ? { agent: request.agent } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -75,6 +92,9 @@ export function nodeRequest(url: string, request: NodeRequest): Promise<NodeResp
       reject(e);
       return;
     }
+    req.on('socket', (s) => {
+      socket = s;
+    });
     req.on('timeout', () => req.destroy(codedError(`no answer within ${request.timeoutMs} ms`, 'ETIMEDOUT')));
     req.on('error', reject);
     req.end(body);

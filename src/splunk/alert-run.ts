@@ -13,6 +13,7 @@ import { createLogger, Logger } from './log';
 import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
 import { readResultsFile, ResultFields, ResultRow, resultsLayout, ResultsLayout, ridFor } from './results-file';
 import {
+  alertActionTrust,
   connectionFromServerUri,
   mergeSecrets,
   ResolvedSecrets,
@@ -242,7 +243,7 @@ async function handleOneRow(
 async function resolveSecrets(payload: AlertPayload, io: AlertRunIO, log: Logger): Promise<ResolvedSecrets> {
   let stored: Secrets = {};
   if (payload.serverUri && payload.sessionKey) {
-    const conn = connectionFromServerUri(payload.serverUri, payload.sessionKey, SECRETS_TIMEOUT_MS);
+    const conn = connectionFromServerUri(payload.serverUri, payload.sessionKey, SECRETS_TIMEOUT_MS, alertActionTrust(io.env));
     const fetched = conn.ok ? await io.fetchStoredSecrets(conn.value) : conn;
     if (fetched.ok) stored = fetched.value;
     else log.warn('Cannot read storage/passwords; using SOAR_* environment variables', { reason: fetched.error.kind, message: fetched.error.message });

@@ -4,8 +4,11 @@
  * stores in plain text in savedsearches.conf and passes around in every payload. The SOAR_*
  * environment variables are the fallback for runs outside Splunk.
  */
+import type { Agent } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import type { Failure } from '../result';
 import { nodeRequest } from '../net/node-request';
+import { certificateFailureMessage, certificateReason, DEFAULT_SPLUNK_HOME, splunkdTlsOptions, SplunkTrust, splunkHomeFrom, TlsConnectOptions } from '../net/tls-trust';
 import { fail, ok, Result } from '../result';
 
 export const SECRET_REALM = 'soar_edr';
@@ -116,11 +119,28 @@ export interface SplunkConnection {
   readonly username?: string;
   readonly password?: string;
   readonly timeoutMs: number;
+  /** Which certificate splunkd may present (src/net/tls-trust.ts); STRICT_TRUST when absent. */
+  readonly trust?: SplunkTrust;
+  /** Name resolution; Node's when absent (tests map a made-up name to a loopback stub). */
+  readonly lookup?: LookupFunction;
 }
 
-export type SplunkRestErrorKind = 'auth' | 'forbidden' | 'unreachable' | 'timeout' | 'bad_response' | 'not_found';
+/** `certificate`: splunkd's TLS certificate is not trusted, and nothing was sent. */
+export type SplunkRestErrorKind = 'auth' | 'forbidden' | 'unreachable' | 'timeout' | 'bad_response' | 'not_found' | 'certificate';
 
-export function connectionFromServerUri(serverUri: string, sessionKey: string, timeoutMs: number): Result<SplunkConnection, 'bad_response'> {
+/** Certificates checked (system CAs, host name, the loopback rule with /opt/splunk's default CA), nothing added. */
+export const STRICT_TRUST: SplunkTrust = { insecure: false, caPem: [], serverConfCa: false, splunkHome: DEFAULT_SPLUNK_HOME };
+
+/**
+ * What the alert action trusts at the server_uri splunkd gave it: the CLI's rules (system
+ * CAs, host name, the loopback rule for splunkd's default CA) plus the CA splunkd itself is
+ * configured with, server.conf [sslConfig] sslRootCAPath. Nothing is read until a request.
+ */
+export function alertActionTrust(env: Readonly<Record<string, string | undefined>>): SplunkTrust {
+  return { insecure: false, caPem: [], serverConfCa: true, splunkHome: splunkHomeFrom(env) };
+}
+
+export function connectionFromServerUri(serverUri: string, sessionKey: string, timeoutMs: number, trust: SplunkTrust = STRICT_TRUST): Result<SplunkConnection, 'bad_response'> {
   let url: URL;
   try {
     url = new URL(serverUri);
@@ -129,7 +149,7 @@ export function connectionFromServerUri(serverUri: string, sessionKey: string, t
   }
   const scheme = url.protocol === 'http:' ? 'http' : 'https';
   const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
-  return ok({ scheme, host: url.hostname, port, sessionKey, timeoutMs });
+  return ok({ scheme, host: url.hostname, port, sessionKey, timeoutMs, trust });
 }
 
 /** What we use of splunk-sdk's Service; the SDK ships no type declarations. */
@@ -172,30 +192,50 @@ function loadSdk(): { Service: SdkServiceClass; Http: SdkHttpClass } {
   return require('../../../build/vendor-splunk-sdk.cjs') as { Service: SdkServiceClass; Http: SdkHttpClass };
 }
 
-/**
- * The SDK's Service and collections over Node's own http/https instead of the SDK's default
- * transport (needle): same requests, but a storage/passwords read no longer loads needle and
- * its dependencies in every alert process. splunkd's management port normally has a
- * self-signed certificate, so, like the SDK's transport, this one does not verify it.
- */
 /** What the SDK's own transport reports when no answer came (status 600). */
 const NO_ANSWER = { headers: {}, statusCode: 600 };
 
-function nodeTransport(Http: SdkHttpClass): object {
+/** The code of the error nodeTransport rejects with when splunkd's certificate is not trusted. */
+const CERTIFICATE_ERROR = 'ERR_SPLUNKD_CERTIFICATE';
+
+/**
+ * The SDK's Service and collections over Node's own http/https instead of the SDK's default
+ * transport (needle): same requests, but a storage/passwords read no longer loads needle and
+ * its dependencies in every alert process. splunkd's certificate is checked by the rules of
+ * src/net/tls-trust.ts; the CA files are read on the first request, and the connection pool
+ * is this transport's own, so no socket checked under other rules is reused.
+ */
+function nodeTransport(Http: SdkHttpClass, conn: SplunkConnection): object {
+  const bare = conn.host.replace(/^\[|\]$/g, '');
+  const target = `${bare.includes(':') ? `[${bare}]` : bare}:${conn.port}`;
+  const trust = conn.trust ?? STRICT_TRUST;
+  let tls: TlsConnectOptions | undefined;
+  let agent: Agent | undefined;
   const Transport = Http.extend({
     makeRequest(this: SdkResponseBuilder, url: string, message: { method: string; headers?: Record<string, string>; body?: string; timeout?: number; response_timeout?: number }) {
       const timeoutMs = message.response_timeout || message.timeout || undefined;
+      if (conn.scheme === 'https') {
+        tls ??= splunkdTlsOptions(conn.host, trust, readUtf8);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        agent ??= new (require('node:https') as typeof import('node:https')).Agent({ keepAlive: true });
+      }
       return nodeRequest(url, {
         method: message.method,
         headers: { ...(message.headers ?? {}), 'User-Agent': 'soar-edr (splunk-sdk-javascript)' },
         body: message.body ?? '',
         timeoutMs,
-        rejectUnauthorized: false,
+        ...(tls ? { tls } : {}),
+        ...(agent ? { agent } : {}),
+        ...(conn.lookup ? { lookup: conn.lookup } : {}),
       }).then(
         (res) => this._buildResponse(null, { headers: res.headers as Record<string, unknown>, statusCode: res.status }, res.text),
-        (e: NodeJS.ErrnoException) =>
+        (e: NodeJS.ErrnoException) => {
           // The SDK's own transport reports a timeout as status "abort".
-          Promise.reject(e.code === 'ETIMEDOUT' ? this._buildResponse('abort', { headers: {}, statusCode: 'abort' }, {}) : this._buildResponse(e, NO_ANSWER, '{}')),
+          if (e.code === 'ETIMEDOUT') return Promise.reject(this._buildResponse('abort', { headers: {}, statusCode: 'abort' }, {}));
+          const reason = certificateReason(e.code);
+          const err = reason === undefined ? e : Object.assign(new Error(certificateFailureMessage(target, reason, trust.serverConfCa)), { code: CERTIFICATE_ERROR });
+          return Promise.reject(this._buildResponse(err, NO_ANSWER, '{}'));
+        },
       );
     },
     parseJson(text: string) {
@@ -205,9 +245,14 @@ function nodeTransport(Http: SdkHttpClass): object {
   return new Transport();
 }
 
+function readUtf8(file: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:fs') as typeof import('node:fs')).readFileSync(file, 'utf8');
+}
+
 function makeService(conn: SplunkConnection): SdkService {
   const { Service, Http } = loadSdk();
-  return new Service(nodeTransport(Http), {
+  return new Service(nodeTransport(Http, conn), {
     scheme: conn.scheme,
     host: conn.host.includes(':') && !conn.host.startsWith('[') ? `[${conn.host}]` : conn.host,
     port: conn.port,
@@ -226,6 +271,8 @@ function makeService(conn: SplunkConnection): SdkService {
 export function restFailure(err: unknown, what: string): Failure<SplunkRestErrorKind> {
   const e = Array.isArray(err) ? err[0] : err;
   const status = typeof e === 'object' && e !== null && 'status' in e ? (e as { status: unknown }).status : undefined;
+  const inner = typeof e === 'object' && e !== null ? (e as { error?: unknown }).error : undefined;
+  if (inner instanceof Error && (inner as NodeJS.ErrnoException).code === CERTIFICATE_ERROR) return { kind: 'certificate', message: inner.message };
   const detail = restMessage(e);
   if (status === 401) return { kind: 'auth', message: `splunkd rejected the credentials for ${what} (401${detail})` };
   if (status === 403) return { kind: 'forbidden', message: `splunkd refused ${what} (403${detail}): the user needs the list_storage_passwords capability (edit_storage_passwords to change secrets)` };

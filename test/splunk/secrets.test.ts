@@ -9,6 +9,7 @@ import {
   secretsFromEnv,
   secretsInParams,
   storeSecret,
+  STRICT_TRUST,
 } from '../../src/splunk/secrets';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 
@@ -56,7 +57,7 @@ describe('splunk/secrets', () => {
   });
 
   it('parses server_uri into a connection (https default port, IPv6 host)', () => {
-    assert.deepEqual(connectionFromServerUri('https://127.0.0.1:8089', 'k', 5), { ok: true, value: { scheme: 'https', host: '127.0.0.1', port: 8089, sessionKey: 'k', timeoutMs: 5 } });
+    assert.deepEqual(connectionFromServerUri('https://127.0.0.1:8089', 'k', 5), { ok: true, value: { scheme: 'https', host: '127.0.0.1', port: 8089, sessionKey: 'k', timeoutMs: 5, trust: STRICT_TRUST } });
     const v6 = connectionFromServerUri('https://[::1]', 'k', 5);
     assert.ok(v6.ok && v6.value.port === 443 && v6.value.host === '[::1]');
     assert.equal(connectionFromServerUri('not a url', 'k', 5).ok, false);

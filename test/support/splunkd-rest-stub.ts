@@ -2,9 +2,12 @@
  * Loopback stand-in for splunkd's REST API, enough for storage/passwords: list (GET), create
  * (POST), get/update one entity, and login for the admin CLI. Answers in the JSON shape splunkd
  * uses with output_mode=json (entry[].content.clear_password, realm, username), and 401 with
- * splunkd's message when the session key is wrong.
+ * splunkd's message when the session key is wrong. Over HTTPS when given a key and a
+ * certificate (PEM), like splunkd's management port; every request that got past the TLS
+ * handshake is recorded, so a test can show that nothing was sent.
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface StoredPassword {
@@ -20,6 +23,8 @@ export interface RestStub {
   readonly sessionKey: string;
   readonly passwords: StoredPassword[];
   readonly requests: { method: string; path: string; auth: string | undefined }[];
+  /** TLS handshakes that completed (HTTPS only). */
+  readonly handshakes: number;
   /** Answer every request with this status (e.g. 403, 500) when set. */
   failWith: number | undefined;
   close(): Promise<void>;
@@ -53,7 +58,14 @@ async function readBody(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-export async function startRestStub(options: { sessionKey?: string; admin?: { user: string; password: string } } = {}): Promise<RestStub> {
+export interface StubOptions {
+  sessionKey?: string;
+  admin?: { user: string; password: string };
+  /** Serve HTTPS with this key and certificate chain (PEM). */
+  tls?: { key: string; cert: string };
+}
+
+export async function startRestStub(options: StubOptions = {}): Promise<RestStub> {
   const sessionKey = options.sessionKey ?? 'stub-session-key-0123456789';
   const admin = options.admin ?? { user: 'admin', password: 'changeme-Adm1n' };
   const passwords: StoredPassword[] = [];
@@ -65,13 +77,20 @@ export async function startRestStub(options: { sessionKey?: string; admin?: { us
     sessionKey,
     passwords,
     requests,
+    handshakes: 0,
     failWith: undefined,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive clients in this process would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
   };
-  server = createServer(async (req, res) => {
+  const scheme = options.tls ? 'https' : 'http';
+  const handler: RequestListener = async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? '', path: url.pathname, auth: req.headers.authorization });
-    const origin = `http://127.0.0.1:${stub.port}`;
+    const origin = `${scheme}://127.0.0.1:${stub.port}`;
     if (url.pathname.endsWith('/auth/login') && req.method === 'POST') {
       const form = await readBody(req);
       if (form.get('username') === admin.user && form.get('password') === admin.password) return send(res, 200, { sessionKey });
@@ -114,10 +133,17 @@ export async function startRestStub(options: { sessionKey?: string; admin?: { us
       return send(res, 201, { entry: [entryFor(created, origin)], messages: [] });
     }
     return send(res, 405, { messages: [{ type: 'ERROR', text: 'Method Not Allowed' }] });
-  });
+  };
+  if (options.tls) {
+    const https = createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler);
+    https.on('secureConnection', () => ((stub as { handshakes: number }).handshakes += 1));
+    server = https;
+  } else {
+    server = createServer(handler);
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   (stub as { port: number }).port = port;
-  (stub as { url: string }).url = `http://127.0.0.1:${port}`;
+  (stub as { url: string }).url = `${scheme}://127.0.0.1:${port}`;
   return stub;
 }
