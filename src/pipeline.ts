@@ -22,6 +22,7 @@ import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from '
 import { FetchFunction, webhookDeliverer } from './respond/discord-delivery';
 import type { AbuseIpdbResult, Incident, ResponseAction, VirusTotalResult } from './respond/incident';
 import { IncidentDraft, newIncidentId, RecordedIncident, recordedIncidentId, recordedIncidentIds, recordIncident, recordIncidents, updateIncidentReport } from './respond/incident-store';
+import { logSweep, sweepAfterFullDisk } from './respond/full-disk-sweep';
 import { claimNotification } from './respond/notify-ledger';
 import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
 import { nodeWebhookPost } from './respond/webhook-post';
@@ -593,6 +594,7 @@ class IncidentPipeline implements RowPipeline {
     if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
       const purged = purgeExpired(d.layout, d.now());
       if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+      logSweep(sweepAfterFullDisk(d.layout, d.now()), d.layout, log);
       await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS });
     }
     this.reportQueueProblems(log);

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
 import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline';
 import { parseDuration } from '../pipeline-settings';
+import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
 import { outboxSize } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
 import { fail, ok, Result } from '../result';
@@ -16,7 +17,6 @@ import type { SplunkConnection } from '../splunk/secrets';
 import {
   addConnectionOptions,
   CliIO,
-  cliDataLayout,
   complain,
   connectionFrom,
   ConnectionOptions,
@@ -24,10 +24,12 @@ import {
   REST_EXIT,
   restExitCode,
   resolveCliSecrets,
+  safeDataLayout,
   stderrLogger,
+  UNSAFE_DATA_DIR_EXIT,
 } from './runtime';
 
-export const DRAIN_EXIT = { OK: 0, USAGE: 2, ...REST_EXIT, LEFT: 6 } as const;
+export const DRAIN_EXIT = { OK: 0, USAGE: 2, ...REST_EXIT, LEFT: 6, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
 
 /** The run's search id in every log line and in incidents' update messages. */
 export const DRAIN_SID = 'cli__drain';
@@ -156,7 +158,8 @@ Exit codes:
   5  other splunkd REST failure
   6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
      address not enriched, address waiting for a key): the same meaning as the alert
-     action's exit code 6`,
+     action's exit code 6
+  7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
   );
   cmd.action(async (opts: DrainOptions) => {
     const usage = (message: string): void => {
@@ -171,6 +174,9 @@ Exit codes:
     if (!budget.ok) return usage(`--time-budget: ${budget.error.message}`);
     const { config, problems } = parseActionConfig({ ...params.value, time_budget: `${budget.value}s` });
     if (problems.length > 0) return usage(problems.map((p) => p.message).join('\n'));
+    // Before anything is read from splunkd or written: the data directory must be ours alone.
+    const data = safeDataLayout(io);
+    if (data === undefined) return;
 
     let connection: SplunkConnection | undefined;
     if (connectionRequested(cmd, io.env)) {
@@ -184,7 +190,7 @@ Exit codes:
       return io.setExitCode(restExitCode(secrets.error.kind));
     }
 
-    const layout = cliDataLayout(io.env);
+    const { layout } = data;
     const startedMs = Date.now();
     const log = stderrLogger(io, { action_name: 'soar-edr drain', sid: DRAIN_SID }, config.logLevel);
     for (const value of Object.values(secrets.value.values)) log.redact(value);
@@ -218,6 +224,7 @@ Exit codes:
     // Addresses waiting for a key that is still missing are left as they are (nothing spent);
     // reportQueueProblems says so once, with what to configure.
     const report = await drainAll(pipeline, log, { maxItems: maxItems.value });
+    logSweep(sweepAfterFullDisk(layout, Date.now(), { force: true }), layout, log);
     pipeline.reportQueueProblems(log);
 
     let left = false;

@@ -31,7 +31,7 @@ import { addOutputOptions, Column, OutputFormat, renderRows, writeOutput } from 
 import { classifyArgument, collectStream, formatInvalid, TargetCollector } from './reputation-input';
 import { isoSeconds, lookupTargets, ReputationResult, ReputationRow } from './reputation-lookup';
 import { progressDisplay, ProgressDisplay } from './reputation-progress';
-import { addConnectionOptions, CliIO, cliDataLayout, complain, connectionFrom, ConnectionOptions, connectionRequested, resolveCliSecrets, restExitCode } from './runtime';
+import { addConnectionOptions, CliIO, complain, safeDataLayout, connectionFrom, ConnectionOptions, connectionRequested, resolveCliSecrets, restExitCode } from './runtime';
 
 /**
  * When several apply, the first of NO_KEY, FAILED, DEFERRED, INVALID_INPUT wins.
@@ -50,6 +50,8 @@ export const REPUTATION_EXIT = {
   NO_KEY: 4,
   /** Some input lines or arguments were not an IP, domain or hash (reported on stderr); the rest were looked up. */
   INVALID_INPUT: 5,
+  /** The data directory (cache, quota state) is unsafe: 7 elsewhere, taken here by the splunkd codes. Nothing was looked up. */
+  UNSAFE_DATA_DIR: 9,
 } as const;
 
 /**
@@ -181,9 +183,9 @@ function readableFile(p: string): boolean {
   }
 }
 
-function systemWorld(io: CliIO): ReputationWorld {
+function systemWorld(io: CliIO, layout: DataLayout): ReputationWorld {
   return {
-    layout: cliDataLayout(io.env),
+    layout,
     fetch: globalThis.fetch,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
@@ -207,7 +209,14 @@ async function runCollected(io: CliIO, collector: TargetCollector, options: Repu
   if (!keys.virustotal && !keys.abuseipdb && collector.targets.length > 0) {
     complain(io, 'no VirusTotal or AbuseIPDB key: set SOAR_VIRUSTOTAL_API_KEY (and SOAR_ABUSEIPDB_API_KEY for AbuseIPDB), or store them in Splunk with `soar-edr secrets set virustotal_api_key` and pass the connection options');
   }
-  const world = { ...systemWorld(io), ...options.world };
+  let layout = options.world?.layout;
+  if (layout === undefined) {
+    // The cache and quota state are written in the data directory: the same check as the alert action's.
+    const data = safeDataLayout(io);
+    if (data === undefined) return REPUTATION_EXIT.UNSAFE_DATA_DIR;
+    layout = data.layout;
+  }
+  const world = { ...systemWorld(io, layout), ...options.world };
   const startMs = world.now();
   const progress = world.progress;
   const result = await lookupTargets(collector.targets, {
@@ -287,6 +296,7 @@ Exit codes (when several apply: 4, then 1, then 3, then 5):
   6  splunkd refused the credentials or the permission (storage/passwords)
   7  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
   8  other splunkd REST failure
+  9  the data directory is unsafe (writable by others, another owner, a link): nothing looked up
 
 Examples:
   soar-edr reputation 185.220.101.33 8.8.8.8 tawuhoju.com 546bb6ef89bebfb053999777f6930d7e

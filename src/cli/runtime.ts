@@ -9,9 +9,12 @@ import { homedir } from 'node:os';
 import { Command } from 'commander';
 import { createLogger, Logger, LogFields, LogLevel } from '../splunk/log';
 import { fetchStoredSecrets, mergeSecrets, ResolvedSecrets, Secrets, secretsFromEnv, SplunkConnection, SplunkRestErrorKind } from '../splunk/secrets';
+import { safeText } from '../respond/safe-text';
 import { Result } from '../result';
+import { EXIT } from '../splunk/exit-codes';
 import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
 import { readCaFile, splunkHomeFrom } from '../net/tls-trust';
+import { prepareDataDir } from '../store/data-dir-safety';
 import { promptHidden } from './prompt';
 
 export interface CliIO {
@@ -44,6 +47,24 @@ export function systemReason(e: unknown): string {
 
 export function cliDataLayout(env: CliIO['env']): DataLayout {
   return dataLayout(resolveDataDir(env, homedir()));
+}
+
+/** Exit code of every command that refuses an unsafe data directory: the alert action's. */
+export const UNSAFE_DATA_DIR_EXIT = EXIT.UNSAFE_DATA_DIR;
+
+/**
+ * The data directory of a command that writes there, after the same safety check as the
+ * alert action (data-dir-safety.ts): its real path, and the install key. On a refusal: one
+ * ERROR line naming the path and the fix, exit code 7, and nothing written.
+ */
+export function safeDataLayout(io: CliIO): { layout: DataLayout; key: Buffer } | undefined {
+  const prepared = prepareDataDir(resolveDataDir(io.env, homedir()));
+  if (!prepared.ok) {
+    io.stderr.write(`soar-edr: ERROR ${safeText(prepared.error.message)}\n`);
+    io.setExitCode(UNSAFE_DATA_DIR_EXIT);
+    return undefined;
+  }
+  return { layout: dataLayout(prepared.value.root), key: prepared.value.key };
 }
 
 /** The real network, clock and randomness, as src/entry/alert-action.ts passes them. */

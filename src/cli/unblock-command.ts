@@ -7,9 +7,9 @@ import { Command } from 'commander';
 import { BlockEntry, listBlocks, purgeExpired, unblockAddress } from '../respond/blocklist';
 import { canonicalAddress } from '../respond/firewall-commands';
 import { safeText } from '../respond/safe-text';
-import { CliIO, cliDataLayout, complain } from './runtime';
+import { CliIO, complain, safeDataLayout, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
-export const UNBLOCK_EXIT = { OK: 0, NOT_BLOCKED: 1, USAGE: 2, FAILED: 5 } as const;
+export const UNBLOCK_EXIT = { OK: 0, NOT_BLOCKED: 1, USAGE: 2, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
 
 const TABLE_COLUMNS = ['ip', 'expires', 'count', 'verdict', 'reason'] as const;
 
@@ -38,10 +38,10 @@ Exit codes:
   0  unblocked (or listed / purged)
   1  the address is not blocked
   2  usage: not a valid IPv4 or IPv6 address, or neither IP, --list nor --purge given
-  5  blocklist.csv could not be read or updated (corrupt, locked, or a disk error)`,
+  5  blocklist.csv could not be read or updated (corrupt, locked, or a disk error)
+  7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
     )
     .action((ip: string | undefined, opts: { list?: boolean; purge?: boolean }) => {
-      const layout = cliDataLayout(io.env);
       const failed = (message: string): void => {
         complain(io, message);
         io.setExitCode(UNBLOCK_EXIT.FAILED);
@@ -59,6 +59,9 @@ Exit codes:
         }
         address = parsed.value.address;
       }
+      const data = safeDataLayout(io);
+      if (data === undefined) return;
+      const { layout } = data;
 
       let exitCode: number = UNBLOCK_EXIT.OK;
       if (opts.purge) {

@@ -12,7 +12,8 @@ import { EXIT } from '../splunk/exit-codes';
 import { formatLogLine } from '../splunk/log';
 import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
 import { fetchStoredSecrets } from '../splunk/secrets';
-import { dataLayout, resolveDataDir } from '../store/data-dir';
+import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
+import { prepareDataDir } from '../store/data-dir-safety';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -76,7 +77,8 @@ const providerFetch: typeof fetch = (input, init) => {
   return fetch(input, init);
 };
 
-const layout = dataLayout(resolveDataDir(process.env, homedir()));
+// Replaced by the real (link-resolved) directory once the start-up check has passed.
+let layout: DataLayout = dataLayout(resolveDataDir(process.env, homedir()));
 
 runAlertAction(
   {
@@ -89,6 +91,12 @@ runAlertAction(
     fetchStoredSecrets,
     maxRssKb: () => process.resourceUsage().maxRSS,
     uptimeMs: () => performance.now(),
+    checkDataDir: () => {
+      const prepared = prepareDataDir(layout.root);
+      if (!prepared.ok) return prepared.error;
+      layout = dataLayout(prepared.value.root);
+      return undefined;
+    },
     keepDeadLetter: (text, reason) => {
       const r = writeDeadLetter(layout, 'payload', text, reason, Date.now());
       return r.ok ? r.value : undefined;

@@ -19,11 +19,17 @@
  * Bounds: a reference older than `maxAgeMs` (default 7 days) expires (`expire`), and an
  * address whose references all expired leaves the queue; a new address is not queued
  * while `maxAddresses` (default 10,000) are (its incident is recorded all the same).
+ *
+ * Every entry and claim file is sealed with the install key (store/entry-seal.ts, purpose
+ * `queue`). A file whose seal fails (no MAC, or a wrong one) is never enriched: it is moved
+ * to the dead letters as kind `forged`, with the reason.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { requireInstallKey, writeSealedDeadLetter } from '../store/dead-letter-file';
 import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
+import { seal, unseal } from '../store/entry-seal';
 import { processAlive, withFileLock } from '../store/file-lock';
 import { asJsonObject } from './json-fields';
 import { addressFilePart, IntelProvider } from './lookup-cache';
@@ -85,6 +91,11 @@ export interface EnrichmentQueueOptions {
   readonly maxAgeMs?: number;
   /** New addresses are not queued while this many are; default 10,000. */
   readonly maxAddresses?: number;
+  /**
+   * The data directory whose install key seals the entries and whose dead-letters/ takes
+   * the ones that fail it; default the queue folder's parent (dataLayout puts it there).
+   */
+  readonly dataDir?: string;
 }
 
 export const DEFAULT_QUEUE_MAX_AGE_MS = 7 * 86_400_000;
@@ -216,9 +227,11 @@ export class EnrichmentQueue {
    * cap plus what concurrent runs add, not an exact number).
    */
   private pendingCount: number | undefined;
+  private readonly dataDir: string;
 
   /** `dir` is dataLayout(root).queue. */
   constructor(readonly dir: string, options: EnrichmentQueueOptions = {}) {
+    this.dataDir = options.dataDir ?? path.dirname(dir);
     this.claimStaleMs = options.claimStaleMs ?? 10 * 60_000;
     this.maxRefs = Math.max(1, options.maxRefs ?? 1000);
     this.pid = options.pid ?? process.pid;
@@ -236,11 +249,35 @@ export class EnrichmentQueue {
     return withFileLock(path.join(this.dir, LOCK_NAME), fn, { timeoutMs: 10_000 });
   }
 
+  private sealed(value: object): string {
+    return JSON.stringify(seal(requireInstallKey(this.dataDir), 'queue', value));
+  }
+
+  /**
+   * The file's content without its MAC when the seal holds. A file that fails it is moved
+   * to the dead letters (kind `forged`, with the reason) and undefined returned: it is never
+   * enriched, and nothing of it is merged into a real entry.
+   */
+  private opened(file: string, value: unknown): Record<string, unknown> | undefined {
+    const opened = unseal(requireInstallKey(this.dataDir), 'queue', value);
+    if (opened.ok) return opened.value;
+    const why = opened.error.kind === 'unsealed' ? `${opened.error.message} (a queue entry from before this version sealed the queue: its incidents keep the verdict they were recorded with)` : opened.error.message;
+    writeSealedDeadLetter(this.dataDir, { kind: 'forged', reason: why, payload: value, forged: { source: 'queue', problem: opened.error.kind, file: path.basename(file) } }, Date.now());
+    rmSync(file, { force: true });
+    return undefined;
+  }
+
   /** A corrupt file is moved aside (kept for a person to look at), never silently reused. */
   private readPending(file: string): QueueEntry | undefined {
     const read = readJsonIfExists(file);
     if (read === undefined) return undefined;
-    const entry = 'value' in read && asJsonObject(read.value)?.v === FORMAT_VERSION ? parseEntry(read.value) : undefined;
+    if ('corrupt' in read) {
+      moveAside(file);
+      return undefined;
+    }
+    const value = this.opened(file, read.value);
+    if (value === undefined) return undefined;
+    const entry = value.v === FORMAT_VERSION ? parseEntry(value) : undefined;
     if (entry === undefined) moveAside(file);
     return entry;
   }
@@ -248,7 +285,15 @@ export class EnrichmentQueue {
   private writePending(entry: QueueEntry): void {
     // Not fsynced: a kill keeps it (page cache); an OS crash would lose only the hint to enrich
     // later, never the incident, which incidents.csv already holds.
-    writeFileAtomic(this.pendingFile(entry.address), JSON.stringify({ v: FORMAT_VERSION, ...entry }), { durable: false });
+    writeFileAtomic(this.pendingFile(entry.address), this.sealed({ v: FORMAT_VERSION, ...entry }), { durable: false });
+  }
+
+  /** A pending file's entry, read without the lock; undefined when missing, unreadable or unsealed (not acted on). */
+  private peek(file: string): QueueEntry | undefined {
+    const read = readJsonIfExists(file);
+    if (read === undefined || !('value' in read)) return undefined;
+    const opened = unseal(requireInstallKey(this.dataDir), 'queue', read.value);
+    return opened.ok ? parseEntry(opened.value) : undefined;
   }
 
   /**
@@ -318,8 +363,7 @@ export class EnrichmentQueue {
     for (const name of this.names()) {
       if (!name.endsWith(PENDING)) continue;
       const file = path.join(this.dir, name);
-      const read = readJsonIfExists(file);
-      const seen = read !== undefined && 'value' in read ? parseEntry(read.value) : undefined;
+      const seen = this.peek(file);
       if (seen === undefined || !stale(seen)) continue;
       this.locked(() => {
         const entry = this.readPending(file);
@@ -350,8 +394,11 @@ export class EnrichmentQueue {
     const entries: QueueEntry[] = [];
     for (const name of this.names()) {
       if (!name.endsWith(PENDING)) continue;
-      const read = readJsonIfExists(path.join(this.dir, name));
-      const entry = read !== undefined && 'value' in read ? parseEntry(read.value) : undefined;
+      const file = path.join(this.dir, name);
+      let entry = this.peek(file);
+      // Not sealed by this install (or unreadable): judged again under the lock, where
+      // readPending moves it to the dead letters (or aside) instead of leaving it queued.
+      if (entry === undefined && Number.isFinite(nowMs) && readJsonIfExists(file) !== undefined) entry = this.locked(() => this.readPending(file));
       if (entry !== undefined && entry.nextAttemptAt <= nowMs) entries.push(entry);
     }
     return entries.sort((a, b) => a.firstQueuedAt - b.firstQueuedAt || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
@@ -366,15 +413,18 @@ export class EnrichmentQueue {
       const claimedFile = this.claimedFile(address);
       const held = readJsonIfExists(claimedFile);
       if (held !== undefined) {
-        const current = 'value' in held ? parseClaimFile(held.value) : undefined;
-        if (current !== undefined && !this.isStale(current, nowMs)) return undefined;
-        this.putBack(claimedFile, current, nowMs);
+        const current = this.claimOf(claimedFile, held);
+        // A forged claim file is gone to the dead letters already.
+        if (current !== 'forged') {
+          if (current !== undefined && !this.isStale(current, nowMs)) return undefined;
+          this.putBack(claimedFile, current, nowMs);
+        }
       }
       const pendingFile = this.pendingFile(address);
       const entry = this.readPending(pendingFile);
       if (entry === undefined || entry.nextAttemptAt > nowMs) return undefined;
       const token = `${this.pid}-${nowMs}-${randomBytes(6).toString('hex')}`;
-      writeFileAtomic(claimedFile, JSON.stringify({ v: FORMAT_VERSION, claim: { token, pid: this.pid, claimedAt: nowMs }, entry }));
+      writeFileAtomic(claimedFile, this.sealed({ v: FORMAT_VERSION, claim: { token, pid: this.pid, claimedAt: nowMs }, entry }));
       rmSync(pendingFile, { force: true });
       if (this.pendingCount !== undefined) this.pendingCount -= 1;
       return { address, token, claimedAt: nowMs, entry };
@@ -425,13 +475,24 @@ export class EnrichmentQueue {
         const file = path.join(this.dir, name);
         const read = readJsonIfExists(file);
         if (read === undefined) continue;
-        const current = 'value' in read ? parseClaimFile(read.value) : undefined;
+        const current = this.claimOf(file, read);
+        if (current === 'forged') continue;
         if (current !== undefined && !this.isStale(current, nowMs)) continue;
         this.putBack(file, current, nowMs);
         recovered++;
       }
       return recovered;
     });
+  }
+
+  /**
+   * A claim file's claim when its seal holds; 'forged' when it failed the seal (it was moved
+   * to the dead letters); undefined when it is unreadable (put back as corrupt).
+   */
+  private claimOf(file: string, read: { value: unknown } | { corrupt: string }): ClaimFile | 'forged' | undefined {
+    if (!('value' in read)) return undefined;
+    const value = this.opened(file, read.value);
+    return value === undefined ? 'forged' : parseClaimFile(value);
   }
 
   private isStale(claim: ClaimFile, nowMs: number): boolean {
@@ -457,8 +518,9 @@ export class EnrichmentQueue {
 
   private holds(claim: QueueClaim): boolean {
     const read = readJsonIfExists(this.claimedFile(claim.address));
-    const current = read !== undefined && 'value' in read ? parseClaimFile(read.value) : undefined;
-    return current?.token === claim.token;
+    if (read === undefined || !('value' in read)) return false;
+    const opened = unseal(requireInstallKey(this.dataDir), 'queue', read.value);
+    return opened.ok && parseClaimFile(opened.value)?.token === claim.token;
   }
 
   private names(): string[] {

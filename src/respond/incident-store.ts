@@ -19,7 +19,7 @@
  * detection fired; the updated report and the Discord update message carry the rest.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { createObjectCsvStringifier } from 'csv-writer';
 import { fail, ok, Result } from '../result';
@@ -151,7 +151,8 @@ export function recordedIncidentIds(layout: DataLayout, sid: string): ReadonlyMa
     ledgerViews.set(file, view);
   }
   if (size > view.size) {
-    const fd = openSync(file, 'r');
+    // Never through a link, never blocking on a FIFO (the data directory is checked at start-up too).
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const buf = Buffer.alloc(size - view.size);
       let off = 0;

@@ -17,12 +17,19 @@
  *
  * Dead letters: payloads that can never be delivered or processed, one JSON file each
  * in `dead-letters/` with the reason, for `soar-edr replay FILE`.
+ *
+ * Every outbox file and dead letter is sealed with the install key (store/entry-seal.ts).
+ * An outbox file whose seal fails (no MAC, or a wrong one) is never delivered: it becomes
+ * a dead letter of kind `forged`, with the reason, which replay refuses (see
+ * requeueDeadLetter for the one exception an admin can ask for).
  */
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
+import { DeadLetter, requireInstallKey, writeSealedDeadLetter } from '../store/dead-letter-file';
 import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { seal, unseal } from '../store/entry-seal';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { DeliverFunction, DeliveryOutcome } from './discord-delivery';
 import { reportFileName } from './incident-report';
@@ -118,6 +125,31 @@ export function markDelivered(layout: DataLayout, incidentId: string, kind: stri
   });
 }
 
+function sealedItem(layout: DataLayout, item: OutboxItem): string {
+  return JSON.stringify(seal(requireInstallKey(layout.root), 'outbox', item));
+}
+
+/**
+ * An outbox file's item when its seal holds and it has the item's shape; otherwise why not
+ * (`forged`: the seal failed, so it was not written by this install; `corrupt`: not an item).
+ */
+function openItem(layout: DataLayout, value: unknown): OutboxItem | { forged: 'unsealed' | 'bad_mac'; reason: string } | { corrupt: string } {
+  const opened = unseal(requireInstallKey(layout.root), 'outbox', value);
+  if (!opened.ok) return { forged: opened.error.kind, reason: opened.error.message };
+  const item = asItem(opened.value);
+  return item ?? { corrupt: 'outbox file is not an outbox item' };
+}
+
+/** Move an outbox file that failed its seal to the dead letters; returns the dead letter. */
+function deadLetterForged(layout: DataLayout, file: string, value: unknown, problem: 'unsealed' | 'bad_mac', reason: string, nowMs: number): string {
+  const why = problem === 'unsealed'
+    ? `${reason}. An entry queued before this version sealed the outbox: check it, then soar-edr replay --trust-unsealed FILE puts it back`
+    : reason;
+  const letter = writeSealedDeadLetter(layout.root, { kind: 'forged', reason: capLength(safeText(why), MAX_REASON_CHARS), payload: value, forged: { source: 'outbox', problem, file: path.basename(file) } }, nowMs);
+  rmSync(file, { force: true });
+  return letter;
+}
+
 /** Queue a notification unless it is queued, being sent or delivered already. */
 export function enqueueNotification(
   layout: DataLayout,
@@ -130,7 +162,13 @@ export function enqueueNotification(
   return guardStorage<EnqueueStatus, OutboxErrorKind>('queueing the notification', () =>
     withFileLock(outboxLockFile(layout), () => {
       if (readJsonIfExists(deliveredMarker(layout, base.value)) !== undefined) return ok('already_delivered');
-      if (readJsonIfExists(queuedFile(layout, base.value)) !== undefined) return ok('already_queued');
+      const present = readJsonIfExists(queuedFile(layout, base.value));
+      if (present !== undefined) {
+        // A file someone placed under this notification's name must not stand in for it.
+        const opened = 'corrupt' in present ? { corrupt: present.corrupt } : openItem(layout, present.value);
+        if (!('forged' in opened)) return ok('already_queued');
+        deadLetterForged(layout, queuedFile(layout, base.value), (present as { value: unknown }).value, opened.forged, opened.reason, nowMs);
+      }
       if (claimsOf(layout, base.value).length > 0) return ok('in_flight');
       const item: OutboxItem = {
         version: 1,
@@ -143,7 +181,7 @@ export function enqueueNotification(
         nextAttemptAtMs: nowMs,
         lastError: null,
       };
-      writeFileAtomic(queuedFile(layout, base.value), JSON.stringify(item));
+      writeFileAtomic(queuedFile(layout, base.value), sealedItem(layout, item));
       return ok('queued');
     }, options.lock),
   );
@@ -165,21 +203,9 @@ function asItem(value: unknown): OutboxItem | null {
 
 // ---------------------------------------------------------------------------- dead letters
 
-export interface DeadLetter {
-  readonly version: 1;
-  /** What the payload is: `notification` (from the outbox), `alert_payload`, … */
-  readonly kind: string;
-  readonly reason: string;
-  readonly createdAt: string;
-  readonly createdAtMs: number;
-  readonly payload: unknown;
-  /** For a notification: which one, and how often it was tried. */
-  readonly notification?: { readonly incidentId: string; readonly kind: string; readonly attempts: number };
-}
+export type { DeadLetter };
 
-export type DeadLetterErrorKind = StorageErrorKind | 'invalid_dead_letter' | 'not_found' | 'corrupt_dead_letter';
-
-let deadLetterCounter = 0;
+export type DeadLetterErrorKind = StorageErrorKind | 'invalid_dead_letter' | 'not_found' | 'corrupt_dead_letter' | 'untrusted_dead_letter';
 
 function deadLetterFile(
   layout: DataLayout,
@@ -189,21 +215,7 @@ function deadLetterFile(
   nowMs: number,
   notification?: DeadLetter['notification'],
 ): string {
-  const createdAt = new Date(nowMs).toISOString();
-  const letter: DeadLetter = {
-    version: 1,
-    kind,
-    reason: capLength(safeText(reason), MAX_REASON_CHARS),
-    createdAt,
-    createdAtMs: nowMs,
-    payload,
-    ...(notification !== undefined ? { notification } : {}),
-  };
-  // Sortable by time; pid + counter keep concurrent writers apart.
-  const name = `${createdAt.replace(/[-:]/g, '').replace('.', '')}-${kind}-${process.pid}-${deadLetterCounter++}.json`;
-  const file = path.join(layout.deadLetters, name);
-  writeFileAtomic(file, JSON.stringify(letter, null, 2));
-  return file;
+  return writeSealedDeadLetter(layout.root, { kind, reason: capLength(safeText(reason), MAX_REASON_CHARS), payload, ...(notification !== undefined ? { notification } : {}) }, nowMs);
 }
 
 /**
@@ -224,18 +236,43 @@ export function writeDeadLetter(
   return guardStorage<string, DeadLetterErrorKind>('writing the dead letter', () => ok(deadLetterFile(layout, kind, payload, reason, nowMs, notification)));
 }
 
-/** Read a dead letter for `soar-edr replay FILE`. */
-export function readDeadLetter(file: string): Result<DeadLetter, DeadLetterErrorKind> {
-  return guardStorage<DeadLetter, DeadLetterErrorKind>('reading the dead letter', () => {
+/** A dead letter as read, with whether this install's seal holds on it. */
+export interface InspectedDeadLetter {
+  readonly letter: DeadLetter;
+  /** `valid`: written by this install; `unsealed`: no MAC (an older version, or someone else); `bad_mac`: changed or forged. */
+  readonly seal: 'valid' | 'unsealed' | 'bad_mac';
+  readonly sealProblem?: string;
+}
+
+function shownPath(file: string): string {
+  return capLength(safeText(file), 300);
+}
+
+/** Read a dead letter whatever its seal (for `replay --list`, and to explain a refusal). */
+export function inspectDeadLetter(file: string, key: Buffer): Result<InspectedDeadLetter, DeadLetterErrorKind> {
+  return guardStorage<InspectedDeadLetter, DeadLetterErrorKind>('reading the dead letter', () => {
     const read = readJsonIfExists(file);
-    if (read === undefined) return fail('not_found', `no dead letter at ${file}`);
-    if ('corrupt' in read) return fail('corrupt_dead_letter', `${file} is not JSON (${read.corrupt})`);
-    const v = read.value as Partial<DeadLetter> | null;
+    if (read === undefined) return fail('not_found', `no dead letter at ${shownPath(file)}`);
+    if ('corrupt' in read) return fail('corrupt_dead_letter', `${shownPath(file)} is not JSON (${safeText(read.corrupt)})`);
+    const opened = unseal(key, 'dead-letter', read.value);
+    const v = (opened.ok ? opened.value : read.value) as Partial<DeadLetter> | null;
     if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.kind !== 'string' || typeof v.reason !== 'string' || !('payload' in v)) {
-      return fail('corrupt_dead_letter', `${file} is JSON but not a SOAR-EDR dead letter (needs version 1, kind, reason, payload)`);
+      return fail('corrupt_dead_letter', `${shownPath(file)} is JSON but not a SOAR-EDR dead letter (needs version 1, kind, reason, payload)`);
     }
-    return ok(v as DeadLetter);
+    if (opened.ok) return ok({ letter: v as DeadLetter, seal: 'valid' });
+    const { mac: _mac, ...rest } = v as DeadLetter & { mac?: unknown };
+    return ok({ letter: rest as DeadLetter, seal: opened.error.kind, sealProblem: opened.error.message });
   });
+}
+
+/** Read a dead letter for `soar-edr replay FILE`: only one this install wrote (its seal holds). */
+export function readDeadLetter(file: string, key: Buffer): Result<DeadLetter, DeadLetterErrorKind> {
+  const inspected = inspectDeadLetter(file, key);
+  if (!inspected.ok) return inspected;
+  if (inspected.value.seal !== 'valid') {
+    return fail('untrusted_dead_letter', `${shownPath(file)} was not written by this install: ${inspected.value.sealProblem ?? 'its seal does not hold'}`);
+  }
+  return ok(inspected.value.letter);
 }
 
 /** Dead-letter files, oldest first. */
@@ -243,18 +280,50 @@ export function listDeadLetters(layout: DataLayout): string[] {
   return listNames(layout.deadLetters).filter((n) => n.endsWith('.json')).sort().map((n) => path.join(layout.deadLetters, n));
 }
 
+/** The notification a dead letter holds, if any: a refused one, or (trusted by the admin) an unsealed outbox file. */
+export function notificationOf(letter: DeadLetter, trustUnsealed: boolean): Notification | undefined {
+  const n = letter.notification;
+  if (letter.kind === 'notification' && n !== undefined) return { incidentId: n.incidentId, kind: n.kind, payload: letter.payload };
+  if (trustUnsealed && letter.kind === 'forged' && letter.forged?.source === 'outbox' && letter.forged.problem === 'unsealed') {
+    const { mac: _mac, ...item } = (letter.payload ?? {}) as Record<string, unknown>;
+    const parsed = asItem(item);
+    if (parsed !== null) return { incidentId: parsed.incidentId, kind: parsed.kind, payload: parsed.payload };
+  }
+  return undefined;
+}
+
 /**
  * Put a dead-lettered notification back into the outbox (after the webhook was fixed) and
  * remove the dead letter. Other kinds are the pipeline's to replay.
+ *
+ * Only dead letters this install sealed are taken. `trustUnsealed` (replay --trust-unsealed,
+ * an admin who has looked at the file) also takes a dead letter with no MAC at all (written
+ * before dead letters were sealed) and an outbox file dead-lettered for having no MAC; a
+ * wrong MAC (changed or forged) is never taken.
  */
-export function requeueDeadLetter(layout: DataLayout, file: string, nowMs: number): Result<EnqueueStatus, DeadLetterErrorKind | OutboxErrorKind> {
-  const letter = readDeadLetter(file);
-  if (!letter.ok) return letter;
-  const n = letter.value.notification;
-  if (letter.value.kind !== 'notification' || n === undefined) {
-    return fail('invalid_dead_letter', `${file} holds a ${letter.value.kind}, not a notification; replay it through the pipeline`);
+export function requeueDeadLetter(layout: DataLayout, file: string, nowMs: number, options: { trustUnsealed?: boolean } = {}): Result<EnqueueStatus, DeadLetterErrorKind | OutboxErrorKind> {
+  let key: Buffer;
+  try {
+    key = requireInstallKey(layout.root);
+  } catch (e) {
+    return fail('io_error', (e as Error).message);
   }
-  const queued = enqueueNotification(layout, { incidentId: n.incidentId, kind: n.kind, payload: letter.value.payload }, nowMs);
+  const inspected = inspectDeadLetter(file, key);
+  if (!inspected.ok) return inspected;
+  const trusted = inspected.value.seal === 'valid' || (inspected.value.seal === 'unsealed' && options.trustUnsealed === true);
+  if (!trusted) {
+    const hint = inspected.value.seal === 'unsealed' ? '; if you wrote it or know where it came from, soar-edr replay --trust-unsealed FILE takes it' : '';
+    return fail('untrusted_dead_letter', `${shownPath(file)} was not written by this install: ${inspected.value.sealProblem ?? 'its seal does not hold'}${hint}`);
+  }
+  const letter = inspected.value.letter;
+  const notification = notificationOf(letter, options.trustUnsealed === true);
+  if (notification === undefined) {
+    const why = letter.kind === 'forged'
+      ? `an outbox or queue entry that failed its seal (${safeText(String(letter.forged?.problem ?? 'unknown'))}); only one without any MAC, from the outbox, can be put back, with --trust-unsealed`
+      : `a ${capLength(safeText(letter.kind), 40)}, not a notification; replay it through the pipeline`;
+    return fail('invalid_dead_letter', `${shownPath(file)} holds ${why}`);
+  }
+  const queued = enqueueNotification(layout, notification, nowMs);
   if (!queued.ok) return queued;
   return guardStorage<EnqueueStatus, DeadLetterErrorKind>('removing the replayed dead letter', () => {
     rmSync(file, { force: true });
@@ -349,16 +418,17 @@ async function settleClaim(
   const backoffAt = nowMs + retryDelayMs(attempts, options);
   const nextAttemptAtMs = delivery.status === 'deferred' ? Math.max(delivery.retryAtMs, nowMs) : backoffAt;
   const updated: OutboxItem = { ...item, attempts, nextAttemptAtMs, lastError: delivery.reason };
-  writeFileAtomic(claimFile, JSON.stringify(updated));
+  writeFileAtomic(claimFile, sealedItem(layout, updated));
   renameSync(claimFile, queuedFile(layout, base));
   return { status: 'retry_later', nextAttemptAtMs, delivery };
 }
 
 function readClaimed(layout: DataLayout, claimFile: string, nowMs: number): OutboxItem | { deadLetter: string } {
   const read = readJsonIfExists(claimFile);
-  const item = read !== undefined && !('corrupt' in read) ? asItem(read.value) : null;
-  if (item !== null) return item;
-  const reason = read === undefined ? 'outbox file vanished' : 'corrupt' in read ? `outbox file is not JSON (${read.corrupt})` : 'outbox file is not an outbox item';
+  const opened = read === undefined ? { corrupt: 'outbox file vanished' } : 'corrupt' in read ? { corrupt: `outbox file is not JSON (${read.corrupt})` } : openItem(layout, read.value);
+  if ('forged' in opened) return { deadLetter: deadLetterForged(layout, claimFile, (read as { value: unknown }).value, opened.forged, opened.reason, nowMs) };
+  if (!('corrupt' in opened)) return opened;
+  const reason = opened.corrupt;
   const letter = deadLetterFile(layout, 'outbox_file', read !== undefined && !('corrupt' in read) ? read.value : null, reason, nowMs);
   rmSync(claimFile, { force: true });
   return { deadLetter: letter };
@@ -462,8 +532,9 @@ function dueItems(layout: DataLayout, nowMs: number): Due[] {
     const base = name.slice(0, -QUEUED_SUFFIX.length);
     const read = readJsonIfExists(path.join(layout.outbox, name));
     if (read === undefined) continue;
-    const item = 'corrupt' in read ? null : asItem(read.value);
-    // Unreadable files are due now: claiming them dead-letters them.
+    const opened = 'corrupt' in read ? null : openItem(layout, read.value);
+    const item = opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null;
+    // Unreadable and unsealed files are due now: claiming them dead-letters them, unsent.
     if (item === null) due.push({ base, createdAtMs: 0 });
     else if (item.nextAttemptAtMs <= nowMs) due.push({ base, createdAtMs: item.createdAtMs });
   }

@@ -5,6 +5,7 @@
  * the pipeline decides what to log and whether to continue.
  */
 import { fail, Result } from '../result';
+import { SealKeyError } from '../store/dead-letter-file';
 import { LockTimeoutError } from '../store/file-lock';
 
 export type StorageErrorKind = 'lock_timeout' | 'io_error';
@@ -24,6 +25,8 @@ export function guardStorage<T, K extends string>(
     return fn();
   } catch (e) {
     if (e instanceof LockTimeoutError) return fail('lock_timeout', `${what}: ${e.message}`);
+    // The install key went missing or unsafe after start-up: nothing can be sealed.
+    if (e instanceof SealKeyError) return fail('io_error', `${what}: ${e.message}`);
     if ((e as NodeJS.ErrnoException)?.code !== undefined) return fail('io_error', `${what}: ${describe(e)}`);
     throw e;
   }

@@ -78,6 +78,11 @@ export interface AlertRunIO {
   readonly uptimeMs?: () => number;
   /** Keep a payload that could not be processed, with the reason, for `soar-edr replay`. */
   readonly keepDeadLetter: (payloadText: string, reason: string) => string | undefined;
+  /**
+   * The data directory's safety check (store/data-dir-safety.ts), before stdin is read or
+   * anything written: a failure refuses the run with EXIT.UNSAFE_DATA_DIR.
+   */
+  readonly checkDataDir?: () => Failure | undefined;
 }
 
 /** How long the storage/passwords request may take; the whole run has maxtime (5m). */
@@ -96,10 +101,12 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   const started = io.now().getTime();
   const bootLog = createLogger(io.writeStderr, { base: { action_name: ACTION_NAME } });
   const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0, degraded: 0 });
+  /** The payload once parsed: its session key is blanked on the parsed form, not on the text. */
+  let parsedPayload: AlertPayload | undefined;
   const deadLetter = (text: string, reason: string): void => {
     try {
       // The session key is a live credential until the session expires: never on disk.
-      const file = io.keepDeadLetter(redactPayloadSecrets(text), reason);
+      const file = io.keepDeadLetter(redactPayloadSecrets(text, parsedPayload), reason);
       if (file) bootLog.warn('Payload kept as a dead letter', { file, message: 'run it again with: soar-edr replay FILE' });
     } catch (e) {
       bootLog.error('Cannot keep the payload as a dead letter', { message: (e as Error).message });
@@ -111,6 +118,12 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     bootLog.fatal('Unsupported execution mode', { message: invocation.error.message });
     bootLog.flush();
     return empty(EXIT.USAGE);
+  }
+  const unsafe = io.checkDataDir?.();
+  if (unsafe) {
+    bootLog.error('Refusing to run: unsafe data directory', { reason: unsafe.kind, message: unsafe.message });
+    bootLog.flush();
+    return empty(EXIT.UNSAFE_DATA_DIR);
   }
 
   const stdin = await io.readStdin();
@@ -127,6 +140,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     return empty(EXIT.BAD_PAYLOAD);
   }
   const payload = parsed.value;
+  parsedPayload = payload;
   const layout = resultsLayout(payload.resultsFile, payload.resultId);
   const { config, problems } = parseActionConfig(payload.configuration);
 

@@ -23,11 +23,15 @@ export const EXIT = {
   /** Degraded: every row was recorded, but an enrichment or a notification failed (bad key,
    * provider down, webhook refused); what can be retried is kept in the queue or outbox. */
   DEGRADED: 6,
+  /** The data directory is not safe to use: writable by others, owned by another user, a
+   * known file or folder in it a symbolic link or of the wrong type, or the install key
+   * unusable. Nothing was read from stdin and nothing was written. */
+  UNSAFE_DATA_DIR: 7,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-const SEVERITY: readonly ExitCode[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.BAD_PAYLOAD, EXIT.PARTIAL, EXIT.DEGRADED, EXIT.OK];
+const SEVERITY: readonly ExitCode[] = [EXIT.INTERNAL, EXIT.USAGE, EXIT.UNSAFE_DATA_DIR, EXIT.BAD_PAYLOAD, EXIT.PARTIAL, EXIT.DEGRADED, EXIT.OK];
 
 /** The more severe of two exit codes. */
 export function worseExit(a: ExitCode, b: ExitCode): ExitCode {

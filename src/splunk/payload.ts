@@ -203,12 +203,107 @@ function xmlResult(node: unknown): Record<string, string | string[]> {
   return out;
 }
 
+/** A key naming splunkd's session key however it is spelled: session_key, sessionKey, SESSION-KEY, … */
+function isSessionKeyName(name: string): boolean {
+  return name.replace(/[-_\s]/g, '').toLowerCase() === 'sessionkey';
+}
+
+/** Blank every session key in a parsed JSON value; returns the keys' values (to scrub elsewhere too). */
+function blankSessionKeys(node: unknown, found: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const item of node) blankSessionKeys(item, found);
+    return;
+  }
+  if (!isRecord(node)) return;
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (isSessionKeyName(key)) {
+      if (typeof value === 'string' && value !== '') found.add(value);
+      node[key] = '';
+    } else {
+      blankSessionKeys(value, found);
+    }
+  }
+}
+
+/** Replace every occurrence of the keys' values in the strings of a parsed value (a key echoed in another field). */
+function scrubValues(node: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof node === 'string') {
+    let out = node;
+    for (const secret of secrets) if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join('');
+    return out;
+  }
+  if (Array.isArray(node)) return node.map((x) => scrubValues(x, secrets));
+  if (!isRecord(node)) return node;
+  for (const key of Object.keys(node)) node[key] = scrubValues(node[key], secrets);
+  return node;
+}
+
+/** One character of a JSON key, written plainly or as a \uXXXX escape (either case of hex digits). */
+function jsonKeyChar(ch: string): string {
+  const code = ch.charCodeAt(0).toString(16).padStart(4, '0');
+  const hex = [...code].map((d) => (/[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d)).join('');
+  const plain = /[a-z]/i.test(ch) ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : ch.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+  return `(?:${plain}|\\\\u${hex})`;
+}
+
+/** `"session_key"` (and `sessionkey`, `session-key`) as JSON text may spell it, escapes included. */
+const JSON_SESSION_KEY = new RegExp(
+  `("${[...'session'].map(jsonKeyChar).join('')}(?:${jsonKeyChar('_')}|${jsonKeyChar('-')})?${[...'key'].map(jsonKeyChar).join('')}"\\s*:\\s*)(?:"(?:[^"\\\\]|\\\\.)*(?:"|$)|[^,}\\]\\s]+)`,
+  'g',
+);
+/** An XML element named session_key (any prefix, attributes, case), up to its end tag or the end of the text. */
+const XML_SESSION_KEY = /(<(?:[\w.-]+:)?session[_-]?key\b[^>]*>)[\s\S]*?(?:(<\/(?:[\w.-]+:)?session[_-]?key\s*>)|$)/gi;
+/** `<param name="session_key">…</param>` and the like. */
+const XML_NAMED_SESSION_KEY = /(<([\w.:-]+)\b[^>]*\bname\s*=\s*["']session[_-]?key["'][^>]*>)[\s\S]*?(?:(<\/\2\s*>)|$)/gi;
+
 /**
  * The payload as text with splunkd's session key blanked, for keeping it on disk (a dead
  * letter): the key is a live credential until the session expires.
+ *
+ * The work is done on the parsed payload, not on its text, so no spelling slips through
+ * (`"session\u005fkey"` is the same key to a JSON parser): JSON text is parsed, every
+ * session key in it blanked (and its value removed wherever else it appears), and the
+ * result written back as JSON. An XML payload that parsed (`parsed`) is kept as the JSON
+ * form of what was read from it. Only text that does not parse at all falls back to text
+ * rules, which also match unicode-escaped JSON keys and XML elements with attributes.
  */
-export function redactPayloadSecrets(text: string): string {
+export function redactPayloadSecrets(text: string, parsed?: AlertPayload): string {
+  const trimmed = text.replace(/^\uFEFF/, '').trim();
+  if (!trimmed.startsWith('<')) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(trimmed);
+    } catch {
+      doc = undefined;
+    }
+    if (doc !== undefined) {
+      const found = new Set<string>();
+      blankSessionKeys(doc, found);
+      return JSON.stringify(found.size > 0 ? scrubValues(doc, found) : doc);
+    }
+  } else if (parsed !== undefined) {
+    const doc: Record<string, unknown> = {
+      app: parsed.app,
+      owner: parsed.owner,
+      results_file: parsed.resultsFile,
+      results_link: parsed.resultsLink,
+      search_uri: parsed.searchUri,
+      server_host: parsed.serverHost,
+      server_uri: parsed.serverUri,
+      session_key: '',
+      sid: parsed.sid,
+      search_name: parsed.searchName,
+      configuration: { ...parsed.configuration },
+      ...(parsed.result !== undefined ? { result: { ...parsed.result } } : {}),
+      ...(parsed.resultId !== undefined ? { result_id: parsed.resultId } : {}),
+    };
+    const found = new Set<string>(parsed.sessionKey ? [parsed.sessionKey] : []);
+    blankSessionKeys(doc, found);
+    return JSON.stringify(scrubValues(doc, found));
+  }
   return text
-    .replace(/("session_key"\s*:\s*")(?:[^"\\]|\\.)*"/g, '$1"')
-    .replace(/(<session_key>)[\s\S]*?(<\/session_key>)/g, '$1$2');
+    .replace(JSON_SESSION_KEY, (_m, head: string) => `${head}""`)
+    .replace(XML_SESSION_KEY, (_m, open: string, close: string | undefined) => `${open}${close ?? ''}`)
+    .replace(XML_NAMED_SESSION_KEY, (_m, open: string, _name: string, close: string | undefined) => `${open}${close ?? ''}`);
 }

@@ -13,9 +13,10 @@
  * field, so an entry of one kind cannot be moved into another kind's folder.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, constants, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { fail, ok, Result } from '../result';
+import { ensureDir } from './durable-file';
 
 export type SealPurpose = 'outbox' | 'queue' | 'spool' | 'dead-letter';
 
@@ -73,7 +74,7 @@ export function installKey(dataDir: string): Result<Buffer, InstallKeyErrorKind>
     }
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
     try {
-      mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+      ensureDir(dataDir);
       const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {
         writeSync(fd, randomBytes(KEY_BYTES).toString('hex') + '\n');

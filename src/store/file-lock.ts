@@ -3,8 +3,9 @@
  * from the moment it exists (created by link(2), which fails when the name is taken). A lock whose owner died (SIGKILL, maxtime) is taken over once its
  * pid no longer runs, or once it is older than `staleMs` (a pid can be reused).
  */
-import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { DATA_FILE_MODE, ensureDir, readTextIfExists } from './durable-file';
 
 export interface LockOptions {
   /** Give up after this long (the action must finish inside maxtime). */
@@ -47,11 +48,11 @@ function tryAcquire(lockFile: string): boolean {
   const mine = `${lockFile}.${process.pid}.${lockAttempt++}.new`;
   let fd: number;
   try {
-    fd = openSync(mine, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o640);
+    fd = openSync(mine, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, DATA_FILE_MODE);
   } catch (e) {
     // The lock folder is made on first use only (a stat per lock was measurable in a digest).
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    mkdirSync(path.dirname(lockFile), { recursive: true });
+    ensureDir(path.dirname(lockFile));
     return tryAcquire(lockFile);
   }
   try {
@@ -73,9 +74,10 @@ function tryAcquire(lockFile: string): boolean {
 /** The inode of an abandoned lock file, or undefined when the lock is live or gone. */
 function abandonedInode(lockFile: string, staleMs: number): number | undefined {
   try {
-    const st = statSync(lockFile);
+    // Not through a link, and never blocking on a FIFO placed under the lock's name.
+    const st = lstatSync(lockFile);
     const age = Date.now() - st.mtimeMs;
-    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    const pid = Number((readTextIfExists(lockFile) ?? '').trim());
     // Our locks always hold a pid; an empty one (a crash of an older version mid-creation) is
     // given a moment before it is judged.
     const abandoned = pid ? !pidAlive(pid) || age > staleMs : age > 1000;
@@ -100,7 +102,7 @@ function breakAbandoned(lockFile: string, inode: number): void {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
-  if (statSync(aside).ino === inode) rmSync(aside, { force: true });
+  if (lstatSync(aside).ino === inode) rmSync(aside, { force: true });
   else renameSync(aside, lockFile);
 }
 

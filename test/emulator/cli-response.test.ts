@@ -372,7 +372,8 @@ describe('soar-edr drain, replay and unblock', function () {
       assert.ok(!letter.payload.includes(rest.sessionKey), 'the session key is blanked on disk');
 
       // Still unreadable: the alert action's exit code (3), and the letter stays.
-      const again = await cli(['replay', file], vtKey());
+      // Replay reads results files only inside $SPLUNK_HOME/var/run/splunk/dispatch (or the spool).
+      const again = await cli(['replay', file], { ...vtKey(), SPLUNK_HOME: app.splunkHome });
       assert.equal(again.code, 3, again.stderr);
       assert.match(again.stdout, /exit_code=3 .*dead letter left in place/);
       assert.ok(existsSync(file));
@@ -380,7 +381,7 @@ describe('soar-edr drain, replay and unblock', function () {
       assert.deepEqual(deadLetterFiles(dataDir), [path.basename(file)], 'no second dead letter');
 
       writeFileSync(resultsFile, gzipSync(resultsCsv([{ src_ip: VT_OPENCTI_IP, failure_count: '9' }, { src_ip: UNKNOWN_IP, failure_count: '4' }])));
-      const replayed = await cli(['replay', path.basename(file)], vtKey());
+      const replayed = await cli(['replay', path.basename(file)], { ...vtKey(), SPLUNK_HOME: app.splunkHome });
       assert.equal(replayed.code, 0, replayed.stderr);
       assert.match(replayed.stdout, /exit_code=0 rows=2 handed_off=2 rejected=0 failed=0 degraded=0; moved to .*\.replayed/);
       assert.match(withSignature(replayed.lines, 'Replaying a dead-lettered payload')[0]!.fields.message!, /session key was blanked.*SOAR_\* environment variables/);
@@ -393,7 +394,7 @@ describe('soar-edr drain, replay and unblock', function () {
       assert.equal(reportVerdict(report(dataDir, rows[0]!.incident_id!)), 'MALICIOUS');
 
       // Replaying the same payload again records nothing twice; --keep leaves the file.
-      const twice = await cli(['replay', '--keep', file + '.replayed'], vtKey());
+      const twice = await cli(['replay', '--keep', file + '.replayed'], { ...vtKey(), SPLUNK_HOME: app.splunkHome });
       assert.equal(twice.code, 0, twice.stderr);
       assert.match(twice.stdout, /dead letter left in place/);
       assert.equal(incidentRows(dataDir).length, 2);

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, IncidentRef, releaseBackoffMs, waitingProviders } from '../../src/intel/enrichment-queue';
+import { sealedText } from '../support/sealed-entries';
 import { dataLayout } from '../../src/store/data-dir';
 
 const QUEUE_JS = path.resolve(__dirname, '../../src/intel/enrichment-queue.js');
@@ -48,8 +49,9 @@ describe('intel/enrichment-queue', () => {
     it('an entry queued before reasons were recorded reads as waiting for nothing in particular; unknown reasons are dropped', () => {
       mkdirSync(dir, { recursive: true });
       const legacy = { v: 1, address: '198.51.100.3', firstQueuedAt: T0, lastQueuedAt: T0, attempts: 0, nextAttemptAt: T0, refs: [{ ...ref(1), queuedAt: T0 }] };
-      writeFileSync(path.join(dir, '198.51.100.3.json'), JSON.stringify(legacy));
-      writeFileSync(path.join(dir, '198.51.100.4.json'), JSON.stringify({ ...legacy, address: '198.51.100.4', waitingFor: { virustotal: 'someday', abuseipdb: 'retry', shodan: 'no-key' } }));
+      // Sealed as this install would have: an entry's seal is checked before its fields.
+      writeFileSync(path.join(dir, '198.51.100.3.json'), sealedText(root, 'queue', legacy));
+      writeFileSync(path.join(dir, '198.51.100.4.json'), sealedText(root, 'queue', { ...legacy, address: '198.51.100.4', waitingFor: { virustotal: 'someday', abuseipdb: 'retry', shodan: 'no-key' } }));
       assert.deepEqual(queue.list(T0).map((e) => [e.address, e.waitingFor]), [['198.51.100.3', {}], ['198.51.100.4', { abuseipdb: 'retry' }]]);
     });
 
@@ -279,5 +281,56 @@ describe('intel/enrichment-queue list(Infinity)', () => {
     assert.ok(claim);
     assert.deepEqual(q.list(Infinity).map((e) => e.address), ['198.51.100.1']);
     assert.ok(q.complete(claim!), 'the live claim is still ours');
+  });
+});
+
+describe('intel/enrichment-queue sealed entries', () => {
+  let root: string;
+  let queue: EnrichmentQueue;
+  const entry = (address: string) => ({ v: 1, address, firstQueuedAt: T0, lastQueuedAt: T0, attempts: 0, nextAttemptAt: T0, refs: [{ incidentId: 'INC-9', sid: 's', rid: '0', detection: 'd', queuedAt: T0 }], droppedRefs: 0, waitingFor: {} });
+  const letters = () => {
+    const dir = path.join(root, 'dead-letters');
+    return readdirSync(dir).map((n) => JSON.parse(readFileSync(path.join(dir, n), 'utf8')) as { kind: string; reason: string; forged: { source: string; problem: string; file: string } });
+  };
+  beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), 'soar-q-seal-'));
+    queue = new EnrichmentQueue(dataLayout(root).queue);
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('writes every entry and claim with a MAC', () => {
+    queue.enqueue('198.51.100.1', { incidentId: 'INC-1', sid: 's', rid: '0', detection: 'd' }, T0);
+    const pending = JSON.parse(readFileSync(path.join(root, 'queue', '198.51.100.1.json'), 'utf8')) as { mac?: string };
+    assert.match(pending.mac ?? '', /^[0-9a-f]{64}$/);
+    assert.ok(queue.claim('198.51.100.1', T0));
+    const claimed = JSON.parse(readFileSync(path.join(root, 'queue', '198.51.100.1.claimed'), 'utf8')) as { mac?: string };
+    assert.match(claimed.mac ?? '', /^[0-9a-f]{64}$/);
+  });
+
+  it('an entry without a MAC, or with a wrong one, is never listed or claimed: it becomes a forged dead letter with the reason', () => {
+    const dir = path.join(root, 'queue');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '198.51.100.2.json'), JSON.stringify(entry('198.51.100.2')));
+    const tampered = JSON.parse(sealedText(root, 'queue', entry('198.51.100.3'))) as Record<string, unknown>;
+    writeFileSync(path.join(dir, '198.51.100.3.json'), JSON.stringify({ ...tampered, address: '198.51.100.3', refs: [{ incidentId: 'INC-X', sid: 's', rid: '1', detection: 'd', queuedAt: T0 }] }));
+    assert.deepEqual(queue.list(T0), []);
+    assert.equal(queue.claim('198.51.100.2', T0), undefined);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.json')), []);
+    const kept = letters().sort((a, b) => a.forged.file.localeCompare(b.forged.file));
+    assert.deepEqual(kept.map((l) => [l.kind, l.forged.source, l.forged.problem, l.forged.file]), [
+      ['forged', 'queue', 'unsealed', '198.51.100.2.json'],
+      ['forged', 'queue', 'bad_mac', '198.51.100.3.json'],
+    ]);
+    assert.match(kept[0]!.reason, /carries no MAC.*before this version sealed the queue/);
+    assert.match(kept[1]!.reason, /MAC does not match/);
+  });
+
+  it('a forged file under an address being queued is dead-lettered, not merged into the real entry', () => {
+    const dir = path.join(root, 'queue');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '198.51.100.4.json'), JSON.stringify(entry('198.51.100.4')));
+    const q = queue.enqueue('198.51.100.4', { incidentId: 'INC-REAL', sid: 's', rid: '0', detection: 'd' }, T0);
+    assert.deepEqual(q?.refs.map((r) => r.incidentId), ['INC-REAL']);
+    assert.equal(letters().length, 1);
   });
 });

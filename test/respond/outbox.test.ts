@@ -9,6 +9,7 @@ import type { Incident } from '../../src/respond/incident';
 import {
   drainOutbox,
   enqueueNotification,
+  inspectDeadLetter,
   listDeadLetters,
   markDelivered,
   outboxSize,
@@ -22,6 +23,7 @@ import { parseAllowedHosts, parseWebhookTarget } from '../../src/respond/webhook
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { requireCompiled, runNode, startNode } from './child-process';
 import { hostileUsers, realisticIncident } from './corpus';
+import { sealKey } from '../support/sealed-entries';
 
 const nodeFetch: FetchFunction = (url, init) => fetch(url, init);
 
@@ -113,7 +115,7 @@ describe('respond/outbox', () => {
     assert.equal(outboxSize(layout), 2);
     const letters = listDeadLetters(layout);
     assert.equal(letters.length, 1);
-    const letter = readDeadLetter(letters[0]);
+    const letter = readDeadLetter(letters[0], sealKey(root));
     assert.ok(letter.ok);
     assert.equal(letter.value.kind, 'notification');
     assert.deepEqual(letter.value.notification, { incidentId: incidentNumbered(3).incidentId, kind: 'incident', attempts: 1 });
@@ -233,7 +235,7 @@ describe('respond/outbox', () => {
   it('dead letters: written with the reason, read back, refused when corrupt or foreign', () => {
     const written = writeDeadLetter(layout, 'alert_payload', { sid: 'x', result: { src: '1.2.3.4' } }, 'results_file missing\nforged', 1_700_000_000_000);
     assert.ok(written.ok);
-    const read = readDeadLetter(written.value);
+    const read = readDeadLetter(written.value, sealKey(root));
     assert.ok(read.ok);
     assert.equal(read.value.reason, 'results_file missing<U+000A>forged');
     assert.equal(read.value.createdAt, '2023-11-14T22:13:20.000Z');
@@ -243,13 +245,13 @@ describe('respond/outbox', () => {
     assert.ok(existsSync(written.value), 'a refused replay keeps the dead letter');
     const bad = writeDeadLetter(layout, '../x', {}, 'r', 1);
     assert.ok(!bad.ok && bad.error.kind === 'invalid_dead_letter');
-    const missing = readDeadLetter(path.join(root, 'nope.json'));
+    const missing = readDeadLetter(path.join(root, 'nope.json'), sealKey(root));
     assert.ok(!missing.ok && missing.error.kind === 'not_found');
     writeFileSync(path.join(root, 'half.json'), '{"version":1,');
-    const half = readDeadLetter(path.join(root, 'half.json'));
+    const half = readDeadLetter(path.join(root, 'half.json'), sealKey(root));
     assert.ok(!half.ok && half.error.kind === 'corrupt_dead_letter');
     writeFileSync(path.join(root, 'other.json'), '{"hello":"world"}');
-    const other = readDeadLetter(path.join(root, 'other.json'));
+    const other = readDeadLetter(path.join(root, 'other.json'), sealKey(root));
     assert.ok(!other.ok && other.error.kind === 'corrupt_dead_letter' && /not a SOAR-EDR dead letter/.test(other.error.message));
   });
 
@@ -260,7 +262,78 @@ describe('respond/outbox', () => {
     assert.ok(r.ok);
     assert.equal(r.value.deadLettered, 1);
     assert.equal(stub.requests.length, 0);
-    const letter = readDeadLetter(listDeadLetters(layout)[0]);
+    const letter = readDeadLetter(listDeadLetters(layout)[0], sealKey(root));
     assert.ok(letter.ok && letter.value.kind === 'outbox_file' && /not JSON/.test(letter.value.reason));
+  });
+});
+
+describe('respond/outbox sealed entries', () => {
+  let root: string;
+  let layout: DataLayout;
+  let stub: DiscordStub;
+  let deliver: DeliverFunction;
+  beforeEach(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'soar-outbox-seal-'));
+    layout = dataLayout(root);
+    stub = await startDiscordStub();
+    const target = parseWebhookTarget(stub.webhookUrl, parseAllowedHosts(stub.hostPort));
+    if (!target.ok) throw new Error(target.error.message);
+    deliver = webhookDeliverer(target.value, nodeFetch, { backoffBaseMs: 10, backoffMaxMs: 40, minRequestMs: 50, maxAttempts: 1 });
+  });
+  afterEach(async () => {
+    await stub.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const item = (id: string) => ({ version: 1, key: `${id}:incident`, incidentId: id, kind: 'incident', payload: buildDiscordMessage({ ...incidentNumbered(1), incidentId: id }), createdAtMs: 1, attempts: 0, nextAttemptAtMs: 1, lastError: null });
+
+  it('a planted outbox file (no MAC, or a wrong MAC) is never delivered: a forged dead letter that replay refuses', async () => {
+    mkdirSync(layout.outbox, { recursive: true });
+    writeFileSync(path.join(layout.outbox, 'INC-20241210-110445-0000a1__incident.json'), JSON.stringify(item('INC-20241210-110445-0000a1')));
+    const wrong = { ...item('INC-20241210-110445-0000a2'), mac: 'ab'.repeat(32) };
+    writeFileSync(path.join(layout.outbox, 'INC-20241210-110445-0000a2__incident.json'), JSON.stringify(wrong));
+    const r = await drainOutbox(layout, deliver, { now: Date.now, deadlineMs: Date.now() + 5000 });
+    assert.ok(r.ok);
+    assert.equal(r.value.deadLettered, 2);
+    assert.equal(stub.requests.length, 0, 'nothing reached Discord');
+    const letters = listDeadLetters(layout).map((f) => ({ f, l: readDeadLetter(f, sealKey(root)) }));
+    const problems = letters.map(({ l }) => (l.ok ? [l.value.kind, l.value.forged?.problem] : ['unreadable'])).sort();
+    assert.deepEqual(problems, [['forged', 'bad_mac'], ['forged', 'unsealed']]);
+    for (const { f, l } of letters) {
+      const refused = requeueDeadLetter(layout, f, Date.now());
+      assert.ok(!refused.ok && refused.error.kind === 'invalid_dead_letter', 'replay refuses a forged entry');
+      if (l.ok && l.value.forged?.problem === 'bad_mac') {
+        const trusted = requeueDeadLetter(layout, f, Date.now(), { trustUnsealed: true });
+        assert.ok(!trusted.ok, 'a wrong MAC is never trusted');
+      } else {
+        const trusted = requeueDeadLetter(layout, f, Date.now(), { trustUnsealed: true });
+        assert.deepEqual(trusted, { ok: true, value: 'queued' }, 'an unsealed one from before sealing, vouched for by the admin');
+      }
+    }
+    const again = await drainOutbox(layout, deliver, { now: Date.now, deadlineMs: Date.now() + 5000 });
+    assert.ok(again.ok && again.value.delivered === 1, JSON.stringify(again));
+  });
+
+  it('a planted file under a notification\'s name does not stand in for it: the real one is queued', () => {
+    mkdirSync(layout.outbox, { recursive: true });
+    const id = 'INC-20241210-110445-0000b1';
+    writeFileSync(path.join(layout.outbox, `${id}__incident.json`), JSON.stringify(item(id)));
+    const r = enqueueNotification(layout, { incidentId: id, kind: 'incident', payload: { content: 'real' } }, 5);
+    assert.deepEqual(r, { ok: true, value: 'queued' });
+    const text = readFileSync(path.join(layout.outbox, `${id}__incident.json`), 'utf8');
+    assert.match(text, /"content":"real"/);
+    assert.equal(listDeadLetters(layout).length, 1);
+  });
+
+  it('an unsealed or changed dead letter is not read as one this install wrote', () => {
+    const written = writeDeadLetter(layout, 'payload', '{"sid":"x"}', 'r', 1);
+    assert.ok(written.ok);
+    const text = JSON.parse(readFileSync(written.value, 'utf8')) as Record<string, unknown>;
+    writeFileSync(written.value, JSON.stringify({ ...text, payload: '{"sid":"y"}' }));
+    const changed = readDeadLetter(written.value, sealKey(root));
+    assert.ok(!changed.ok && changed.error.kind === 'untrusted_dead_letter');
+    const { mac: _m, ...bare } = text;
+    writeFileSync(written.value, JSON.stringify(bare));
+    const inspected = inspectDeadLetter(written.value, sealKey(root));
+    assert.ok(inspected.ok && inspected.value.seal === 'unsealed');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseStringPromise } from 'xml2js';
-import { parsePayload } from '../../src/splunk/payload';
+import { parsePayload, redactPayloadSecrets } from '../../src/splunk/payload';
 import { checkInvocation } from '../../src/splunk/invocation';
 import { corpusPath } from '../support/paths';
 
@@ -79,5 +79,56 @@ describe('splunk/payload', () => {
     if (!r.ok) return;
     assert.deepEqual(r.value.configuration, { address_fields: 'ip', empty: '' });
     assert.deepEqual(r.value.result, { src_ip: '203.0.113.9', users: ['a', 'b'] });
+  });
+});
+
+describe('splunk/payload: session key blanking for a kept payload', () => {
+  const KEY = 'aYAUg6hQDWJyV_UuSlXWEsgwUhFE5Ua';
+  const base = { sid: 's1', results_file: '/d/r.csv.gz', server_uri: 'https://127.0.0.1:8089' };
+
+  it('blanks the key on the parsed JSON, whatever the spelling, and wherever its value is echoed', () => {
+    const spellings = [
+      `{"session_key":"${KEY}","sid":"s1"}`,
+      `{"session\\u005fkey":"${KEY}","sid":"s1"}`,
+      `{"\\u0073\\u0065ssion_key":"${KEY}","sid":"s1"}`,
+      `{"session_key":"x","session\\u005Fkey":"${KEY}"}`,
+      `{"sid":"s1","configuration":{"sessionKey":"${KEY}"},"search_uri":"/x?k=${KEY}"}`,
+      `\uFEFF  {"SESSION-KEY":"${KEY}"}`,
+    ];
+    for (const text of spellings) {
+      const out = redactPayloadSecrets(text);
+      assert.ok(!out.includes(KEY), `${text} => ${out}`);
+      assert.doesNotThrow(() => JSON.parse(out), 'still JSON');
+    }
+    const kept = JSON.parse(redactPayloadSecrets(JSON.stringify({ ...base, session_key: KEY }))) as Record<string, string>;
+    assert.deepEqual(kept, { ...base, session_key: '' }, 'everything else kept as it was');
+  });
+
+  it('falls back to text rules only for text that does not parse, unicode-escaped keys included', () => {
+    const broken = [
+      `{"session_key":"${KEY}","sid":`,
+      `{"session\\u005fkey" : "${KEY}", "sid":`,
+      `{"sid":"s1","session_key":"${KEY}`,
+      `{"Session_Key": 123456789012345, "sid":`,
+      `<alert><session_key>${KEY}</session_key><sid>`,
+      `<alert><x:session_key a="1">${KEY}</x:session_key><sid>`,
+      `<alert><param name="session_key">${KEY}</param><sid>`,
+      `<alert><session_key>${KEY}`,
+    ];
+    for (const text of broken) {
+      const out = redactPayloadSecrets(text);
+      assert.ok(!out.includes(KEY) && !out.includes('123456789012345'), `${text} => ${out}`);
+    }
+  });
+
+  it('keeps an XML payload that parsed as the JSON form of what was read, key blanked', async () => {
+    const xml = `<alert><sid>s1</sid><results_file>/d/r.csv.gz</results_file><session_key>${KEY}</session_key><server_uri>https://127.0.0.1:8089</server_uri></alert>`;
+    const parsed = await parsePayload(xml, parseXml);
+    assert.ok(parsed.ok);
+    if (!parsed.ok) return;
+    const out = redactPayloadSecrets(xml, parsed.value);
+    assert.ok(!out.includes(KEY));
+    const doc = JSON.parse(out) as Record<string, unknown>;
+    assert.deepEqual([doc.sid, doc.results_file, doc.session_key], ['s1', '/d/r.csv.gz', '']);
   });
 });
