@@ -13,6 +13,7 @@ import { formatLogLine } from '../splunk/log';
 import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
 import { fetchStoredSecrets } from '../splunk/secrets';
 import { dataLayout, resolveDataDir } from '../store/data-dir';
+import { spoolStore } from '../store/spool';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -93,6 +94,7 @@ runAlertAction(
       const r = writeDeadLetter(layout, 'payload', text, reason, Date.now());
       return r.ok ? r.value : undefined;
     },
+    spool: spoolStore(layout),
   },
   (context) =>
     createIncidentPipeline(context, { ...systemPipelineDeps(layout, process.env), fetch: providerFetch }),
