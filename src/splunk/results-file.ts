@@ -474,7 +474,7 @@ export async function readResults(
 
   // A per-result file: read in one go, no stream machinery.
   if (source.size <= SMALL_FILE_BYTES) {
-    const small = readSmall(source);
+    const small = readSmall(source, Math.min(SMALL_FILE_EXPANDED_BYTES, limits.maxUncompressedBytes));
     if (small !== undefined) {
       const out: SplitRecord[] = [];
       splitter.push(small, out);
@@ -516,15 +516,19 @@ export async function readResults(
   const out: SplitRecord[] = [];
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      uncompressed += chunk.length;
-      if (!gunzip && uncompressed > limits.maxCompressedBytes) {
+      if (!gunzip && uncompressed + chunk.length > limits.maxCompressedBytes) {
         fault = grewTooLarge();
         break;
       }
-      if (uncompressed > limits.maxUncompressedBytes) {
+      if (uncompressed + chunk.length > limits.maxUncompressedBytes) {
+        // The records that end within the cap are still handled.
+        splitter.push(chunk.subarray(0, limits.maxUncompressedBytes - uncompressed), out);
+        await take(out);
+        await deliver();
         fault = fail('too_large_uncompressed', `results_file ${path} expands to more than ${mib(limits.maxUncompressedBytes)}, the limit for one results file (a gzip bomb?): refused after ${rows} row(s); those rows were handled`);
         break;
       }
+      uncompressed += chunk.length;
       splitter.push(chunk, out);
       if (out.length > 0) {
         await take(out);
@@ -561,7 +565,7 @@ export async function readResults(
 }
 
 /** The whole small file, expanded; undefined to take the streaming path (which applies the caps and reports faults precisely). */
-function readSmall(source: ResultsSource): Buffer | undefined {
+function readSmall(source: ResultsSource, maxExpanded: number): Buffer | undefined {
   try {
     const raw = Buffer.alloc(source.size);
     let off = 0;
@@ -572,7 +576,8 @@ function readSmall(source: ResultsSource): Buffer | undefined {
     }
     // Grew since fstat: the stream counts it against the cap.
     if (off !== raw.length || readSync(source.fd, Buffer.alloc(1), 0, 1, off) !== 0) return undefined;
-    return source.gzipped ? gunzipSync(raw, { maxOutputLength: SMALL_FILE_EXPANDED_BYTES }) : raw;
+    if (!source.gzipped) return raw.length <= maxExpanded ? raw : undefined;
+    return gunzipSync(raw, { maxOutputLength: maxExpanded });
   } catch {
     return undefined;
   }
