@@ -162,7 +162,8 @@ Exit codes:
   4  splunkd unreachable
   5  other splunkd REST failure
   6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
-     address not enriched, address waiting for a key): the same meaning as the alert
+     address not enriched, address waiting for a key, spooled rows left, a spool entry
+     refused): the same meaning as the alert
      action's exit code 6`,
   );
   cmd.action(async (opts: DrainOptions) => {
