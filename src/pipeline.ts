@@ -477,7 +477,8 @@ class IncidentPipeline implements RowPipeline {
       }
     }
     const notes = [...item.degraded];
-    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
+    // Built only when it is sent: a digest skips most rows' cards (same address, verdict no worse).
+    const notified = await this.notify(incident, 'incident', () => buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
   }
@@ -529,7 +530,7 @@ class IncidentPipeline implements RowPipeline {
   }
 
   /** Send one notification; returns a degradation note when it could not be delivered now. */
-  private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage, secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
+  private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage | (() => DiscordMessage), secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
     const d = this.deps;
     if (kind === 'incident') {
       const earlier = this.claimedThisRun.get(incident.srcIp);
@@ -546,7 +547,7 @@ class IncidentPipeline implements RowPipeline {
         return undefined;
       }
     }
-    const notification = { incidentId: incident.incidentId, kind, payload: message };
+    const notification = { incidentId: incident.incidentId, kind, payload: typeof message === 'function' ? message() : message };
     const started = d.now();
     const webhook = this.webhookTarget(secrets);
     if (!webhook.target) {
