@@ -194,7 +194,11 @@ export function spoolStore(layout: DataLayout, now: () => number = Date.now, sta
         writeFileAtomic(file, JSON.stringify(seal(k.value, 'spool', entry)));
         return ok(file);
       } catch (e) {
-        rmSync(copyFile, { force: true });
+        try {
+          rmSync(copyFile, { force: true });
+        } catch {
+          // Nothing was created there (the folder itself is unusable).
+        }
         return fail('io_error', `cannot write the spool entry in ${layout.spool} (${errorText(e)})`);
       }
     },
