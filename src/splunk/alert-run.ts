@@ -11,7 +11,7 @@ import { EXIT, ExitCode, worseExit } from './exit-codes';
 import { checkInvocation } from './invocation';
 import { createLogger, Logger } from './log';
 import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
-import { closeResultsFile, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
+import { closeResultsFile, MalformedRecord, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
 import type { SpoolStore } from '../store/spool';
 import { handleOneRow, logMalformed, RowTally, stopMarginMs } from './row-loop';
 import { processSpool } from './spool-run';
@@ -178,11 +178,12 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     if (spool !== undefined && deadlineMs !== undefined && io.now().getTime() >= deadlineMs - marginMs) return 'stop';
     tally.add(await handleOneRow(row, config, pipeline, log.child({ rid: row.rid })));
   };
-  const onMalformed = { onMalformed: (m: Parameters<typeof logMalformed>[1]) => {
+  // A skipped record is a rejected row: it took its row number.
+  const onMalformed = (m: MalformedRecord): void => {
     tally.rows += 1;
     tally.rejected += 1;
     logMalformed(log, m);
-  } };
+  };
 
   let spooled = 0;
   const opened = openResultsFile(payload.resultsFile);
@@ -190,7 +191,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   if (opened.ok) {
     try {
       if (deadlineMs !== undefined) marginMs = stopMarginMs(deadlineMs - started, opened.value.size);
-      read = await readResults(opened.value, layout, handleRow, onMalformed);
+      read = await readResults(opened.value, layout, handleRow, { onMalformed });
       const stoppedAt = read.ok ? read.value.stoppedAt : undefined;
       if (read.ok && stoppedAt !== undefined && spool !== undefined) {
         const left = read.value.indexes - stoppedAt;

@@ -290,20 +290,24 @@ class RecordSplitter {
     let nextNl = -2;
     while (i < len) {
       if (nextQuote !== -1 && nextQuote < i) nextQuote = chunk.indexOf(0x22, i);
+      // Both positions only move forward (each search starts past the last), so a chunk is
+      // scanned in linear time whatever it holds (a run of quotes, a line without an end).
+      if (nextNl !== -1 && nextNl < i) nextNl = chunk.indexOf(0x0a, i);
       if (this.inQuotes) {
         const end = nextQuote === -1 ? len : nextQuote;
         // Newlines inside a quoted field: not record ends, but lines all the same.
-        for (let n = chunk.indexOf(0x0a, i); n !== -1 && n < end; n = chunk.indexOf(0x0a, n + 1)) this.line += 1;
+        while (nextNl !== -1 && nextNl < end) {
+          this.line += 1;
+          nextNl = chunk.indexOf(0x0a, nextNl + 1);
+        }
         if (nextQuote === -1) {
           i = len;
         } else {
           this.inQuotes = false;
           i = nextQuote + 1;
         }
-        nextNl = -2;
         continue;
       }
-      if (nextNl !== -1 && nextNl < i) nextNl = chunk.indexOf(0x0a, i);
       if (nextNl !== -1 && (nextQuote === -1 || nextNl < nextQuote)) {
         this.finish(chunk, start, nextNl, out);
         this.line += 1;

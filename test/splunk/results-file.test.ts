@@ -209,6 +209,15 @@ describe('splunk/results-file', () => {
     });
   });
 
+  it('a run of 20,000,000 quote characters is one record; the row after it is read too, within seconds', async function () {
+    this.timeout(30_000);
+    const t0 = Date.now();
+    const { r, rows } = await readAll(file('quotes.csv.gz', gzipSync(`src_ip,user\n192.0.2.1,a\n${'"'.repeat(20_000_000)}\n192.0.2.2,b\n`)));
+    assert.ok(r.ok);
+    assert.equal(rows[rows.length - 1]!.fields.src_ip, '192.0.2.2');
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
+  });
+
   describe('resume and stop', () => {
     const p = () => file('resume.csv.gz', gzipSync(resultsCsv(Array.from({ length: 1000 }, (_, i) => ({ src_ip: `192.0.2.${i % 250}`, n: String(i) })))));
     it('fromIndex: rows before it are not delivered, rids stay those of the file', async () => {
