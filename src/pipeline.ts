@@ -214,7 +214,7 @@ function describeWaiting(w: WaitingFor): string {
 class IncidentPipeline implements RowPipeline {
   readonly settings: PipelineSettings;
   readonly configProblems: Failure[];
-  private readonly deadlineMs: number;
+  readonly deadlineMs: number;
   private readonly cache: LookupCache;
   private readonly quota: QuotaLimiter;
   private readonly queue: EnrichmentQueue;
@@ -247,7 +247,7 @@ class IncidentPipeline implements RowPipeline {
     const parsed = parsePipelineSettings(context.config.params);
     this.settings = parsed.settings;
     this.configProblems = parsed.problems;
-    this.deadlineMs = context.startedMs + this.settings.timeBudgetSeconds * 1000;
+    this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     this.cache = new LookupCache(deps.layout.cache, { ttlMs: this.settings.cacheTtlSeconds * 1000 });
     this.quota = new QuotaLimiter(deps.layout.quota, {
       virustotal: { perMinute: this.settings.vtPerMinute, perDay: this.settings.vtPerDay },
@@ -478,7 +478,8 @@ class IncidentPipeline implements RowPipeline {
       }
     }
     const notes = [...item.degraded];
-    const notified = await this.notify(incident, 'incident', buildDiscordMessage(incident), secrets, ilog);
+    // Built only when it is sent: a digest skips most rows' cards (same address, verdict no worse).
+    const notified = await this.notify(incident, 'incident', () => buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
   }
@@ -530,7 +531,7 @@ class IncidentPipeline implements RowPipeline {
   }
 
   /** Send one notification; returns a degradation note when it could not be delivered now. */
-  private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage, secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
+  private async notify(incident: Incident, kind: 'incident' | 'update', message: DiscordMessage | (() => DiscordMessage), secrets: ResolvedSecrets, log: Logger): Promise<string | undefined> {
     const d = this.deps;
     if (kind === 'incident') {
       const earlier = this.claimedThisRun.get(incident.srcIp);
@@ -547,7 +548,7 @@ class IncidentPipeline implements RowPipeline {
         return undefined;
       }
     }
-    const notification = { incidentId: incident.incidentId, kind, payload: message };
+    const notification = { incidentId: incident.incidentId, kind, payload: typeof message === 'function' ? message() : message };
     const started = d.now();
     const webhook = this.webhookTarget(secrets);
     if (!webhook.target) {
@@ -587,10 +588,20 @@ class IncidentPipeline implements RowPipeline {
     }
   }
 
+  /** Record what a digest has batched, durably: a spool entry or checkpoint written after this names only recorded rows. */
+  async flush(): Promise<{ failed: number; degraded: number }> {
+    await this.flushBatch();
+    if (this.unsyncedRows) syncFile(this.deps.layout.incidents);
+    this.unsyncedRows = false;
+    const late = { ...this.late };
+    this.late.failed = 0;
+    this.late.degraded = 0;
+    return late;
+  }
+
   async finish(log: Logger): Promise<{ failed: number; degraded: number }> {
     const d = this.deps;
-    await this.flushBatch();
-    if (this.unsyncedRows) syncFile(d.layout.incidents);
+    const late = await this.flush();
     if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
       const purged = purgeExpired(d.layout, d.now());
       if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
@@ -598,7 +609,7 @@ class IncidentPipeline implements RowPipeline {
       await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS });
     }
     this.reportQueueProblems(log);
-    return this.late;
+    return { failed: late.failed + this.late.failed, degraded: late.degraded + this.late.degraded };
   }
 
   /**

@@ -12,7 +12,11 @@ import { outboxSize } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
 import { fail, ok, Result } from '../result';
 import { parseActionConfig } from '../splunk/action-config';
+import { alertLogBase } from '../splunk/alert-run';
 import type { AlertPayload } from '../splunk/payload';
+import { processSpool, SpoolRunReport } from '../splunk/spool-run';
+import { spoolStore } from '../store/spool';
+import type { DataLayout } from '../store/data-dir';
 import type { SplunkConnection } from '../splunk/secrets';
 import {
   addConnectionOptions,
@@ -41,6 +45,7 @@ interface DrainOptions extends ConnectionOptions {
   timeBudget?: string;
   param?: string[];
   retryWaiting?: boolean;
+  maxSpoolRows?: string;
 }
 
 /** `--param key=value`, repeated, as the alert's params (later ones win). */
@@ -136,7 +141,8 @@ export function drainCommand(io: CliIO): Command {
     .option('--max-items <n>', 'deliver at most N notifications and enrich at most N addresses (default: no limit)')
     .option('--time-budget <duration>', `stop starting new work after this long, e.g. 90s, 4m (default ${DEFAULT_TIME_BUDGET}; param time_budget)`)
     .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=4", (v: string, all: string[] | undefined) => [...(all ?? []), v])
-    .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota param or fixing a key); the request quota still applies');
+    .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota param or fixing a key); the request quota still applies')
+    .option('--max-spool-rows <n>', 'record at most N spooled rows (rows an alert run had no time left for); default: all that fit in the time budget');
   addConnectionOptions(cmd, io.env);
   cmd.addHelpText(
     'after',
@@ -146,6 +152,9 @@ when a connection option (--host, --port, --user, --password) or SPLUNK_HOST / S
 is given; storage/passwords wins where both have a value. Progress goes to stderr in the
 alert action's log format; one summary line goes to stdout:
   delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME] [waiting_for_key=N]
+    [spool_recorded=N spool_left=N spool_entries=N spool_refused=N]
+Spooled rows (a digest an alert run had no time left for) are recorded first, with the
+alert's own sid and rids, so a row recorded before is not recorded again.
 Addresses recorded without a VirusTotal key wait in the queue (waiting_for_key) and cost
 nothing until the key is configured; then drain enriches them and updates their incidents.
 
@@ -157,8 +166,8 @@ Exit codes:
   4  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
   5  other splunkd REST failure
   6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
-     address not enriched, address waiting for a key): the same meaning as the alert
-     action's exit code 6
+     address not enriched, address waiting for a key, spooled rows left, a spool entry
+     refused): the same meaning as the alert action's exit code 6
   7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
   );
   cmd.action(async (opts: DrainOptions) => {
@@ -170,6 +179,8 @@ Exit codes:
     if (!params.ok) return usage(params.error.message);
     const maxItems = parseMaxItems(opts.maxItems);
     if (!maxItems.ok) return usage(maxItems.error.message);
+    const maxSpoolRows = parseMaxItems(opts.maxSpoolRows);
+    if (!maxSpoolRows.ok) return usage(maxSpoolRows.error.message.replace('--max-items', '--max-spool-rows'));
     const budget = parseDuration(opts.timeBudget ?? params.value.time_budget ?? DEFAULT_TIME_BUDGET);
     if (!budget.ok) return usage(`--time-budget: ${budget.error.message}`);
     const { config, problems } = parseActionConfig({ ...params.value, time_budget: `${budget.value}s` });
@@ -221,6 +232,23 @@ Exit codes:
       secrets: Object.entries(secrets.value.origin).map(([name, origin]) => `${name}:${origin}`).join(',') || 'none',
     });
 
+    // Spooled rows first: the incidents they record join the outbox and queue drained below.
+    const spooled = await processSpool({
+      store: spoolStore(layout),
+      createPipeline: (context) => createIncidentPipeline(context, systemPipelineDeps(layout, io.env)),
+      secrets: () => Promise.resolve(secrets.value),
+      log,
+      logFor: (c) => {
+        const l = stderrLogger(io, { ...alertLogBase(c, c.mode), spool: 1 }, parseActionConfig(c.configuration).config.logLevel);
+        for (const value of Object.values(secrets.value.values)) l.redact(value);
+        return l;
+      },
+      now: Date.now,
+      startedMs,
+      deadlineMs: startedMs + budget.value * 1000,
+      maxRows: maxSpoolRows.value,
+    });
+
     // Addresses waiting for a key that is still missing are left as they are (nothing spent);
     // reportQueueProblems says so once, with what to configure.
     const report = await drainAll(pipeline, log, { maxItems: maxItems.value });
@@ -245,6 +273,8 @@ Exit codes:
       if (r.retryLater + r.deadLettered + r.leftForLater > 0 || r.stoppedBecause !== null) left = true;
     }
     if (report.enriched < dueBefore) left = true;
+    const spoolLeft = spoolRowsLeft(spooled, layout);
+    if (spoolLeft.rows > 0 || spoolLeft.entries > 0 || spooled.refused > 0 || spooled.tally.failed + spooled.tally.rejected > 0) left = true;
 
     const nowMs = Date.now();
     const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);
@@ -258,11 +288,21 @@ Exit codes:
       outbox_left: summary.outboxLeft,
       queue_left: summary.queueLeft,
       queue_waiting: summary.queueWaiting,
+      spool_recorded: spooled.tally.rows,
+      spool_left: spoolLeft.rows,
       exit_code: exitCode,
     });
     log.flush();
-    io.stdout.write(formatDrainSummary(summary) + '\n');
+    const spoolPart = spooled.entries + spooled.refused + spoolLeft.entries > 0
+      ? ` spool_recorded=${spooled.tally.rows} spool_left=${spoolLeft.rows} spool_entries=${spoolLeft.entries} spool_refused=${spooled.refused}`
+      : '';
+    io.stdout.write(formatDrainSummary(summary) + spoolPart + '\n');
     io.setExitCode(exitCode);
   });
   return cmd;
+}
+
+/** Rows left in the entries this drain put back, and the entries waiting in the spool (put back or not reached). */
+function spoolRowsLeft(report: SpoolRunReport, layout: DataLayout): { rows: number; entries: number } {
+  return { rows: report.rowsLeft, entries: spoolStore(layout).waiting() };
 }

@@ -14,6 +14,7 @@ import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
 import { fetchStoredSecrets } from '../splunk/secrets';
 import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
 import { prepareDataDir } from '../store/data-dir-safety';
+import { spoolStore } from '../store/spool';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -100,6 +101,10 @@ runAlertAction(
     keepDeadLetter: (text, reason) => {
       const r = writeDeadLetter(layout, 'payload', text, reason, Date.now());
       return r.ok ? r.value : undefined;
+    },
+    // A getter: the spool lives in the directory the start-up check resolved.
+    get spool() {
+      return spoolStore(layout);
     },
   },
   (context) =>

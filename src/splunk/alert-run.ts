@@ -4,14 +4,17 @@
  * stderr, environment, clock, XML parser, splunkd REST) comes in through AlertRunIO so
  * the whole contract runs in tests exactly as it runs under splunkd.
  */
-import type { Failure, Result } from '../result';
+import { Failure, ok, Result } from '../result';
 import { ActionConfig, parseActionConfig } from './action-config';
-import { AlertAddress, alertAddress } from './alert-address';
+import type { AlertAddress } from './alert-address';
 import { EXIT, ExitCode, worseExit } from './exit-codes';
 import { checkInvocation } from './invocation';
 import { createLogger, Logger } from './log';
 import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
-import { readResultsFile, ResultFields, ResultRow, resultsLayout, ResultsLayout, ridFor } from './results-file';
+import { closeResultsFile, MalformedRecord, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
+import type { SpoolStore } from '../store/spool';
+import { handleOneRow, logMalformed, RowTally, stopMarginMs } from './row-loop';
+import { processSpool } from './spool-run';
 import {
   alertActionTrust,
   connectionFromServerUri,
@@ -47,6 +50,8 @@ export interface RunContext {
   /** Resolved at most once per run, on first use. */
   readonly secrets: () => Promise<ResolvedSecrets>;
   readonly startedMs: number;
+  /** When the run's time budget ends, if not startedMs + the time_budget param (the spool processor's). */
+  readonly deadlineMs?: number;
 }
 
 /** The incident pipeline, created once per run. */
@@ -59,6 +64,10 @@ export interface RowPipeline {
    * left (outbox, queue). Returns rows that failed or degraded after handleRow had returned.
    */
   finish(log: Logger): Promise<{ failed: number; degraded: number } | void>;
+  /** When the run's time budget ends (epoch ms): rows stop being handled, and are spooled, a margin before it. */
+  readonly deadlineMs?: number;
+  /** Record what is batched now (before a spool entry or checkpoint names the index reached); late failures so far. */
+  flush?(log: Logger): Promise<{ failed: number; degraded: number } | void>;
 }
 
 export type PipelineFactory = (context: RunContext) => RowPipeline;
@@ -83,7 +92,14 @@ export interface AlertRunIO {
    * anything written: a failure refuses the run with EXIT.UNSAFE_DATA_DIR.
    */
   readonly checkDataDir?: () => Failure | undefined;
+  /** Where rows go that the time budget leaves no time for (and where earlier runs' wait). Without it rows run past the budget. */
+  readonly spool?: SpoolStore;
 }
+
+/** Spooled rows an alert run records at its end, at most (the rest is for later runs and soar-edr drain). */
+const SPOOL_ROWS_PER_RUN = 20_000;
+/** Only with at least this much of the budget left. */
+const SPOOL_FOLLOW_UP_MIN_MS = 10_000;
 
 /** How long the storage/passwords request may take; the whole run has maxtime (5m). */
 const SECRETS_TIMEOUT_MS = 10_000;
@@ -95,14 +111,16 @@ export interface RunSummary {
   readonly rejected: number;
   readonly failed: number;
   readonly degraded: number;
+  /** Rows kept in the spool for a later run (time budget ran short). */
+  readonly spooled: number;
 }
 
 export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFactory): Promise<RunSummary> {
   const started = io.now().getTime();
   const bootLog = createLogger(io.writeStderr, { base: { action_name: ACTION_NAME } });
-  const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0, degraded: 0 });
   /** The payload once parsed: its session key is blanked on the parsed form, not on the text. */
   let parsedPayload: AlertPayload | undefined;
+  const empty = (exitCode: ExitCode): RunSummary => ({ exitCode, rows: 0, handedOff: 0, rejected: 0, failed: 0, degraded: 0, spooled: 0 });
   const deadLetter = (text: string, reason: string): void => {
     try {
       // The session key is a live credential until the session expires: never on disk.
@@ -144,18 +162,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   const layout = resultsLayout(payload.resultsFile, payload.resultId);
   const { config, problems } = parseActionConfig(payload.configuration);
 
-  const log = createLogger(io.writeStderr, {
-    level: config.logLevel,
-    base: {
-      action_name: ACTION_NAME,
-      search_name: payload.searchName || 'adhoc',
-      sid: payload.sid,
-      app: payload.app,
-      user: payload.owner,
-      action_mode: payload.sid.includes('scheduler') ? 'saved' : 'adhoc',
-      digest_mode: layout.mode === 'digest' ? 1 : 0,
-    },
-  });
+  const log = createLogger(io.writeStderr, { level: config.logLevel, base: alertLogBase(payload, layout.mode) });
   log.redact(payload.sessionKey);
   let exitCode: ExitCode = EXIT.OK;
   for (const p of problems) {
@@ -164,55 +171,80 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   }
   log.info('Invoking modular action', { results_file: payload.resultsFile, rid: layout.baseRid });
 
+  const memoSecrets = memoize(() => resolveSecrets(payload, io, log));
   const pipeline = createPipeline({
     payload,
     config,
     mode: layout.mode,
     log,
-    secrets: memoize(() => resolveSecrets(payload, io, log)),
+    secrets: memoSecrets,
     startedMs: started,
   });
   for (const p of pipeline.configProblems) {
     log.error('Invalid action configuration', { reason: p.kind, message: p.message });
     exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
   }
-  let rows = 0;
-  let handedOff = 0;
-  let rejected = 0;
-  let failed = 0;
-  let degraded = 0;
-  const handleRow = async (row: ResultRow): Promise<void> => {
-    rows += 1;
-    const outcome = await handleOneRow(row, config, pipeline, log.child({ rid: row.rid }));
-    if (outcome === 'rejected') rejected += 1;
-    else if (outcome === 'failed') failed += 1;
-    else {
-      handedOff += 1;
-      if (outcome === 'degraded') degraded += 1;
-    }
+  const tally = new RowTally();
+  const spool = io.spool;
+  const deadlineMs = pipeline.deadlineMs;
+  let marginMs = 0;
+  const handleRow = async (row: ResultRow): Promise<RowAnswer> => {
+    // Out of time: the rest is spooled rather than cut off by splunkd's maxtime.
+    if (spool !== undefined && deadlineMs !== undefined && io.now().getTime() >= deadlineMs - marginMs) return 'stop';
+    tally.add(await handleOneRow(row, config, pipeline, log.child({ rid: row.rid })));
+  };
+  // A skipped record is a rejected row: it took its row number.
+  const onMalformed = (m: MalformedRecord): void => {
+    tally.rows += 1;
+    tally.rejected += 1;
+    logMalformed(log, m);
   };
 
-  const read = await readResultsFile(payload.resultsFile, layout, handleRow);
+  let spooled = 0;
+  const opened = openResultsFile(payload.resultsFile);
+  let read: Result<ReadSummary, ResultsErrorKind> = opened.ok ? ok(EMPTY_READ) : opened;
+  if (opened.ok) {
+    try {
+      if (deadlineMs !== undefined) marginMs = stopMarginMs(deadlineMs - started, opened.value.size);
+      read = await readResults(opened.value, layout, handleRow, { onMalformed });
+      const stoppedAt = read.ok ? read.value.stoppedAt : undefined;
+      if (read.ok && stoppedAt !== undefined && spool !== undefined) {
+        const left = read.value.indexes - stoppedAt;
+        const kept = await spoolRest(spool, opened.value, payload, layout, stoppedAt, read.value.indexes, pipeline, log, tally);
+        if (kept) {
+          spooled = left;
+          exitCode = worseExit(exitCode, EXIT.DEGRADED);
+        } else {
+          // Not spooled: the payload is kept for replay (rows recorded already are skipped then).
+          tally.failed += left;
+          deadLetter(stdin, `spool failed: ${left} row(s) from index ${stoppedAt} not recorded`);
+        }
+      }
+    } finally {
+      closeResultsFile(opened.value);
+    }
+  }
   if (!read.ok) {
     log.error('Cannot read results_file', { reason: read.error.kind, message: read.error.message, action_status: 'failure' });
     exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
     if (read.error.kind !== 'no_rows') deadLetter(stdin, `results_file ${read.error.kind}: ${read.error.message}`);
-    if (rows === 0 && payload.result !== undefined) {
+    if (tally.rows === 0 && payload.result !== undefined) {
       // splunkd also sends the first result row inline: handle it rather than lose it.
       log.warn('Using the payload result row instead of results_file', { rows_available: 1 });
       await handleRow({ rid: ridFor(layout, 0), index: 0, fields: payload.result as ResultFields });
     }
   }
   try {
-    const late = await pipeline.finish(log);
-    if (late) {
-      failed += late.failed;
-      handedOff -= late.failed;
-      degraded += late.degraded;
-    }
+    tally.addLate(await pipeline.finish(log));
   } catch (e) {
     log.error('Follow-up work failed', { reason: 'internal', message: (e as Error).stack ?? String(e) });
   }
+  let spoolRecorded: number | undefined;
+  if (spool !== undefined && deadlineMs !== undefined && spooled === 0 && deadlineMs - io.now().getTime() >= SPOOL_FOLLOW_UP_MIN_MS) {
+    spoolRecorded = await recordSpooled(spool, io, createPipeline, memoSecrets, log, started, deadlineMs);
+  }
+  const { rows, rejected, failed, degraded } = tally;
+  const handedOff = tally.handedOff;
   if (rejected + failed > 0) exitCode = worseExit(exitCode, EXIT.PARTIAL);
   if (degraded > 0) exitCode = worseExit(exitCode, EXIT.DEGRADED);
 
@@ -224,33 +256,100 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     rejected,
     failed,
     degraded,
+    spooled,
+    spool_recorded: spoolRecorded,
     exit_code: exitCode,
     max_rss_kb: io.maxRssKb(),
     process_ms: io.uptimeMs ? Math.round(io.uptimeMs()) : undefined,
   });
   log.flush();
-  return { exitCode, rows, handedOff, rejected, failed, degraded };
+  return { exitCode, rows, handedOff, rejected, failed, degraded, spooled };
 }
 
-async function handleOneRow(
-  row: ResultRow,
-  config: ActionConfig,
+const EMPTY_READ: ReadSummary = { rows: 0, columns: [], malformed: 0, indexes: 0, stoppedAt: undefined };
+
+/** The run's log fields for an alert: its search, sid, app, owner, mode. */
+export function alertLogBase(p: { searchName: string; sid: string; app: string; owner: string }, mode: ResultsLayout['mode']): Record<string, string | number> {
+  return {
+    action_name: ACTION_NAME,
+    search_name: p.searchName || 'adhoc',
+    sid: p.sid,
+    app: p.app,
+    user: p.owner,
+    action_mode: p.sid.includes('scheduler') ? 'saved' : 'adhoc',
+    digest_mode: mode === 'digest' ? 1 : 0,
+  };
+}
+
+/**
+ * Keep the rows from `stoppedAt` on: what is batched is recorded first (so every row before
+ * the entry's index is in the ledger), then the results file is copied through its
+ * descriptor and a sealed entry written.
+ */
+async function spoolRest(
+  spool: SpoolStore,
+  source: ResultsSource,
+  payload: AlertPayload,
+  layout: ResultsLayout,
+  stoppedAt: number,
+  indexes: number,
   pipeline: RowPipeline,
   log: Logger,
-): Promise<'handed_off' | 'degraded' | 'rejected' | 'failed'> {
-  const address = alertAddress(row.fields, config.addressFields);
-  if (!address.ok) {
-    log.error('Result row rejected', { reason: address.error.kind, message: address.error.message, action_status: 'failure' });
-    return 'rejected';
+  tally: RowTally,
+): Promise<boolean> {
+  tally.addLate(await pipeline.flush?.(log));
+  const context = {
+    sid: payload.sid,
+    searchName: payload.searchName,
+    app: payload.app,
+    owner: payload.owner,
+    resultsLink: payload.resultsLink,
+    configuration: payload.configuration,
+    mode: layout.mode,
+    baseRid: layout.baseRid ?? null,
+  };
+  const put = spool.put(source.fd, source.gzipped, context, stoppedAt, indexes);
+  if (!put.ok) {
+    log.error('Cannot spool the rows the time budget left no time for', { reason: put.error.kind, message: put.error.message, rows_left: indexes - stoppedAt, action_status: 'failure' });
+    return false;
   }
+  log.warn('Time budget running short; rows spooled for a later run or soar-edr drain', {
+    spooled: indexes - stoppedAt,
+    resume_index: stoppedAt,
+    spool_entry: put.value,
+    message: 'the next alert runs record a bounded number of them; soar-edr drain records them all',
+  });
+  return true;
+}
+
+/** At the end of a run with time to spare: record some spooled rows of earlier runs, with this run's secrets. */
+async function recordSpooled(
+  spool: SpoolStore,
+  io: AlertRunIO,
+  createPipeline: PipelineFactory,
+  secrets: () => Promise<ResolvedSecrets>,
+  log: Logger,
+  started: number,
+  deadlineMs: number,
+): Promise<number | undefined> {
   try {
-    const outcome = await pipeline.handleRow({ row: row.fields, attacker: address.value, rid: row.rid }, log);
-    if (outcome.status === 'handled') return outcome.degraded ? 'degraded' : 'handed_off';
-    log.error('Incident pipeline failed', { reason: outcome.error.kind, message: outcome.error.message, action_status: 'failure' });
-    return 'failed';
+    spool.recoverStale();
+    if (spool.waiting() === 0) return undefined;
+    const report = await processSpool({
+      store: spool,
+      createPipeline,
+      secrets,
+      log,
+      logFor: (c) => createLogger(io.writeStderr, { level: parseActionConfig(c.configuration).config.logLevel, base: { ...alertLogBase(c, c.mode), spool: 1 } }),
+      now: () => io.now().getTime(),
+      startedMs: started,
+      deadlineMs,
+      maxRows: SPOOL_ROWS_PER_RUN,
+    });
+    return report.tally.rows;
   } catch (e) {
-    log.error('Incident pipeline crashed', { reason: 'internal', message: (e as Error).stack ?? String(e), action_status: 'failure' });
-    return 'failed';
+    log.error('Spooled rows could not be recorded', { reason: 'internal', message: (e as Error).stack ?? String(e) });
+    return undefined;
   }
 }
 

@@ -12,16 +12,18 @@ export const EXIT = {
   /** Bad invocation: not started with --execute, or unknown arguments. Nothing was read. */
   USAGE: 2,
   /** Bad payload: stdin empty or not JSON/XML, a required key missing or invalid, the
-   * results file missing/unreadable/truncated, or a misconfigured param. Rows that could
-   * still be read were handled. */
+   * results file missing/unreadable/truncated, not a regular file, a symlink or over a size
+   * cap, or a misconfigured param. Rows that could still be read were handled. */
   BAD_PAYLOAD: 3,
   /** Partial failure: the payload was fine, but at least one row was rejected (no valid
-   * address) or failed in the pipeline; every other row was handled. */
+   * address, or a malformed record skipped) or failed in the pipeline; every other row was
+   * handled. */
   PARTIAL: 4,
   /** The launcher found no usable Node.js (>= 18). Written by bin/soar_response.sh. */
   NO_NODE: 5,
-  /** Degraded: every row was recorded, but an enrichment or a notification failed (bad key,
-   * provider down, webhook refused); what can be retried is kept in the queue or outbox. */
+  /** Degraded: every row was recorded or spooled, but an enrichment or a notification failed
+   * (bad key, provider down, webhook refused), or the time budget ran short and rows were
+   * spooled; what can be retried is kept in the queue, outbox or spool. */
   DEGRADED: 6,
   /** The data directory is not safe to use: writable by others, owned by another user, a
    * known file or folder in it a symbolic link or of the wrong type, or the install key

@@ -14,6 +14,11 @@ import { EXIT } from '../../src/splunk/exit-codes';
 import { ok } from '../../src/result';
 import { parseLogLines, withSignature } from '../support/splunk-log';
 import { resultsCsv, Row } from '../support/splunkd-emulator';
+import { processSpool } from '../../src/splunk/spool-run';
+import { createLogger } from '../../src/splunk/log';
+import { dataLayout } from '../../src/store/data-dir';
+import { forgetInstallKeys } from '../../src/store/entry-seal';
+import { SpoolContext, SpoolStore, spoolStore } from '../../src/store/spool';
 
 function io(stdin: string, out: string[], deadLetters: string[] = []): AlertRunIO {
   return {
@@ -98,5 +103,76 @@ describe('splunk/alert-run (in-process)', function () {
     assert.ok(dead[0]!.includes('"session_key":""'), dead[0]);
     assert.ok(!dead[0]!.includes('abc-secret-key'));
     assert.match(out.join(''), /Payload kept as a dead letter/);
+  });
+
+  describe('time budget running short: the rest is spooled', () => {
+    const T0 = Date.UTC(2026, 0, 1);
+    /** A pipeline with an hour's budget, and a clock that jumps past it after `handle` rows. */
+    function shortOf(received: AlertRowInput[], handle: number): { pipeline: () => RowPipeline; now: () => Date } {
+      const pipeline = (): RowPipeline => ({
+        configProblems: [],
+        deadlineMs: T0 + 3_600_000,
+        handleRow: async (input) => {
+          received.push(input);
+          return { status: 'handled' };
+        },
+        flush: async () => ({ failed: 0, degraded: 0 }),
+        finish: async () => undefined,
+      });
+      return { pipeline, now: () => new Date(received.length < handle ? T0 : T0 + 7_200_000) };
+    }
+    const payload = (file: string) => JSON.stringify({ sid: 'scheduler__a_at_1_1', results_file: file, session_key: 'abc-secret-key', server_uri: 'https://127.0.0.1:8089', search_name: 'S', app: 'search', owner: 'admin' });
+
+    it('spools from the first row not handled, says how many in the closing line, exit 6', async () => {
+      const file = dispatchFile(Array.from({ length: 500 }, (_, i) => ({ src_ip: `192.0.2.${i % 250}` })));
+      const received: AlertRowInput[] = [];
+      const out: string[] = [];
+      const puts: { context: SpoolContext; resume: number; indexes: number }[] = [];
+      const store = { put: (_fd: number, _gz: boolean, context: SpoolContext, resume: number, indexes: number) => (puts.push({ context, resume, indexes }), ok('/spool/x.json')), recoverStale: () => 0, waiting: () => 0 } as unknown as SpoolStore;
+      const short = shortOf(received, 120);
+      const summary = await runAlertAction({ ...io(payload(file), out), spool: store, now: short.now }, short.pipeline);
+      assert.equal(summary.exitCode, EXIT.DEGRADED);
+      assert.deepEqual([summary.rows, summary.spooled], [120, 380]);
+      assert.deepEqual(puts.map((p) => [p.resume, p.indexes]), [[120, 500]]);
+      assert.ok(!JSON.stringify(puts[0]!.context).includes('abc-secret-key') && !JSON.stringify(puts[0]!.context).includes('8089'), 'no credentials in the spool context');
+      const lines = parseLogLines(out.join(''));
+      assert.equal(lines[lines.length - 1]!.fields.spooled, '380');
+    });
+
+    it('a spool that cannot be written: the rows left count as failed, the payload is kept, exit 4', async () => {
+      const file = dispatchFile(Array.from({ length: 50 }, (_, i) => ({ src_ip: `192.0.2.${i}` })));
+      const root = mkdtempSync(path.join(dispatches, 'data-'));
+      writeFileSync(path.join(root, 'spool'), 'not a folder');
+      forgetInstallKeys();
+      const out: string[] = [];
+      const dead: string[] = [];
+      const short = shortOf([], 10);
+      const summary = await runAlertAction({ ...io(payload(file), out, dead), spool: spoolStore(dataLayout(root)), now: short.now }, short.pipeline);
+      assert.equal(summary.exitCode, EXIT.PARTIAL);
+      assert.deepEqual([summary.handedOff, summary.failed, summary.spooled], [10, 40, 0]);
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]!, /spool failed: 40 row\(s\) from index 10/);
+      assert.match(out.join(''), /Cannot spool the rows the time budget left no time for/);
+    });
+  });
+
+  it('a spool entry whose copy is gone is dead-lettered, not retried', async () => {
+    const root = mkdtempSync(path.join(dispatches, 'data-'));
+    forgetInstallKeys();
+    const store = spoolStore(dataLayout(root));
+    const file = dispatchFile([{ src_ip: '192.0.2.1' }]);
+    const { openSync, closeSync } = await import('node:fs');
+    const fd = openSync(file, 'r');
+    const put = store.put(fd, true, { sid: 's', searchName: 'S', app: 'a', owner: 'o', resultsLink: '', configuration: {}, mode: 'digest', baseRid: null }, 0, 1);
+    closeSync(fd);
+    assert.ok(put.ok);
+    for (const n of (await import('node:fs')).readdirSync(path.join(root, 'spool'))) if (n.endsWith('.gz')) rmSync(path.join(root, 'spool', n));
+    const out: string[] = [];
+    const log = createLogger((t) => out.push(t));
+    const received: AlertRowInput[] = [];
+    const report = await processSpool({ store, createPipeline: counting(received), secrets: async () => ({ values: {}, origin: {} }), log, logFor: () => log, now: Date.now, startedMs: Date.now(), deadlineMs: Date.now() + 60_000, maxRows: 100 });
+    assert.deepEqual([report.refused, report.completed, received.length, store.waiting()], [1, 0, 0, 0]);
+    assert.match(out.join(''), /Spooled rows cannot be read; entry kept as a dead letter/);
+    assert.equal((await import('node:fs')).readdirSync(path.join(root, 'dead-letters')).length, 1);
   });
 });
