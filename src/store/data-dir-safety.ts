@@ -51,6 +51,7 @@ export const KNOWN_DIRS: readonly string[] = [
   'ledger/notified',
   'locks',
   'spool',
+  'spool/claimed',
 ];
 
 function describeKind(kind: EntryStat['kind']): string {
