@@ -16,7 +16,7 @@ import { QuotaLimiter } from './intel/quota-limiter';
 import { decideVerdict, Verdict, verdictRank } from './intel/verdict';
 import type { VtIpReport } from './intel/virustotal-report';
 import { EnrichDeps, enrichAddress, Enrichment, enrichmentOutcome } from './pipeline-enrich';
-import { parsePipelineSettings, PipelineSettings } from './pipeline-settings';
+import { clampMessage, parsePipelineSettings, PipelineSettings } from './pipeline-settings';
 import { blockAddress, purgeExpired } from './respond/blocklist';
 import { buildDiscordMessage, buildDiscordUpdateMessage, DiscordMessage } from './respond/discord-embed';
 import { FetchFunction, webhookDeliverer } from './respond/discord-delivery';
@@ -25,11 +25,14 @@ import { IncidentDraft, newIncidentId, RecordedIncident, recordedIncidentId, rec
 import { logSweep, sweepAfterFullDisk } from './respond/full-disk-sweep';
 import { claimNotification } from './respond/notify-ledger';
 import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
+import { capCell } from './respond/safe-text';
 import { nodeWebhookPost } from './respond/webhook-post';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
 import type { Failure } from './result';
 import type { AlertRowInput, RowOutcome, RowPipeline, RunContext } from './splunk/alert-run';
+import { appDirFor, HostLimitsRead, readHostLimits } from './splunk/app-conf';
 import type { Logger } from './splunk/log';
+import { ownValue } from './splunk/field-map';
 import type { ResultFields } from './splunk/results-file';
 import type { ResolvedSecrets } from './splunk/secrets';
 import { readJsonIfExists, syncFile, writeFileAtomic } from './store/durable-file';
@@ -46,14 +49,19 @@ export interface PipelineDeps {
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly random: () => number;
+  /** The host's limits (soar_edr.conf), read on first call; absent: the shipped defaults. */
+  readonly hostLimits?: () => HostLimitsRead;
 }
 
 /**
  * The real world: Node's fetch for the providers, node:https for the webhook (see
- * respond/webhook-post.ts), the clock, timers and Math.random (the entry points' choice).
+ * respond/webhook-post.ts), the clock, timers and Math.random (the entry points' choice), and
+ * the app's soar_edr.conf in `appDir` (default: $SPLUNK_HOME/etc/apps/soar_edr, none outside Splunk).
  */
-export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>): PipelineDeps {
+export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>, appDir: string | undefined = appDirFor(env)): PipelineDeps {
+  let host: HostLimitsRead | undefined;
   return {
+    hostLimits: () => (host ??= readHostLimits(appDir)),
     layout,
     env,
     fetch: globalThis.fetch,
@@ -68,11 +76,23 @@ export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<stri
 const FOLLOW_UP_ITEMS = 3;
 const FOLLOW_UP_MIN_MS = 5_000;
 
+/** One value read from a result row is at most this long (a search can output megabytes in one field). */
+export const MAX_ROW_VALUE_CHARS = 4096;
+/** A list read from a row (the users tried) holds at most this many values, and this many characters in all. */
+export const MAX_ROW_LIST_VALUES = 1000;
+export const MAX_ROW_LIST_CHARS = 64 * 1024;
+
+/** A value cut at the edge, with a marker saying how long it was. */
+function cappedValue(v: string): string {
+  return v.length <= MAX_ROW_VALUE_CHARS ? v : capCell(v, MAX_ROW_VALUE_CHARS);
+}
+
 function text(row: ResultFields, ...names: string[]): string | undefined {
   for (const n of names) {
-    const v = row[n];
+    const v = ownValue(row, n);
     if (v === undefined) continue;
-    const s = typeof v === 'string' ? v : v.join(',');
+    // Cut before joining and trimming: a 30 MB field must not be copied around first.
+    const s = typeof v === 'string' ? cappedValue(v) : cappedValue(v.slice(0, MAX_ROW_LIST_VALUES).map(cappedValue).join(','));
     if (s.trim() !== '') return s.trim();
   }
   return undefined;
@@ -80,9 +100,17 @@ function text(row: ResultFields, ...names: string[]): string | undefined {
 
 function values(row: ResultFields, ...names: string[]): string[] {
   for (const n of names) {
-    const v = row[n];
+    const v = ownValue(row, n);
     if (v === undefined) continue;
-    const list = (typeof v === 'string' ? [v] : [...v]).filter((x) => x !== '');
+    const list: string[] = [];
+    let chars = 0;
+    for (const x of typeof v === 'string' ? [v] : v) {
+      if (x === '') continue;
+      const kept = cappedValue(x);
+      if (list.length >= MAX_ROW_LIST_VALUES || chars + kept.length > MAX_ROW_LIST_CHARS) break;
+      list.push(kept);
+      chars += kept.length;
+    }
     if (list.length > 0) return list;
   }
   return [];
@@ -212,11 +240,13 @@ function describeWaiting(w: WaitingFor): string {
 
 /** Pipeline state for one run: settings, stores, secrets and a per-run memo of lookups. */
 class IncidentPipeline implements RowPipeline {
+  /** The params' settings; the quotas and block durations in it are the shipped limits (see limited()). */
   readonly settings: PipelineSettings;
   readonly configProblems: Failure[];
   readonly deadlineMs: number;
   private readonly cache: LookupCache;
-  private readonly quota: QuotaLimiter;
+  private quotaLimiter: QuotaLimiter | undefined;
+  private hostBound: PipelineSettings | undefined;
   private readonly queue: EnrichmentQueue;
   private readonly memo = new Map<string, Promise<Enriched>>();
   private authErrorLogged = new Set<string>();
@@ -249,11 +279,35 @@ class IncidentPipeline implements RowPipeline {
     this.configProblems = parsed.problems;
     this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     this.cache = new LookupCache(deps.layout.cache, { ttlMs: this.settings.cacheTtlSeconds * 1000 });
-    this.quota = new QuotaLimiter(deps.layout.quota, {
-      virustotal: { perMinute: this.settings.vtPerMinute, perDay: this.settings.vtPerDay },
-      abuseipdb: { perMinute: null, perDay: this.settings.abusePerDay },
-    });
     this.queue = new EnrichmentQueue(deps.layout.queue);
+  }
+
+  /**
+   * The settings within the host's limits: the app's soar_edr.conf is read here, on the first
+   * lookup or block (a run that needs neither never reads it). Once per run, each param above
+   * the host's limit gets one WARN, and each bad value in the conf one ERROR.
+   */
+  private limited(): PipelineSettings {
+    if (this.hostBound) return this.hostBound;
+    const host = this.deps.hostLimits?.();
+    if (host === undefined) return (this.hostBound = this.settings);
+    const log = this.context.log;
+    for (const p of host.problems) log.error('Invalid app configuration', { reason: p.kind, message: p.message });
+    const parsed = parsePipelineSettings(this.context.config.params, host.limits);
+    for (const c of parsed.clamped) {
+      log.warn('Param above the host limit', { param: c.param, asked: c.asked, limit: c.limit, message: clampMessage(c) });
+    }
+    return (this.hostBound = parsed.settings);
+  }
+
+  /** The shared request budget, with this run's (lowered or host) limits. */
+  private get quota(): QuotaLimiter {
+    if (this.quotaLimiter) return this.quotaLimiter;
+    const s = this.limited();
+    return (this.quotaLimiter = new QuotaLimiter(this.deps.layout.quota, {
+      virustotal: { perMinute: s.vtPerMinute, perDay: s.vtPerDay },
+      abuseipdb: { perMinute: null, perDay: s.abusePerDay },
+    }));
   }
 
   private enrichDeps(): EnrichDeps {
@@ -363,7 +417,7 @@ class IncidentPipeline implements RowPipeline {
     const reason = decision.verdict !== 'UNKNOWN' ? decision.reason : enriched.vtNoKey ? NO_VT_KEY_PENDING : deferred ? 'enrichment deferred: quota' : decision.reason;
     const nowMs = d.now();
 
-    const action = this.decideBlock(gate.address, gate.public, gate.reason, decision.verdict, reason, nowMs, log);
+    const action = this.decideBlock(gate.address, gate.public, gate.reason, decision.verdict, reason, nowMs, payload.sid, log);
     const draft: IncidentDraft = {
       time: new Date(nowMs).toISOString(),
       srcIp: gate.address,
@@ -494,7 +548,8 @@ class IncidentPipeline implements RowPipeline {
     return path.join(this.deps.layout.ledger, 'incident-data', `${incidentId}.json`);
   }
 
-  private decideBlock(address: string, isPublic: boolean, why: string | undefined, verdict: Verdict, reason: string, nowMs: number, log: Logger): ResponseAction {
+  /** `sid`: the firing the block is for; the rows of one firing are one offence (blocklist.ts). */
+  private decideBlock(address: string, isPublic: boolean, why: string | undefined, verdict: Verdict, reason: string, nowMs: number, sid: string, log: Logger): ResponseAction {
     const s = this.settings;
     if (!s.blockVerdicts.has(verdict)) {
       return { kind: 'not_blocked', reason: `verdict ${verdict} is not in block_verdicts (${[...s.blockVerdicts].join(', ') || 'none'})` };
@@ -505,7 +560,11 @@ class IncidentPipeline implements RowPipeline {
     // One block per address per run: a digest naming an address in many rows is one offence.
     const already = this.blockedThisRun.get(address);
     if (already) return already;
-    const r = blockAddress(this.deps.layout, address, verdict, reason, nowMs, { baseSeconds: s.blockSeconds, maxSeconds: s.blockMaxSeconds }, { lock: { timeoutMs: Math.max(1000, this.deadlineMs - nowMs) } });
+    const limits = this.limited();
+    const r = blockAddress(this.deps.layout, address, verdict, reason, nowMs, { baseSeconds: limits.blockSeconds, maxSeconds: limits.blockMaxSeconds }, {
+      lock: { timeoutMs: Math.max(1000, this.deadlineMs - nowMs) },
+      offence: sid,
+    });
     if (!r.ok) {
       log.error('Simulated block failed', { src_ip: address, reason: r.error.kind, message: r.error.message });
       return { kind: 'not_blocked', reason: `block failed: ${r.error.message}` };
@@ -744,7 +803,7 @@ class IncidentPipeline implements RowPipeline {
       this.settings.thresholds,
     );
     const nowMs = d.now();
-    const action = before.action.kind === 'blocked' ? before.action : this.decideBlock(before.srcIp, true, undefined, decision.verdict, decision.reason, nowMs, log);
+    const action = before.action.kind === 'blocked' ? before.action : this.decideBlock(before.srcIp, true, undefined, decision.verdict, decision.reason, nowMs, before.sid, log);
     const after: Incident = {
       ...before,
       verdict: decision.verdict,

@@ -1,9 +1,10 @@
 /**
  * One row per failed attempt for `--csv` / `--json` output, the same columns for auth.log and
  * Windows events, rendered line by line so a caller can stream them as they are read.
- * User names come from attackers: CSV cells are quoted as needed and cells that a spreadsheet
- * would run as a formula are prefixed with an apostrophe.
+ * User names come from attackers: CSV cells are quoted as needed and made spreadsheet-safe
+ * (safeCsvCell: formula guard in every piece of a cell, controls made visible, length cap).
  */
+import { safeCsvCell } from '../respond/safe-text';
 import { AuthEvent } from './authlog';
 import { WinLogonEvent } from './winlog';
 
@@ -75,13 +76,10 @@ export function attemptFromWinEvent(ev: WinLogonEvent): FailedAttemptRow {
 }
 
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
-const FORMULA_START = /^[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^-?\d+(\.\d+)?$/;
 
-/** One CSV cell (RFC 4180 quoting), neutralising spreadsheet formulas. */
+/** One CSV cell (RFC 4180 quoting), made spreadsheet-safe by the app's one rule (safeCsvCell). */
 export function csvCell(value: string): string {
-  let v = value;
-  if (FORMULA_START.test(v) && v !== '-' && !PLAIN_NUMBER.test(v)) v = `'${v}`;
+  const v = safeCsvCell(value);
   return NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 

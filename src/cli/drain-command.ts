@@ -13,6 +13,7 @@ import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target
 import { fail, ok, Result } from '../result';
 import { parseActionConfig } from '../splunk/action-config';
 import { alertLogBase } from '../splunk/alert-run';
+import { fieldMap } from '../splunk/field-map';
 import type { AlertPayload } from '../splunk/payload';
 import { processSpool, SpoolRunReport } from '../splunk/spool-run';
 import { spoolStore } from '../store/spool';
@@ -50,7 +51,8 @@ interface DrainOptions extends ConnectionOptions {
 
 /** `--param key=value`, repeated, as the alert's params (later ones win). */
 export function parseParamOptions(items: readonly string[]): Result<Record<string, string>, 'usage'> {
-  const params: Record<string, string> = {};
+  // Param names are typed by a person: a map without a prototype (see splunk/field-map.ts).
+  const params = fieldMap<string>();
   for (const item of items) {
     const at = item.indexOf('=');
     const key = at < 0 ? item : item.slice(0, at);
@@ -140,8 +142,8 @@ export function drainCommand(io: CliIO): Command {
     .description('deliver the Discord outbox and enrich the deferred-enrichment queue (sending update messages), without the per-run limits of an alert run')
     .option('--max-items <n>', 'deliver at most N notifications and enrich at most N addresses (default: no limit)')
     .option('--time-budget <duration>', `stop starting new work after this long, e.g. 90s, 4m (default ${DEFAULT_TIME_BUDGET}; param time_budget)`)
-    .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=4", (v: string, all: string[] | undefined) => [...(all ?? []), v])
-    .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota param or fixing a key); the request quota still applies')
+    .option('--param <key=value>', "an alert param, as in alert_actions.conf (repeatable), e.g. --param vt_requests_per_minute=2 (quota and block params may only lower the host's limits in soar_edr.conf)", (v: string, all: string[] | undefined) => [...(all ?? []), v])
+    .option('--retry-waiting', 'also enrich queued addresses whose retry time has not come yet (after raising a quota limit in soar_edr.conf or fixing a key); the request quota still applies')
     .option('--max-spool-rows <n>', 'record at most N spooled rows (rows an alert run had no time left for); default: all that fit in the time budget');
   addConnectionOptions(cmd, io.env);
   cmd.addHelpText(

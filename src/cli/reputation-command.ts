@@ -20,7 +20,8 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { THRESHOLD_PARAMS, PRESET_PARAM } from '../intel/verdict';
-import { DEFAULT_SETTINGS, parseDuration, parsePipelineSettings, PipelineSettings } from '../pipeline-settings';
+import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HostLimits, parseDuration, parsePipelineSettings, PipelineSettings } from '../pipeline-settings';
+import { appDirFor, HostLimitsRead, readHostLimits } from '../splunk/app-conf';
 import type { Secrets, SplunkConnection } from '../splunk/secrets';
 import { secretsFromEnv } from '../splunk/secrets';
 import { fail, ok, Result } from '../result';
@@ -100,6 +101,8 @@ export interface ReputationRunOptions {
   /** Abort to stop waiting: the rest is listed as deferred. */
   readonly signal?: AbortSignal;
   readonly world?: Partial<ReputationWorld>;
+  /** The host's limits; default: the app's soar_edr.conf under $SPLUNK_HOME, else the shipped ones. */
+  readonly hostLimits?: HostLimitsRead;
 }
 
 export interface ReputationCounts {
@@ -162,16 +165,22 @@ export function summaryLine(result: ReputationResult, invalid: number, duplicate
   return parts.join('; ');
 }
 
-/** The params as the pipeline reads them, or what is wrong (unknown names, bad values). */
-export function reputationSettings(params: Readonly<Record<string, string>>): Result<PipelineSettings, 'usage'> {
+/**
+ * The params as the pipeline reads them, within the host's limits, or what is wrong (unknown
+ * names, bad values). `warnings`: params above the host's limit (clamped to it).
+ */
+export function reputationSettings(
+  params: Readonly<Record<string, string>>,
+  host: HostLimits = DEFAULT_HOST_LIMITS,
+): Result<{ settings: PipelineSettings; warnings: string[] }, 'usage'> {
   const unknown = Object.keys(params).filter((k) => !REPUTATION_PARAMS.includes(k));
   if (unknown.length > 0) {
     return fail('usage', `--param ${unknown.join(', ')}: not a param reputation uses; it takes ${REPUTATION_PARAMS.join(', ')}`);
   }
-  const { settings, problems } = parsePipelineSettings(params);
+  const { settings, problems, clamped } = parsePipelineSettings(params, host);
   // On the command line a bad value is a mistake to fix now, not a default to fall back on.
   if (problems.length > 0) return fail('usage', problems.map((p) => p.message.replace(/; using .*$/, '')).join('; '));
-  return ok(settings);
+  return ok({ settings, warnings: clamped.map(clampMessage) });
 }
 
 function readableFile(p: string): boolean {
@@ -197,11 +206,16 @@ function systemWorld(io: CliIO, layout: DataLayout): ReputationWorld {
 /** The shared tail of the command and of runReputation: targets collected, now look up and print. */
 async function runCollected(io: CliIO, collector: TargetCollector, options: ReputationRunOptions): Promise<number> {
   for (const entry of collector.invalid) complain(io, formatInvalid(entry));
-  const settings = reputationSettings(options.params ?? {});
-  if (!settings.ok) {
-    complain(io, settings.error.message);
+  // Under Splunk (SPLUNK_HOME set) the host's limits are the app's soar_edr.conf; outside it, the shipped ones.
+  const host = options.hostLimits ?? readHostLimits(appDirFor(io.env));
+  for (const p of host.problems) complain(io, p.message);
+  const parsed = reputationSettings(options.params ?? {}, host.limits);
+  if (!parsed.ok) {
+    complain(io, parsed.error.message);
     return REPUTATION_EXIT.USAGE;
   }
+  for (const w of parsed.value.warnings) complain(io, w);
+  const settings = parsed.value.settings;
   const secrets = options.secrets ?? secretsFromEnv(io.env);
   const keys = { virustotal: secrets.virustotal_api_key, abuseipdb: secrets.abuseipdb_api_key };
   // Without a key the run still goes on: private and reserved targets are reported as skipped
@@ -220,7 +234,7 @@ async function runCollected(io: CliIO, collector: TargetCollector, options: Repu
   const startMs = world.now();
   const progress = world.progress;
   const result = await lookupTargets(collector.targets, {
-      settings: settings.value,
+      settings,
       keys,
       layout: world.layout,
       env: io.env,

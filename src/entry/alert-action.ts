@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
+import { appDirFor } from '../splunk/app-conf';
 import { EXIT } from '../splunk/exit-codes';
 import { formatLogLine } from '../splunk/log';
 import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
@@ -108,7 +109,8 @@ runAlertAction(
     },
   },
   (context) =>
-    createIncidentPipeline(context, { ...systemPipelineDeps(layout, process.env), fetch: providerFetch }),
+    // The app's soar_edr.conf is found from this bundle's folder (<app>/bin).
+    createIncidentPipeline(context, { ...systemPipelineDeps(layout, process.env, appDirFor(process.env, __dirname)), fetch: providerFetch }),
 ).then(
   (summary) => {
     // Everything is written (stderr and files synchronously); do not wait for idle keep-alive

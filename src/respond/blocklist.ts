@@ -9,6 +9,11 @@
  * rewritten under the same lock. A manual unblock clears the address's history too: an
  * analyst lifting a block says the block was wrong.
  *
+ * An offence is one firing of a detection (its search id), not one result row: in per-result
+ * mode splunkd starts one action process per row, all with the same sid, so the history keeps
+ * the sids that already counted for an address and a block for one of them again does not
+ * escalate (the file is blocklist.csv's companion, so blocklist.csv keeps its binding columns).
+ *
  * Nothing here runs a command: it returns the exact commands a block would run.
  */
 import * as path from 'node:path';
@@ -65,10 +70,20 @@ export type BlocklistErrorKind =
 
 export interface BlocklistOptions {
   readonly lock?: LockOptions;
+  /**
+   * The offence this block is for: the search id of the alert firing. A block of the same
+   * address for an offence that already counted keeps the count and the expiry it has (the
+   * rows of one per-result firing are one offence). Without it every block counts.
+   */
+  readonly offence?: string;
 }
 
 const DEFAULT_LOOKBACK_SECONDS = 30 * 86_400;
 const MAX_REASON_CHARS = 500;
+/** Offences remembered per address (the latest ones); older ones have escalated long since. */
+const MAX_OFFENCES_KEPT = 32;
+/** A search id is about 60-120 characters; a longer one is kept by its first 256. */
+const MAX_OFFENCE_CHARS = 256;
 
 export function blocklistLockFile(layout: DataLayout): string {
   return path.join(layout.locks, 'blocklist.lock');
@@ -78,9 +93,12 @@ function historyFile(layout: DataLayout): string {
   return path.join(layout.ledger, 'block-history.json');
 }
 
-/** Per address: how many recent blocks, and when the latest one lapsed (or lapses). */
+/**
+ * Per address: how many recent blocks, when the latest one lapsed (or lapses), and the
+ * offences (search ids) that counted, latest last.
+ */
 interface OffenceHistory {
-  [ip: string]: { count: number; firstSeenMs: number; expiresMs: number };
+  [ip: string]: { count: number; firstSeenMs: number; expiresMs: number; offences?: string[] };
 }
 
 function iso(ms: number): string {
@@ -177,12 +195,16 @@ function readEntries(layout: DataLayout): Result<BlockEntry[], 'corrupt_blocklis
 function readHistory(layout: DataLayout): OffenceHistory {
   const read = readJsonIfExists(historyFile(layout));
   // A lost history only shortens the next block; it must not stop blocking.
-  if (read === undefined || 'corrupt' in read || read.value === null || typeof read.value !== 'object') return {};
-  return read.value as OffenceHistory;
+  if (read === undefined || 'corrupt' in read || read.value === null || typeof read.value !== 'object') return Object.create(null) as OffenceHistory;
+  return Object.assign(Object.create(null) as OffenceHistory, read.value);
+}
+
+function offencesOf(h: OffenceHistory[string] | undefined): string[] {
+  return Array.isArray(h?.offences) ? h.offences.filter((o): o is string => typeof o === 'string') : [];
 }
 
 function prunedHistory(history: OffenceHistory, nowMs: number, lookbackMs: number): OffenceHistory {
-  const kept: OffenceHistory = {};
+  const kept = Object.create(null) as OffenceHistory;
   for (const [ip, h] of Object.entries(history)) {
     if (h && Number.isFinite(h.expiresMs) && nowMs - h.expiresMs <= lookbackMs) kept[ip] = h;
   }
@@ -224,14 +246,22 @@ export function blockAddress(
       const history = prunedHistory(readHistory(layout), nowMs, lookbackMs);
       const current = entries.find((e) => e.ip === ip);
       const past = history[ip];
+      const offence = options.offence === undefined ? undefined : options.offence.slice(0, MAX_OFFENCE_CHARS);
+      const counted = offence !== undefined && offencesOf(past).includes(offence);
       const previousCount = current?.count ?? past?.count ?? 0;
-      const count = previousCount + 1;
+      // The same offence again (another row of the same firing) does not count again.
+      const count = counted && previousCount > 0 ? previousCount : previousCount + 1;
       const durationSeconds = blockDurationSeconds(count, { baseSeconds, maxSeconds });
       const newExpiresSec = nowSec + durationSeconds;
-      // A repeat while still blocked never shortens the running block.
-      const expiresSec = current ? Math.max(newExpiresSec, Math.floor(current.expiresMs / 1000)) : newExpiresSec;
+      // The same offence while its block runs changes nothing; a repeat never shortens a running block.
+      const sameOffenceRunning = counted && current !== undefined && current.expiresMs > nowSec * 1000;
+      const currentExpiresSec = current === undefined ? undefined : Math.floor(current.expiresMs / 1000);
+      const expiresSec = currentExpiresSec === undefined ? newExpiresSec : sameOffenceRunning ? currentExpiresSec : Math.max(newExpiresSec, currentExpiresSec);
       const commands = firewallCommands(ip, address.value.family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
       if (!commands.ok) return fail('invalid_time', commands.error.message);
+      if (sameOffenceRunning) {
+        return ok({ entry: current, durationSeconds, repeat: count > 1, commands: commands.value });
+      }
       const entry: BlockEntry = {
         ip,
         family: address.value.family,
@@ -242,11 +272,12 @@ export function blockAddress(
         verdict,
         reason: safeText(reason),
       };
-      history[ip] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs };
+      const offences = offence === undefined || counted ? offencesOf(past) : [...offencesOf(past), offence].slice(-MAX_OFFENCES_KEPT);
+      history[ip] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs, ...(offences.length > 0 ? { offences } : {}) };
       // History first: a crash between the two writes shortens a later block, never loses this one.
       writeFileAtomic(historyFile(layout), JSON.stringify(history));
       writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), entry]));
-      return ok({ entry, durationSeconds, repeat: previousCount > 0, commands: commands.value });
+      return ok({ entry, durationSeconds, repeat: count > 1, commands: commands.value });
     }, options.lock),
   );
 }

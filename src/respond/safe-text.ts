@@ -7,8 +7,8 @@
  *     reorder what the analyst reads ("Trojan Source"); they are replaced by a visible
  *     `<U+XXXX>` marker so the evidence stays readable and nothing is silently dropped.
  *   - CSV cell: the same visible replacement (so a value reads the same in the CSV and the
- *     report), plus OWASP's formula-injection guard: a leading = + - @ TAB or CR gets a
- *     single quote in front so spreadsheets show the text instead of evaluating it.
+ *     report), a length cap with a visible marker, and OWASP's formula-injection guard applied
+ *     to every piece a spreadsheet could make a cell of (see safeCsvCell).
  *   - Discord markdown: formatting characters are backslash-escaped, `@everyone`/`@here`
  *     get a zero-width space, `<` is escaped (so `<@id>`, `<#id>`, `<@&id>`, `<t:…>` never
  *     become mentions or widgets) and `://` is broken so attacker text never turns into a
@@ -46,20 +46,64 @@ export function safeText(text: string): string {
   return wellFormed(text).replace(CONTROL_OR_BIDI, visibleCodePoint);
 }
 
-/** A plain number (negative reputations such as -4 included) cannot be a formula. */
-const PLAIN_NUMBER = /^[+-]?\d+(?:\.\d+)?$/;
-const FORMULA_TRIGGER = /^[ \t\r\n]*[=+\-@\t\r]/;
+/** A plain number (negative reputations such as -4 included), or a lone "-" placeholder, cannot be a formula. */
+const PLAIN_NUMBER = /^(?:[+-]?\d+(?:\.\d+)?|-)$/;
+
+/** Longest CSV cell we write; longer values are cut and end in CELL_CUT_MARKER. */
+export const MAX_CSV_CELL_CHARS = 4096;
+
+/** The marker ending a cut cell, with the original length: "…[cut: 31457280 chars]". */
+export function cellCutMarker(originalLength: number): string {
+  return `${ELLIPSIS}[cut: ${originalLength} chars]`;
+}
 
 /**
- * For one CSV cell (the CSV writer still quotes it): a single line with controls made
- * visible, and a leading `'` when a spreadsheet would read the cell as a formula.
- * Leading blanks are looked through because some importers trim them.
+ * `text` cut to at most `maxChars` UTF-16 units, ending in a marker naming the original
+ * length when cut. Never splits a surrogate pair. Only slices: a 30 MB value costs no copy
+ * of itself.
+ */
+export function capCell(text: string, maxChars: number = MAX_CSV_CELL_CHARS): string {
+  if (text.length <= maxChars) return text;
+  const marker = cellCutMarker(text.length);
+  if (maxChars <= marker.length) return marker.slice(0, Math.max(0, maxChars));
+  let cut = maxChars - marker.length;
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
+  return text.slice(0, cut) + marker;
+}
+
+/**
+ * Where a spreadsheet could start a cell: the start of the value, and right after each
+ * character some locale or import dialog splits on (`,` `;` `|` and TAB). There, after any
+ * spaces (some importers trim them), one of = + - @ TAB CR would start a formula. A
+ * lookbehind, so that a TAB is seen both as a trigger and as the start of the next piece.
+ */
+const FORMULA_PIECE = /(?<=^|[,;|\t])( *)(?=[=+\-@\t\r])/g;
+
+/**
+ * For one CSV cell (the CSV writer still quotes it). The rule, in this order:
+ *   1. the value is cut to MAX_CSV_CELL_CHARS (marker "…[cut: N chars]" at the end);
+ *   2. a `'` is inserted at the start of every piece (the value's start, and the text after
+ *      each `,` `;` `|` or TAB) whose first character after spaces is = + - @ TAB or CR, so no
+ *      split of the cell, in any locale, starts with a formula; a value that is a plain number
+ *      (-4, +1, 3.5) or a lone "-" is left as it is;
+ *   3. control, line-break and bidi characters are made visible as <U+XXXX> (one line).
  */
 export function safeCsvCell(text: string): string {
-  const formed = wellFormed(text);
-  const visible = formed.replace(CONTROL_OR_BIDI, visibleCodePoint);
-  if (PLAIN_NUMBER.test(formed)) return visible;
-  return FORMULA_TRIGGER.test(formed) ? `'${visible}` : visible;
+  // Cut first, so the work below never touches more than the cap (a 30 MB field stays cheap).
+  const input = text.length > MAX_CSV_CELL_CHARS ? text.slice(0, MAX_CSV_CELL_CHARS) : text;
+  const formed = wellFormed(input);
+  const guarded = PLAIN_NUMBER.test(formed) ? formed : formed.replace(FORMULA_PIECE, "'$1");
+  const visible = guarded.replace(CONTROL_OR_BIDI, visibleCodePoint);
+  if (text.length <= MAX_CSV_CELL_CHARS && visible.length <= MAX_CSV_CELL_CHARS) return visible;
+  // Cut (again) with the marker; the cut never leaves half of a <U+XXXX>.
+  const marker = cellCutMarker(text.length);
+  let cut = MAX_CSV_CELL_CHARS - marker.length;
+  const open = visible.lastIndexOf('<U+', cut);
+  if (open >= 0 && open + 8 > cut) cut = open;
+  const last = visible.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
+  return visible.slice(0, cut) + marker;
 }
 
 /** Characters Discord markdown gives a meaning to somewhere (inline or at a line start). */

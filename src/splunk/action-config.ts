@@ -6,6 +6,7 @@
  */
 import type { Failure } from '../result';
 import { DEFAULT_ADDRESS_FIELDS } from './alert-address';
+import { fieldMap, ownValue } from './field-map';
 import { LogLevel, parseLogLevel } from './log';
 import { secretsInParams } from './secrets';
 
@@ -19,7 +20,24 @@ export interface ActionConfig {
 
 export type ConfigProblemKind = 'invalid_param' | 'secret_in_param';
 
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+/**
+ * What Splunk accepts as a field name (Knowledge Manager Manual, "Proper field name
+ * syntax"): letters, digits, `.`, `:` and `_`, not starting with a digit or `_` (names
+ * starting with `_` are Splunk's internal fields). A name outside it cannot be a field of
+ * an ordinary search result; a search that outputs one can rename it (`| rename "x-y" AS x_y`).
+ */
+export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_.:]*$/;
+/** Longer names are not field names anyone types; the cap keeps the ERROR line short too. */
+export const MAX_FIELD_NAME_CHARS = 128;
+
+/** Whether `name` can be a Splunk result field name (see FIELD_NAME). */
+export function isFieldName(name: string): boolean {
+  return name.length <= MAX_FIELD_NAME_CHARS && FIELD_NAME.test(name);
+}
+
+function shownName(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
 
 export function parseActionConfig(configuration: Readonly<Record<string, string>>): {
   config: ActionConfig;
@@ -29,28 +47,35 @@ export function parseActionConfig(configuration: Readonly<Record<string, string>
   const secrets = secretsInParams(configuration);
   problems.push(...secrets.map((s) => s.problem));
   const refused = new Set(secrets.map((s) => s.param));
-  const params: Record<string, string> = {};
+  // Param names are data (a saved search can set any action.soar_response.param.<name>).
+  const params = fieldMap<string>();
   for (const [k, v] of Object.entries(configuration)) {
     if (!refused.has(k)) params[k] = v;
   }
 
   let addressFields = DEFAULT_ADDRESS_FIELDS;
-  const rawFields = params.address_fields?.trim();
+  const rawFields = ownValue(params, 'address_fields')?.trim();
   if (rawFields) {
     const names = rawFields.split(/[\s,]+/).filter(Boolean);
-    const bad = names.filter((n) => !FIELD_NAME.test(n));
+    const bad = names.filter((n) => !isFieldName(n));
     if (bad.length > 0 || names.length === 0) {
-      problems.push({ kind: 'invalid_param', message: `param address_fields has invalid field name(s) ${bad.map((b) => JSON.stringify(b)).join(', ')}; using ${DEFAULT_ADDRESS_FIELDS.join(',')}` });
+      problems.push({
+        kind: 'invalid_param',
+        message:
+          `param address_fields has invalid field name(s) ${bad.slice(0, 5).map(shownName).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''} ` +
+          `(a Splunk field name is letters, digits, . : and _, starting with a letter, at most ${MAX_FIELD_NAME_CHARS} characters); using ${DEFAULT_ADDRESS_FIELDS.join(',')}`,
+      });
     } else {
       addressFields = names;
     }
   }
 
   let logLevel: LogLevel = 'INFO';
-  if (params.log_level?.trim()) {
-    const parsed = parseLogLevel(params.log_level);
+  const rawLevel = ownValue(params, 'log_level');
+  if (rawLevel?.trim()) {
+    const parsed = parseLogLevel(rawLevel);
     if (parsed) logLevel = parsed;
-    else problems.push({ kind: 'invalid_param', message: `param log_level ${JSON.stringify(params.log_level.slice(0, 40))} is not one of DEBUG, INFO, WARN, ERROR; using INFO` });
+    else problems.push({ kind: 'invalid_param', message: `param log_level ${JSON.stringify(rawLevel.slice(0, 40))} is not one of DEBUG, INFO, WARN, ERROR; using INFO` });
   }
 
   return { config: { addressFields, logLevel, params }, problems };

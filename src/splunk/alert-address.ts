@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import * as ipaddr from 'ipaddr.js';
 import { fail, ok, Result } from '../result';
+import { ownValue } from './field-map';
 import type { FieldValue, ResultFields } from './results-file';
 
 export const DEFAULT_ADDRESS_FIELDS: readonly string[] = ['src_ip', 'src', 'ip'];
@@ -47,9 +48,9 @@ export function normalizeAddress(text: string): Result<{ address: string; family
 }
 
 function firstValue(value: FieldValue | undefined): string | readonly string[] | undefined {
-  if (value === undefined) return undefined;
   if (typeof value === 'string') return value.trim() === '' ? undefined : value;
-  const present = value.filter((v) => v.trim() !== '');
+  if (!Array.isArray(value)) return undefined;
+  const present = (value as readonly unknown[]).filter((v): v is string => typeof v === 'string' && v.trim() !== '');
   if (present.length === 0) return undefined;
   return present.length === 1 ? present[0] : present;
 }
@@ -57,7 +58,8 @@ function firstValue(value: FieldValue | undefined): string | readonly string[] |
 /** The first configured field that holds a value decides; it must be a valid address. */
 export function alertAddress(fields: ResultFields, fieldNames: readonly string[]): Result<AlertAddress, AddressErrorKind> {
   for (const name of fieldNames) {
-    const value = firstValue(fields[name]);
+    // The field names are the admin's, the row's keys the search's: only the row's own values count.
+    const value = firstValue(ownValue(fields, name));
     if (value === undefined) continue;
     if (typeof value !== 'string') {
       return fail('multivalue', `field ${name} holds ${value.length} values; one attacker address per result row is expected (split the row with mvexpand ${name})`);

@@ -3,6 +3,7 @@
  * JSON when payload_format = json (what we ship), XML when an admin switches it back.
  */
 import { fail, ok, Result } from '../result';
+import { fieldMap } from './field-map';
 
 export interface AlertPayload {
   readonly app: string;
@@ -90,7 +91,8 @@ export function validatePayload(doc: unknown): Result<AlertPayload, PayloadError
   if (strings.server_uri && !/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(strings.server_uri)) {
     return fail('invalid_key', `payload "server_uri" is not a management URI like https://127.0.0.1:8089: ${JSON.stringify(strings.server_uri.slice(0, 200))}`);
   }
-  const configuration: Record<string, string> = {};
+  // Param names and result field names are data: kept in maps without a prototype.
+  const configuration = fieldMap<string>();
   const rawConfig = doc.configuration;
   if (rawConfig !== undefined && rawConfig !== null) {
     if (!isRecord(rawConfig)) return fail('invalid_key', 'payload "configuration" must be an object of param name to string value');
@@ -105,7 +107,7 @@ export function validatePayload(doc: unknown): Result<AlertPayload, PayloadError
   const rawResult = doc.result;
   if (rawResult !== undefined && rawResult !== null) {
     if (!isRecord(rawResult)) return fail('invalid_key', 'payload "result" must be an object (the first result row)');
-    result = {};
+    result = fieldMap<string | string[]>();
     for (const [k, v] of Object.entries(rawResult)) {
       if (Array.isArray(v)) result[k] = v.map((x) => (x === null || x === undefined ? '' : String(x)));
       else if (v === null || v === undefined) result[k] = '';
@@ -140,7 +142,7 @@ function xmlToPlain(doc: unknown): unknown {
   const rootKey = Object.keys(doc)[0];
   const root = rootKey === undefined ? undefined : doc[rootKey];
   if (!isRecord(root)) return root ?? {};
-  const out: Record<string, unknown> = {};
+  const out = fieldMap<unknown>();
   for (const [key, value] of Object.entries(root)) {
     if (key === '$') continue;
     if (key === 'configuration') out.configuration = xmlParams(value);
@@ -158,7 +160,7 @@ function xmlText(node: unknown): string {
 }
 
 function xmlParams(node: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = fieldMap<string>();
   const first = Array.isArray(node) ? node[0] : node;
   if (!isRecord(first)) return out;
   const stanzas = Array.isArray(first.stanza) ? first.stanza : [first];
@@ -180,7 +182,7 @@ function xmlParams(node: unknown): Record<string, string> {
 }
 
 function xmlResult(node: unknown): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = fieldMap<string | string[]>();
   const first = Array.isArray(node) ? node[0] : node;
   if (!isRecord(first)) return out;
   for (const [key, value] of Object.entries(first)) {

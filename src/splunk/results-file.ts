@@ -19,6 +19,7 @@ import { closeSync, constants, createReadStream, fstatSync, open, openSync, read
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { parse as parseCsvSync } from 'csv-parse/sync';
 import { fail, ok, Result } from '../result';
+import { fieldMap } from './field-map';
 
 export type FieldValue = string | readonly string[];
 export type ResultFields = Readonly<Record<string, FieldValue>>;
@@ -94,7 +95,8 @@ export function decodeMultivalue(cell: string): string[] | undefined {
 
 /** Build a row from a CSV header and record, folding `__mv_` columns into their fields. */
 export function rowFields(header: readonly string[], record: readonly string[]): Record<string, FieldValue> {
-  const fields: Record<string, FieldValue> = {};
+  // Column names are data (a search can output a field named constructor or __proto__).
+  const fields = fieldMap<FieldValue>();
   const mv: [string, string][] = [];
   for (let c = 0; c < header.length; c++) {
     const name = header[c]!;

@@ -95,7 +95,8 @@ describe('analysis/attempt-export', () => {
     assert.equal(csvCell('-'), '-');
     assert.equal(csvCell('-42'), '-42');
     assert.equal(csvCell('a,b'), '"a,b"');
-    assert.equal(csvCell('line\nbreak'), '"line\nbreak"');
+    assert.equal(csvCell('line\nbreak'), 'line<U+000A>break');
+    assert.equal(csvCell('a;=1+1'), "a;'=1+1");
     assert.equal(csvCell('plain'), 'plain');
     const row: FailedAttemptRow = {
       time: '',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SEED_COMPATIBLE } from '../../src/intel/verdict';
-import { DEFAULT_SETTINGS, parseDuration, parsePipelineSettings } from '../../src/pipeline-settings';
+import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HOST_LIMITED, HostLimits, parseDuration, parsePipelineSettings } from '../../src/pipeline-settings';
 
 describe('pipeline settings', () => {
   it('no params: the documented defaults', () => {
@@ -35,7 +35,7 @@ describe('pipeline settings', () => {
       vt_requests_per_day: '30000',
       abuseipdb_requests_per_day: '3000',
       request_timeout: '5s',
-    });
+    }, { vtPerMinute: 1000, vtPerDay: 100_000, abusePerDay: 10_000, blockSeconds: 86400, blockMaxSeconds: 30 * 86400 });
     assert.deepEqual(problems, []);
     assert.deepEqual(settings.allowlist.map((c) => c.text), ['10.0.0.0/8', '198.51.100.0/24']);
     assert.deepEqual(settings.thresholds, SEED_COMPATIBLE);
@@ -73,5 +73,53 @@ describe('pipeline settings', () => {
     const { settings, problems } = parsePipelineSettings({ block_duration: '2d', block_max_duration: '1d' });
     assert.equal(problems.length, 1);
     assert.equal(settings.blockMaxSeconds, 172800);
+  });
+
+  describe('host limits: params may lower them, never raise them', () => {
+    const host: HostLimits = { vtPerMinute: 10, vtPerDay: 1000, abusePerDay: 2000, blockSeconds: 3600, blockMaxSeconds: 86400 };
+
+    it('no limited param: the host limits apply; the shipped ones without a host conf', () => {
+      const r = parsePipelineSettings({ vt_requests_per_minute: '', block_duration: '' }, host);
+      assert.deepEqual([r.problems, r.clamped], [[], []]);
+      assert.deepEqual([r.settings.vtPerMinute, r.settings.vtPerDay, r.settings.abusePerDay, r.settings.blockSeconds, r.settings.blockMaxSeconds], [10, 1000, 2000, 3600, 86400]);
+      assert.deepEqual(parsePipelineSettings({}).settings.vtPerMinute, DEFAULT_HOST_LIMITS.vtPerMinute);
+    });
+
+    it('a lower param applies as asked', () => {
+      const r = parsePipelineSettings({ vt_requests_per_minute: '2', vt_requests_per_day: '50', abuseipdb_requests_per_day: '7', block_duration: '10m', block_max_duration: '2h' }, host);
+      assert.deepEqual([r.problems, r.clamped], [[], []]);
+      assert.deepEqual([r.settings.vtPerMinute, r.settings.vtPerDay, r.settings.abusePerDay, r.settings.blockSeconds, r.settings.blockMaxSeconds], [2, 50, 7, 600, 7200]);
+    });
+
+    it('every limited param above the host limit is clamped and reported once, naming the param, the value asked and the limit', () => {
+      const asked = { vt_requests_per_minute: '100000', vt_requests_per_day: '5000', abuseipdb_requests_per_day: '9999', block_duration: '2d', block_max_duration: '30d' };
+      const r = parsePipelineSettings(asked, host);
+      assert.deepEqual(r.problems, []);
+      assert.deepEqual(r.clamped.map((c) => [c.param, c.asked, c.limit]), [
+        ['vt_requests_per_minute', '100000', 10],
+        ['vt_requests_per_day', '5000', 1000],
+        ['abuseipdb_requests_per_day', '9999', 2000],
+        ['block_duration', '2d', 3600],
+        ['block_max_duration', '30d', 86400],
+      ]);
+      assert.deepEqual([r.settings.vtPerMinute, r.settings.vtPerDay, r.settings.abusePerDay, r.settings.blockSeconds, r.settings.blockMaxSeconds], [10, 1000, 2000, 3600, 86400]);
+      assert.match(clampMessage(r.clamped[0]!), /vt_requests_per_minute = 100000 .*limit \(10\).*soar_edr\.conf/);
+      assert.deepEqual(HOST_LIMITED.map((l) => l.param), Object.keys(asked));
+    });
+
+    it('a lowered maximum caps the first block too; a bad limited value is a problem and the host limit applies', () => {
+      assert.equal(parsePipelineSettings({ block_max_duration: '30m' }, host).settings.blockSeconds, 1800);
+      const r = parsePipelineSettings({ vt_requests_per_minute: 'lots' }, host);
+      assert.equal(r.problems.length, 1);
+      assert.match(r.problems[0]!.message, /param vt_requests_per_minute: .*using the host limit/);
+      assert.equal(r.settings.vtPerMinute, 10);
+    });
+
+    it('param names that are Object.prototype members are ordinary, unknown params', () => {
+      const params = JSON.parse('{"__proto__":"x","constructor":"y","toString":"z","hasOwnProperty":"1","valueOf":"2","prototype":"3","isPrototypeOf":"4"}') as Record<string, string>;
+      const r = parsePipelineSettings(params);
+      assert.deepEqual(r.problems, []);
+      assert.deepEqual(r.settings, DEFAULT_SETTINGS);
+    });
   });
 });

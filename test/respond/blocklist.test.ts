@@ -84,6 +84,31 @@ describe('respond/blocklist', () => {
     assert.equal(readFileSync(layout.blocklist, 'utf8').split('\n').filter((l) => l.startsWith('ip,')).length, 1);
   });
 
+  it('one offence (search id) counts once: its other rows keep count and expiry; a new sid escalates; an expired block of a counted sid is renewed without escalating', () => {
+    const sidA = 'scheduler__admin__search__RMD5aaaa_at_1733828685_1';
+    const sidB = 'scheduler__admin__search__RMD5bbbb_at_1733829285_2';
+    const first = blockAddress(layout, ATTACKER, 'MALICIOUS', 'row 0', at(0), POLICY, { offence: sidA });
+    assert.ok(first.ok);
+    for (let i = 1; i < 20; i++) {
+      const again = blockAddress(layout, ATTACKER, 'MALICIOUS', `row ${i}`, at(i), POLICY, { offence: sidA });
+      assert.ok(again.ok);
+      assert.deepEqual([again.value.entry.count, again.value.entry.expiresMs, again.value.durationSeconds, again.value.repeat], [1, at(HOUR), HOUR, false]);
+    }
+    assert.deepEqual(fileRows(layout).map((r) => [r.count, r.expires, r.reason]), [['1', new Date(at(HOUR)).toISOString(), 'row 0']]);
+    const second = blockAddress(layout, ATTACKER, 'MALICIOUS', 'next firing', at(600), POLICY, { offence: sidB });
+    assert.ok(second.ok);
+    assert.deepEqual([second.value.entry.count, second.value.durationSeconds, second.value.repeat], [2, 2 * HOUR, true]);
+    // Without an offence every block counts (the CLI and older callers).
+    const third = blockAddress(layout, ATTACKER, 'MALICIOUS', 'no sid', at(700), POLICY);
+    assert.ok(third.ok && third.value.entry.count === 3);
+    // sidB's block lapses and is purged; a late row of sidB blocks again at the same count.
+    assert.ok(purgeExpired(layout, at(700 + 5 * HOUR)).ok);
+    const late = blockAddress(layout, ATTACKER, 'MALICIOUS', 'late row', at(700 + 5 * HOUR), POLICY, { offence: sidB });
+    assert.ok(late.ok);
+    assert.deepEqual([late.value.entry.count, late.value.entry.expiresMs], [3, at(700 + 5 * HOUR + 4 * HOUR)]);
+    assert.deepEqual(blocklistColumns, ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason']);
+  });
+
   it('purge removes only expired entries, yet an expiry within the lookback still counts as a repeat; beyond it the count restarts', () => {
     assert.ok(blockAddress(layout, ATTACKER, 'MALICIOUS', 'first', at(0), POLICY).ok);
     assert.ok(blockAddress(layout, '2001:db8::1', 'SUSPICIOUS', 'v6', at(1800), POLICY).ok);

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  capCell,
   capLength,
+  cellCutMarker,
   discordText,
+  MAX_CSV_CELL_CHARS,
   ELLIPSIS,
   escapeDiscordMarkdown,
   safeCsvCell,
@@ -79,7 +82,7 @@ describe('respond/safe-text', () => {
       assert.equal(safeCsvCell('+cmd'), `'+cmd`);
       assert.equal(safeCsvCell('-2+3'), `'-2+3`);
       assert.equal(safeCsvCell('@SUM(1)'), `'@SUM(1)`);
-      assert.equal(safeCsvCell('\t=1'), `'<U+0009>=1`);
+      assert.equal(safeCsvCell('\t=1'), `'<U+0009>'=1`);
       assert.equal(safeCsvCell('\rx'), `'<U+000D>x`);
       assert.equal(safeCsvCell('  =1+1'), `'  =1+1`);
     });
@@ -102,9 +105,59 @@ describe('respond/safe-text', () => {
         fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (s) => {
           const out = safeCsvCell(s);
           assert.equal(/[\r\n\u0000]/.test(out), false);
-          if (/^[=+\-@\t\r]/.test(out)) assert.match(out, /^[+-]?\d+(\.\d+)?$/);
+          if (/^[=+\-@\t\r]/.test(out)) assert.match(out, /^(?:[+-]?\d+(\.\d+)?|-)$/);
         }),
       );
+    });
+
+    it('guards every piece a spreadsheet could split off: after , ; | and TAB, blanks looked through', () => {
+      assert.equal(safeCsvCell('a;=1+1'), "a;'=1+1");
+      assert.equal(safeCsvCell('x|@SUM(1)'), "x|'@SUM(1)");
+      assert.equal(safeCsvCell('a,-2+3'), "a,'-2+3");
+      assert.equal(safeCsvCell('b\t=cmd'), "b<U+0009>'=cmd");
+      for (const sep of [',', ';', '|', '\t']) {
+        for (const trigger of ['=', '+', '-', '@', '\t', '\r']) {
+          const out = safeCsvCell(`ok${sep}${trigger}x`);
+          const visible = (c: string) => (c === '\t' ? '<U+0009>' : c === '\r' ? '<U+000D>' : c);
+          assert.equal(out, `ok${visible(sep)}'${visible(trigger)}x`, JSON.stringify([sep, trigger]));
+        }
+        assert.equal(safeCsvCell(`ok${sep}  =x`), `ok${sep === '\t' ? '<U+0009>' : sep}'  =x`);
+        assert.equal(safeCsvCell(`ok${sep}plain`), `ok${sep === '\t' ? '<U+0009>' : sep}plain`);
+      }
+      assert.equal(safeCsvCell('a;b;=c;@d'), "a;b;'=c;'@d");
+      assert.equal(safeCsvCell('a=b;c-d'), 'a=b;c-d');
+      assert.equal(safeCsvCell('-'), '-');
+      assert.equal(safeCsvCell('-4'), '-4');
+    });
+
+    it('no piece of any output starts with a trigger, whatever the separator a spreadsheet splits on', () => {
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom('a', '=', '+', '-', '@', ',', ';', '|', '\t', '\r', ' ', '1'), { maxLength: 30 }), (chars) => {
+          const out = safeCsvCell(chars.join(''));
+          if (/^(?:[+-]?\d+(\.\d+)?|-)$/.test(out)) return;
+          const raw = out.replace(/<U\+0009>/g, '\t').replace(/<U\+000D>/g, '\r');
+          for (const piece of raw.split(/[,;|\t]/)) assert.doesNotMatch(piece.replace(/^ */, ''), /^[=+\-@\r]/, JSON.stringify(out));
+        }),
+      );
+    });
+
+    it('caps a cell at MAX_CSV_CELL_CHARS with a visible marker naming the original length, cheaply for 31 MB', () => {
+      const big = 'u'.repeat(31 * 1024 * 1024);
+      const started = process.hrtime.bigint();
+      const out = safeCsvCell(big);
+      assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 200, 'cut before any per-character work');
+      assert.equal(out.length, MAX_CSV_CELL_CHARS);
+      assert.ok(out.endsWith(cellCutMarker(big.length)));
+      assert.equal(safeCsvCell('x'.repeat(MAX_CSV_CELL_CHARS)), 'x'.repeat(MAX_CSV_CELL_CHARS));
+      // Made-visible controls can push a cell past the cap: cut, never in the middle of <U+XXXX>.
+      const controls = safeCsvCell('\u0001'.repeat(1000));
+      assert.ok(controls.length <= MAX_CSV_CELL_CHARS);
+      assert.match(controls, /^(<U\+0001>)+…\[cut: 1000 chars\]$/);
+      // A formula after the cut point cannot come back: the guard runs on what is kept.
+      assert.ok(safeCsvCell(`${'a'.repeat(5000)};=1`).endsWith(cellCutMarker(5003)));
+      assert.equal(capCell('short', 10), 'short');
+      assert.equal(capCell('\u{1F600}'.repeat(5000), 100).length <= 100, true);
+      assert.doesNotMatch(capCell('\u{1F600}'.repeat(5000), 100), /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
     });
   });
 

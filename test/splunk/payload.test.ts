@@ -30,7 +30,7 @@ describe('splunk/payload', () => {
     assert.equal(r.value.serverUri, 'https://127.0.0.1:8089');
     assert.match(r.value.resultsFile, /sendalert_temp_results\.csv\.gz$/);
     assert.equal(r.value.configuration.priority, '0');
-    assert.deepEqual(r.value.result, { _time: '1649498041', message: 'hello world' });
+    assert.deepEqual({ ...r.value.result }, { _time: '1649498041', message: 'hello world' });
     assert.equal(r.value.resultId, undefined);
   });
 
@@ -43,7 +43,7 @@ describe('splunk/payload', () => {
   it('keeps multivalue result fields as arrays (Splunk 9 payload shape)', async () => {
     const r = await parsePayload(JSON.stringify({ sid: 's', results_file: '/x.csv.gz', result: { _si: ['idx', 'main'], n: 3, none: null } }), parseXml);
     assert.ok(r.ok);
-    if (r.ok) assert.deepEqual(r.value.result, { _si: ['idx', 'main'], n: '3', none: '' });
+    if (r.ok) assert.deepEqual({ ...r.value.result }, { _si: ['idx', 'main'], n: '3', none: '' });
   });
 
   const bad: [string, string, RegExp][] = [
@@ -77,8 +77,8 @@ describe('splunk/payload', () => {
     const r = await parsePayload(xml, parseXml);
     assert.ok(r.ok);
     if (!r.ok) return;
-    assert.deepEqual(r.value.configuration, { address_fields: 'ip', empty: '' });
-    assert.deepEqual(r.value.result, { src_ip: '203.0.113.9', users: ['a', 'b'] });
+    assert.deepEqual({ ...r.value.configuration }, { address_fields: 'ip', empty: '' });
+    assert.deepEqual({ ...r.value.result }, { src_ip: '203.0.113.9', users: ['a', 'b'] });
   });
 });
 

@@ -42,8 +42,8 @@ describe('splunk/results-file', () => {
       for (const bad of ['root', '$open', '$a$b$', '$a$,$b$']) assert.equal(decodeMultivalue(bad), undefined, bad);
     });
     it('prefers a decodable __mv_ column over the plain one and drops __mv_ columns', () => {
-      assert.deepEqual(rowFields(['users', 'n', '__mv_users', '__mv_n'], ['root\nadmin', '3', '$root$;$admin$', '']), { users: ['root', 'admin'], n: '3' });
-      assert.deepEqual(rowFields(['u', '__mv_u'], ['plain', 'not-mv']), { u: 'plain' });
+      assert.deepEqual({ ...rowFields(['users', 'n', '__mv_users', '__mv_n'], ['root\nadmin', '3', '$root$;$admin$', '']) }, { users: ['root', 'admin'], n: '3' });
+      assert.deepEqual({ ...rowFields(['u', '__mv_u'], ['plain', 'not-mv']) }, { u: 'plain' });
     });
   });
 

@@ -113,12 +113,20 @@ export function splunkSpec(conf: string): SpecSection[] | undefined {
   return sections === undefined ? undefined : compileSpec(sections);
 }
 
-/** Splunk's spec of a .conf plus the app's own README/<conf>.spec, when it has one. */
+/**
+ * Splunk's spec of a .conf plus the app's own README/<conf>.spec, when it has one. A .conf
+ * Splunk does not know (the app's own, e.g. soar_edr.conf) is checked against the app's spec
+ * alone, which it must then have.
+ */
 export function specsFor(conf: string, appReadmeDir: string): SpecSection[][] {
   const splunk = splunkSpec(conf);
-  if (splunk === undefined) throw new Error(`Splunk ${loadSpecFacts().splunk_version} has no spec for ${conf}`);
   const own = path.join(appReadmeDir, `${conf}.spec`);
-  return existsSync(own) ? [splunk, compileSpec(readSpecSections(readFileSync(own, 'utf8')))] : [splunk];
+  const ownSpec = existsSync(own) ? [compileSpec(readSpecSections(readFileSync(own, 'utf8')))] : [];
+  if (splunk === undefined) {
+    if (ownSpec.length === 0) throw new Error(`Splunk ${loadSpecFacts().splunk_version} has no spec for ${conf}, and the app has no README/${conf}.spec`);
+    return ownSpec;
+  }
+  return [splunk, ...ownSpec];
 }
 
 function main(argv: readonly string[]): number {
