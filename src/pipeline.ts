@@ -61,7 +61,7 @@ export interface PipelineDeps {
 export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>, appDir: string | undefined = appDirFor(env)): PipelineDeps {
   let host: HostLimitsRead | undefined;
   return {
-    hostLimits: () => (host ??= readHostLimits(appDir)),
+    hostLimits: () => (host ??= readHostLimits(appDir, layout.root)),
     layout,
     env,
     fetch: globalThis.fetch,

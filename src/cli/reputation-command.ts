@@ -206,16 +206,6 @@ function systemWorld(io: CliIO, layout: DataLayout): ReputationWorld {
 /** The shared tail of the command and of runReputation: targets collected, now look up and print. */
 async function runCollected(io: CliIO, collector: TargetCollector, options: ReputationRunOptions): Promise<number> {
   for (const entry of collector.invalid) complain(io, formatInvalid(entry));
-  // Under Splunk (SPLUNK_HOME set) the host's limits are the app's soar_edr.conf; outside it, the shipped ones.
-  const host = options.hostLimits ?? readHostLimits(appDirFor(io.env));
-  for (const p of host.problems) complain(io, p.message);
-  const parsed = reputationSettings(options.params ?? {}, host.limits);
-  if (!parsed.ok) {
-    complain(io, parsed.error.message);
-    return REPUTATION_EXIT.USAGE;
-  }
-  for (const w of parsed.value.warnings) complain(io, w);
-  const settings = parsed.value.settings;
   const secrets = options.secrets ?? secretsFromEnv(io.env);
   const keys = { virustotal: secrets.virustotal_api_key, abuseipdb: secrets.abuseipdb_api_key };
   // Without a key the run still goes on: private and reserved targets are reported as skipped
@@ -230,6 +220,17 @@ async function runCollected(io: CliIO, collector: TargetCollector, options: Repu
     if (data === undefined) return REPUTATION_EXIT.UNSAFE_DATA_DIR;
     layout = data.layout;
   }
+  // Under Splunk (SPLUNK_HOME set) the host's limits are the app's soar_edr.conf; outside it,
+  // <data directory>/soar_edr.conf when there is one, else the shipped ones.
+  const host = options.hostLimits ?? readHostLimits(appDirFor(io.env), layout.root);
+  for (const p of host.problems) complain(io, p.message);
+  const parsed = reputationSettings(options.params ?? {}, host.limits);
+  if (!parsed.ok) {
+    complain(io, parsed.error.message);
+    return REPUTATION_EXIT.USAGE;
+  }
+  for (const w of parsed.value.warnings) complain(io, w);
+  const settings = parsed.value.settings;
   const world = { ...systemWorld(io, layout), ...options.world };
   const startMs = world.now();
   const progress = world.progress;

@@ -6,8 +6,8 @@
  * key, local winning.
  *
  * The action finds the app from its own bundle (<app>/bin/…), the command line from
- * $SPLUNK_HOME/etc/apps/soar_edr; outside Splunk there is no file and the shipped defaults
- * apply. Reading is two small files, done once per run and only when a limit is needed.
+ * $SPLUNK_HOME/etc/apps/soar_edr; outside Splunk it reads <data directory>/soar_edr.conf when
+ * there is one, else the shipped defaults apply. Reading is two small files, done once per run and only when a limit is needed.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -60,7 +60,7 @@ export interface HostLimitsRead {
   readonly limits: HostLimits;
   /** Bad values in the files, each replaced by the shipped default. */
   readonly problems: readonly Failure<AppConfProblemKind>[];
-  /** The files that were read (none outside Splunk). */
+  /** The files that were read (none when there is no soar_edr.conf). */
   readonly files: readonly string[];
 }
 
@@ -113,13 +113,21 @@ export function appDirFor(env: Readonly<Record<string, string | undefined>>, bun
   return home ? path.join(path.resolve(home), 'etc', 'apps', APP_NAME) : undefined;
 }
 
-/** default/ then local/ soar_edr.conf of `appDir`, those that exist. */
-export function readAppConfLayers(appDir: string | undefined): { layers: ConfLayer[]; problems: Failure<AppConfProblemKind>[] } {
+/**
+ * The files soar_edr.conf is read from, in order: default/ then local/ of `appDir`; outside
+ * Splunk (no app folder) `<data directory>/soar_edr.conf`, because the limits belong with the
+ * quota state and blocklist they govern, which live in that directory.
+ */
+export function appConfFiles(appDir: string | undefined, dataDir?: string): string[] {
+  if (appDir !== undefined) return ['default', 'local'].map((dir) => path.join(appDir, dir, APP_CONF));
+  return dataDir !== undefined ? [path.join(dataDir, APP_CONF)] : [];
+}
+
+/** The layers of soar_edr.conf that exist (appConfFiles). */
+export function readAppConfLayers(appDir: string | undefined, dataDir?: string): { layers: ConfLayer[]; problems: Failure<AppConfProblemKind>[] } {
   const layers: ConfLayer[] = [];
   const problems: Failure<AppConfProblemKind>[] = [];
-  if (appDir === undefined) return { layers, problems };
-  for (const dir of ['default', 'local']) {
-    const file = path.join(appDir, dir, APP_CONF);
+  for (const file of appConfFiles(appDir, dataDir)) {
     try {
       // A .conf of a few hundred bytes; a huge one is not ours (cap what is read).
       const text = readFileSync(file, 'utf8');
@@ -134,9 +142,9 @@ export function readAppConfLayers(appDir: string | undefined): { layers: ConfLay
   return { layers, problems };
 }
 
-/** The host's limits for the app in `appDir` (the shell: reads the files). */
-export function readHostLimits(appDir: string | undefined): HostLimitsRead {
-  const read = readAppConfLayers(appDir);
+/** The host's limits for the app in `appDir`, or outside Splunk from `dataDir` (the shell: reads the files). */
+export function readHostLimits(appDir: string | undefined, dataDir?: string): HostLimitsRead {
+  const read = readAppConfLayers(appDir, dataDir);
   const parsed = hostLimitsFromConf(read.layers);
   return { ...parsed, problems: [...read.problems, ...parsed.problems] };
 }

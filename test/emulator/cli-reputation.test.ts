@@ -121,9 +121,18 @@ describe('soar-edr reputation (built CLI)', function () {
     assert.equal(stubs.abuse.requests.length, 10);
     assert.deepEqual(json(again).slice(0, 4).map((r) => r.status), ['cached', 'cached', 'cached', 'cached']);
 
-    // With a premium budget the re-run asks for exactly the 6 missing; exit 5 for the invalid line.
-    const resumed = await cli([file, '--no-wait', '--format', 'json', '--param', 'vt_requests_per_minute=100']);
+    // A param may not raise the host's budget: still nothing new is asked.
+    const raised = await cli([file, '--no-wait', '--format', 'json', '--param', 'vt_requests_per_minute=100']);
+    assert.equal(raised.code, 3, raised.stderr);
+    assert.equal(stubs.vt.requests.length, 4);
+    assert.match(raised.stderr, /param vt_requests_per_minute = 100 is above this host's limit \(4\)/);
+
+    // Outside Splunk the admin raises it in <data directory>/soar_edr.conf: with a premium budget the
+    // re-run asks for exactly the 6 missing; exit 5 for the invalid line.
+    writeFileSync(path.join(dataDir, 'soar_edr.conf'), '[quota]\nvt_requests_per_minute = 100\n');
+    const resumed = await cli([file, '--no-wait', '--format', 'json']);
     assert.equal(resumed.code, 5, resumed.stderr);
+    assert.doesNotMatch(resumed.stderr, /above this host's limit/);
     assert.deepEqual(stubs.vt.requests.slice(4).map((q) => q.ip), ten.slice(4));
     assert.equal(stubs.abuse.requests.length, 10);
     assert.deepEqual(json(resumed).map((r) => r.status), [...Array(4).fill('cached'), ...Array(6).fill('looked_up')]);

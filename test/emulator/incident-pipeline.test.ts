@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -393,7 +393,15 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       const started = Date.now();
       // 50 processes on a small CI machine: a stub answer can take seconds, and a request timeout
       // would be retried (a second request that says nothing about single-flight).
-      const runs = await startTogether(rows, { vt_requests_per_minute: '100', request_timeout: '60' });
+      // The admin's budget (a param may only lower it).
+      mkdirSync(path.join(app.appDir, 'local'), { recursive: true });
+      writeFileSync(path.join(app.appDir, 'local', 'soar_edr.conf'), '[quota]\nvt_requests_per_minute = 100\n');
+      let runs: ActionRun[];
+      try {
+        runs = await startTogether(rows, { request_timeout: '60' });
+      } finally {
+        rmSync(path.join(app.appDir, 'local'), { recursive: true, force: true });
+      }
       const ms = Date.now() - started;
       for (const r of runs) assert.equal(r.code, 0, r.stderr.slice(-3000));
       const text = readFileSync(path.join(dataDir, 'incidents.csv'), 'utf8');

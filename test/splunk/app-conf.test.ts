@@ -41,7 +41,7 @@ describe('splunk/app-conf', () => {
     assert.deepEqual([r.limits.vtPerMinute, r.limits.abusePerDay, r.limits.blockSeconds, r.limits.blockMaxSeconds], [4, 1000, 40 * 86400, 40 * 86400]);
   });
 
-  it('reads default/ and local/ of the app folder: the bundle folder first, else $SPLUNK_HOME/etc/apps/soar_edr, else nothing', () => {
+  it('reads default/ and local/ of the app folder: the bundle folder first, else $SPLUNK_HOME/etc/apps/soar_edr, else the data directory\'s file', () => {
     const home = mkdtempSync(path.join(tmpdir(), 'soar-appconf-'));
     try {
       const app = path.join(home, 'etc', 'apps', 'soar_edr');
@@ -58,6 +58,16 @@ describe('splunk/app-conf', () => {
       assert.deepEqual(read.files.map((f) => path.relative(app, f)), [path.join('default', 'soar_edr.conf'), path.join('local', 'soar_edr.conf')]);
       assert.deepEqual(readHostLimits(undefined), { limits: DEFAULT_HOST_LIMITS, problems: [], files: [] });
       assert.deepEqual(readHostLimits(path.join(home, 'missing')).limits, DEFAULT_HOST_LIMITS);
+      // Outside Splunk: <data directory>/soar_edr.conf, only when there is no app folder.
+      const data = path.join(home, 'data');
+      mkdirSync(data);
+      assert.deepEqual(readHostLimits(undefined, data).limits, DEFAULT_HOST_LIMITS);
+      writeFileSync(path.join(data, 'soar_edr.conf'), '[quota]\nvt_requests_per_day = 20000\n[blocking]\nblock_duration = 2h\n');
+      const outside = readHostLimits(undefined, data);
+      assert.equal(outside.limits.vtPerDay, 20000);
+      assert.equal(outside.limits.blockSeconds, 7200);
+      assert.deepEqual(outside.files, [path.join(data, 'soar_edr.conf')]);
+      assert.equal(readHostLimits(app, data).limits.vtPerDay, DEFAULT_HOST_LIMITS.vtPerDay, 'inside Splunk the app conf alone counts');
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
