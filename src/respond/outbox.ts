@@ -23,12 +23,12 @@
  * a dead letter of kind `forged`, with the reason, which replay refuses (see
  * requeueDeadLetter for the one exception an admin can ask for).
  */
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
 import { DeadLetter, requireInstallKey, writeSealedDeadLetter } from '../store/dead-letter-file';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { listFolder, readJsonIfExists, writeFileAtomic } from '../store/durable-file';
 import { seal, unseal } from '../store/entry-seal';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { DeliverFunction, DeliveryOutcome } from './discord-delivery';
@@ -96,17 +96,8 @@ export function outboxLockFile(layout: DataLayout): string {
   return path.join(layout.locks, 'outbox.lock');
 }
 
-function listNames(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-}
-
 function claimsOf(layout: DataLayout, base: string): string[] {
-  return listNames(claimsDir(layout)).filter((n) => n.startsWith(`${base}.`) && n.endsWith(CLAIM_SUFFIX));
+  return listFolder(claimsDir(layout)).filter((n) => n.startsWith(`${base}.`) && n.endsWith(CLAIM_SUFFIX));
 }
 
 /** Whether this notification was delivered already (by any process). */
@@ -189,8 +180,8 @@ export function enqueueNotification(
 
 /** Notifications waiting (queued or being sent right now). */
 export function outboxSize(layout: DataLayout): number {
-  const queued = listNames(layout.outbox).filter((n) => n.endsWith(QUEUED_SUFFIX)).length;
-  const claimed = listNames(claimsDir(layout)).filter((n) => n.endsWith(CLAIM_SUFFIX)).length;
+  const queued = listFolder(layout.outbox).filter((n) => n.endsWith(QUEUED_SUFFIX)).length;
+  const claimed = listFolder(claimsDir(layout)).filter((n) => n.endsWith(CLAIM_SUFFIX)).length;
   return queued + claimed;
 }
 
@@ -277,7 +268,7 @@ export function readDeadLetter(file: string, key: Buffer): Result<DeadLetter, De
 
 /** Dead-letter files, oldest first. */
 export function listDeadLetters(layout: DataLayout): string[] {
-  return listNames(layout.deadLetters).filter((n) => n.endsWith('.json')).sort().map((n) => path.join(layout.deadLetters, n));
+  return listFolder(layout.deadLetters).filter((n) => n.endsWith('.json')).sort().map((n) => path.join(layout.deadLetters, n));
 }
 
 /** The notification a dead letter holds, if any: a refused one, or (trusted by the admin) an unsealed outbox file. */
@@ -497,7 +488,7 @@ export interface DrainReport {
 /** Put claims of dead (or long-gone) senders back into the queue. */
 function recoverStaleClaims(layout: DataLayout, nowMs: number, staleClaimMs: number): number {
   let recovered = 0;
-  for (const name of listNames(claimsDir(layout))) {
+  for (const name of listFolder(claimsDir(layout))) {
     if (!name.endsWith(CLAIM_SUFFIX)) continue;
     const m = /^(.+)\.(\d+)\.(\d+)\.claim$/.exec(name);
     if (m === null) continue;
@@ -527,7 +518,7 @@ interface Due {
 
 function dueItems(layout: DataLayout, nowMs: number): Due[] {
   const due: Due[] = [];
-  for (const name of listNames(layout.outbox)) {
+  for (const name of listFolder(layout.outbox)) {
     if (!name.endsWith(QUEUED_SUFFIX)) continue;
     const base = name.slice(0, -QUEUED_SUFFIX.length);
     const read = readJsonIfExists(path.join(layout.outbox, name));

@@ -4,7 +4,7 @@
  * one write(2), the repair of a line a killed writer left half written, and an exclusive lock
  * for read-modify-write.
  */
-import { chmodSync, closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 let tmpCounter = 0;
@@ -243,6 +243,16 @@ export function fileSize(file: string): number {
     return lstatSync(file).size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/** The names in a folder; none when the folder does not exist (yet). */
+export function listFolder(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
 }

@@ -24,14 +24,14 @@
  * touched (its name is not trusted).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { fail, ok, Result } from '../result';
 import { writeDeadLetter } from '../respond/outbox';
 import { processAlive } from './file-lock';
 import type { ResultsMode } from '../splunk/results-file';
 import type { DataLayout } from './data-dir';
-import { readJsonIfExists, writeFileAtomic } from './durable-file';
+import { listFolder, readJsonIfExists, writeFileAtomic } from './durable-file';
 import { installKey, seal, unseal } from './entry-seal';
 
 /** What the rows of a spooled results file need to be recorded as the alert would have. */
@@ -73,15 +73,6 @@ const COPY_CHUNK = 1024 * 1024;
 
 function claimsDir(layout: DataLayout): string {
   return path.join(layout.spool, 'claimed');
-}
-
-function listNames(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
 }
 
 function errorText(e: unknown): string {
@@ -204,13 +195,13 @@ export function spoolStore(layout: DataLayout, now: () => number = Date.now, sta
     },
 
     waiting() {
-      return listNames(layout.spool).filter((n) => n.endsWith(ENTRY_SUFFIX)).length;
+      return listFolder(layout.spool).filter((n) => n.endsWith(ENTRY_SUFFIX)).length;
     },
 
     recoverStale() {
       let recovered = 0;
       const nowMs = now();
-      for (const name of listNames(claimsDir(layout))) {
+      for (const name of listFolder(claimsDir(layout))) {
         const m = /^(.+)\.(\d+)\.(\d+)\.claim$/.exec(name);
         if (m === null) continue;
         const [, id, pid, claimedAt] = m;
@@ -229,7 +220,7 @@ export function spoolStore(layout: DataLayout, now: () => number = Date.now, sta
     },
 
     claimNext() {
-      const names = listNames(layout.spool).filter((n) => n.endsWith(ENTRY_SUFFIX)).sort();
+      const names = listFolder(layout.spool).filter((n) => n.endsWith(ENTRY_SUFFIX)).sort();
       for (const name of names) {
         const id = name.slice(0, -ENTRY_SUFFIX.length);
         const target = path.join(claimsDir(layout), claimName(id));
