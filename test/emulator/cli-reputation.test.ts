@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -121,8 +121,12 @@ describe('soar-edr reputation (built CLI)', function () {
     assert.equal(stubs.abuse.requests.length, 10);
     assert.deepEqual(json(again).slice(0, 4).map((r) => r.status), ['cached', 'cached', 'cached', 'cached']);
 
-    // With a premium budget the re-run asks for exactly the 6 missing; exit 5 for the invalid line.
-    const resumed = await cli([file, '--no-wait', '--format', 'json', '--param', 'vt_requests_per_minute=100']);
+    // With a premium budget (raised by the admin in the app's soar_edr.conf, found through
+    // SPLUNK_HOME) the re-run asks for exactly the 6 missing; exit 5 for the invalid line.
+    const splunkHome = path.join(dataDir, 'splunk');
+    mkdirSync(path.join(splunkHome, 'etc', 'apps', 'soar_edr', 'local'), { recursive: true });
+    writeFileSync(path.join(splunkHome, 'etc', 'apps', 'soar_edr', 'local', 'soar_edr.conf'), '[quota]\nvt_requests_per_minute = 100\n');
+    const resumed = await cli([file, '--no-wait', '--format', 'json', '--param', 'vt_requests_per_minute=100'], { ...keys(), SPLUNK_HOME: splunkHome });
     assert.equal(resumed.code, 5, resumed.stderr);
     assert.deepEqual(stubs.vt.requests.slice(4).map((q) => q.ip), ten.slice(4));
     assert.equal(stubs.abuse.requests.length, 10);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -99,7 +99,14 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
     await vt.close();
     await discord.close();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(path.join(app.appDir, 'local'), { recursive: true, force: true });
   });
+
+  /** What an admin does for a premium VirusTotal key: raise the host's minute limit in local/soar_edr.conf. */
+  function raiseHostQuota(perMinute: number): void {
+    mkdirSync(path.join(app.appDir, 'local'), { recursive: true });
+    writeFileSync(path.join(app.appDir, 'local', 'soar_edr.conf'), `[quota]\nvt_requests_per_minute = ${perMinute}\n`);
+  }
 
   const storeSecret = (username: 'virustotal_api_key' | 'discord_webhook_url', password: string) =>
     rest.passwords.push({ app: 'soar_edr', realm: 'soar_edr', username, password });
@@ -337,6 +344,7 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
         users: ['root', `user${i}`],
       }));
       const d = writeDispatch(app, rows, 'digest');
+      raiseHostQuota(1000);
       const { child, done } = startAction(app, payloadFor(d.resultsFiles[0]!, d.sid, { vt_requests_per_minute: '1000' }), env());
       // About 1 s in, and in any case only once rows are being written (a slow start on a busy host).
       const t0 = Date.now();
@@ -393,6 +401,8 @@ describe('incident pipeline end to end (issue 3), packaged action', function () 
       const started = Date.now();
       // 50 processes on a small CI machine: a stub answer can take seconds, and a request timeout
       // would be retried (a second request that says nothing about single-flight).
+      // A premium budget is the admin's (the app's local/soar_edr.conf); a param alone may only lower it.
+      raiseHostQuota(100);
       const runs = await startTogether(rows, { vt_requests_per_minute: '100', request_timeout: '60' });
       const ms = Date.now() - started;
       for (const r of runs) assert.equal(r.code, 0, r.stderr.slice(-3000));
