@@ -18,6 +18,7 @@ import { dataLayout } from '../../src/store/data-dir';
 import { VT_OPENCTI_IP } from '../support/intel-stubs';
 import { CapturedOutput } from '../support/writables';
 import { capturedObjects, corpusJson, useReputationStubs } from './reputation-fixtures';
+import { DEFAULT_HOST_LIMITS } from '../../src/pipeline-settings';
 
 interface Run {
   readonly code: number;
@@ -32,6 +33,10 @@ const RECORDED = Object.keys(corpusJson('abuseipdb', 'realworld_check_responses_
 const NOT_PUBLIC = ['172.17.0.255', '255.255.255.255', '172.17.0.17', '0.0.0.0', '224.0.0.252', '172.17.0.99', '224.0.0.251'];
 const PUBLIC = RECORDED.filter((ip) => !NOT_PUBLIC.includes(ip));
 const MINUTE = 60_000;
+
+
+/** A host whose admin raised the VirusTotal minute limit (soar_edr.conf [quota]) for a premium key. */
+const PREMIUM_HOST = { limits: { ...DEFAULT_HOST_LIMITS, vtPerMinute: 100 }, problems: [], files: [] };
 
 describe('soar-edr reputation (in-process, loopback stubs, test clock)', function () {
   this.timeout(60_000);
@@ -207,7 +212,7 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
 
   describe('the address gate and the verdict', () => {
     it('the 42 real addresses: the 7 private/reserved ones are skipped with the reason and never reach a stub', async () => {
-      const r = await run(RECORDED, { params: { vt_requests_per_minute: '100' } });
+      const r = await run(RECORDED, { params: { vt_requests_per_minute: '100' }, hostLimits: PREMIUM_HOST });
       assert.equal(r.code, REPUTATION_EXIT.OK, r.stderr);
       const skipped = r.rows.filter((row) => row.status === 'skipped');
       assert.deepEqual(skipped.map((row) => row.target).sort(), [...NOT_PUBLIC].sort());
@@ -223,7 +228,7 @@ describe('soar-edr reputation (in-process, loopback stubs, test clock)', functio
     });
 
     it('verdicts use the alert action\'s thresholds and params: 52.113.194.132 (AbuseIPDB 26) is SUSPICIOUS, UNKNOWN above 26', async () => {
-      const r = await run(['52.113.194.132', VT_OPENCTI_IP], { params: { vt_requests_per_minute: '100' } });
+      const r = await run(['52.113.194.132', VT_OPENCTI_IP], { params: { vt_requests_per_minute: '100' }, hostLimits: PREMIUM_HOST });
       const row = r.rows[0]!;
       assert.deepEqual([row.verdict, row.abuse_score, row.country, row.reason], ['SUSPICIOUS', 26, 'US', 'VirusTotal: not found; AbuseIPDB 26']);
       // The OpenCTI capture: 4/93 malicious over the default 3, AbuseIPDB has no record (the stub's 404 is an error).
