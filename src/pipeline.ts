@@ -26,6 +26,8 @@ import { logSweep, sweepAfterFullDisk } from './respond/full-disk-sweep';
 import { claimNotification } from './respond/notify-ledger';
 import { drainOutbox, DrainReport, enqueueNotification, outboxSize, sendNotification } from './respond/outbox';
 import { capCell } from './respond/safe-text';
+import { blockLapsedEvent, IncidentEventSubject } from './respond/incident-event';
+import { IncidentEventLog } from './respond/incident-event-file';
 import { nodeWebhookPost } from './respond/webhook-post';
 import { parseAllowedHosts, parseWebhookTarget, WebhookTarget } from './respond/webhook-target';
 import type { Failure } from './result';
@@ -238,6 +240,11 @@ function describeWaiting(w: WaitingFor): string {
   return waitingProviders(w).map((p) => `${p}:${w[p]}`).join(',');
 }
 
+/** What every event of an incident says about it. */
+function eventSubject(i: Incident): IncidentEventSubject {
+  return { incidentId: i.incidentId, srcIp: i.srcIp, verdict: i.verdict, reason: i.reason, detection: i.detection, sid: i.sid, rid: i.rid };
+}
+
 /** Pipeline state for one run: settings, stores, secrets and a per-run memo of lookups. */
 class IncidentPipeline implements RowPipeline {
   /** The params' settings; the quotas and block durations in it are the shipped limits (see limited()). */
@@ -269,6 +276,10 @@ class IncidentPipeline implements RowPipeline {
   private readonly blockedThisRun = new Map<string, ResponseAction>();
   /** Verdicts already claimed for notification in this run, by address (a digest repeats addresses). */
   private readonly claimedThisRun = new Map<string, Verdict>();
+  /** The run's incident events (events/incidents.json), written once per row or batch. */
+  private readonly events: IncidentEventLog;
+  /** Addresses whose block this run already wrote as an event. */
+  private readonly blockEvented = new Set<string>();
 
   constructor(
     private readonly context: RunContext,
@@ -280,6 +291,7 @@ class IncidentPipeline implements RowPipeline {
     this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     this.cache = new LookupCache(deps.layout.cache, { ttlMs: this.settings.cacheTtlSeconds * 1000 });
     this.queue = new EnrichmentQueue(deps.layout.queue);
+    this.events = new IncidentEventLog(deps.layout, { durable: context.mode !== 'digest' });
   }
 
   /**
@@ -448,6 +460,7 @@ class IncidentPipeline implements RowPipeline {
     const recorded = recordIncident(d.layout, draft, () => newIncidentId(d.now(), randomIdBytes()), { lock: { timeoutMs: Math.max(1000, this.deadlineMs - d.now()) } });
     if (!recorded.ok) return { status: 'failed', error: recorded.error };
     const notes = await this.afterRecord(pending, recorded.value, secrets);
+    this.events.flush(log);
     return notes.length > 0 ? { status: 'handled', degraded: notes.join('; ') } : { status: 'handled' };
   }
 
@@ -475,6 +488,7 @@ class IncidentPipeline implements RowPipeline {
       if (notes.length > 0) this.late.degraded += 1;
     }
     this.flushQueued();
+    this.events.flush(this.context.log);
   }
 
   /** Write the enrichment queue once per address for the batch just recorded. */
@@ -510,6 +524,25 @@ class IncidentPipeline implements RowPipeline {
       ms: d.now() - item.startedMs,
       action_status: 'success',
     });
+    this.events.add({
+      timeMs: d.now(),
+      event: 'recorded',
+      subject: eventSubject(incident),
+      details: {
+        vt: incident.vt,
+        abuse: incident.abuse,
+        failureCount: incident.failureCount,
+        users: incident.users,
+        attackType: incident.attackType,
+        detectionSeverity: incident.severity,
+        firstSeen: incident.firstSeen,
+        lastSeen: incident.lastSeen,
+        action: incident.action.kind,
+        actionReason: incident.action.reason,
+        blockExpires: incident.action.expires,
+      },
+    });
+    this.blockEvent(incident);
     const waiting = waitingFor(enriched);
     if (waitingProviders(waiting).length > 0) {
       // What the later enrichment needs to re-render the report and send the update.
@@ -536,6 +569,18 @@ class IncidentPipeline implements RowPipeline {
     const notified = await this.notify(incident, 'incident', () => buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
+  }
+
+  /** A `blocked` event for a block this incident made, once per address per run (a digest repeats addresses). */
+  private blockEvent(incident: Incident): void {
+    if (incident.action.kind !== 'blocked' || this.blockEvented.has(incident.srcIp)) return;
+    this.blockEvented.add(incident.srcIp);
+    this.events.add({
+      timeMs: this.deps.now(),
+      event: 'blocked',
+      subject: eventSubject(incident),
+      details: { action: 'blocked', actionReason: incident.action.reason, blockExpires: incident.action.expires },
+    });
   }
 
   /** For the run's WARNs: an address queued for a missing key (`waiting`), or not queued at all (undefined: the queue is full). */
@@ -628,6 +673,12 @@ class IncidentPipeline implements RowPipeline {
     const r = sent.value;
     switch (r.status) {
       case 'delivered':
+        this.events.add({
+          timeMs: d.now(),
+          event: 'notified',
+          subject: eventSubject(incident),
+          details: { notificationKind: kind, discordMessageId: r.delivery.status === 'delivered' ? r.delivery.messageId : null },
+        });
         log.info('Discord notification delivered', { kind, ms: d.now() - started, message_id: r.delivery.status === 'delivered' ? (r.delivery.messageId ?? '') : '', attempts: r.delivery.attempts });
         return undefined;
       case 'already_delivered':
@@ -642,6 +693,12 @@ class IncidentPipeline implements RowPipeline {
         log.warn('Discord notification kept in the outbox', { kind, message: 'reason' in r.delivery ? r.delivery.reason : r.delivery.status, next_attempt: new Date(r.nextAttemptAtMs).toISOString() });
         return 'discord: kept in the outbox';
       case 'dead_lettered':
+        this.events.add({
+          timeMs: d.now(),
+          event: 'dead_lettered',
+          subject: eventSubject(incident),
+          details: { notificationKind: kind, deadLetterReason: r.delivery && 'reason' in r.delivery ? r.delivery.reason : '', deadLetterFile: path.basename(r.deadLetter) },
+        });
         log.error('Discord refused the notification; kept as a dead letter', { kind, file: r.deadLetter, message: r.delivery && 'reason' in r.delivery ? r.delivery.reason : '' });
         return 'discord: rejected';
     }
@@ -664,10 +721,12 @@ class IncidentPipeline implements RowPipeline {
     if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
       const purged = purgeExpired(d.layout, d.now());
       if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+      if (purged.ok) for (const e of purged.value) this.events.add(blockLapsedEvent('expired', e, d.now()));
       logSweep(sweepAfterFullDisk(d.layout, d.now()), d.layout, log);
       await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS });
     }
     this.reportQueueProblems(log);
+    this.events.flush(log);
     return { failed: late.failed + this.late.failed, degraded: late.degraded + this.late.degraded };
   }
 
@@ -722,7 +781,24 @@ class IncidentPipeline implements RowPipeline {
     else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
       log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });
     }
+    if (r.ok) this.outboxEvents(r.value, log);
     return r.ok ? r.value : undefined;
+  }
+
+  /** A `notified` or `dead_lettered` event per outbox item a drain settled; the incident is known by its id. */
+  private outboxEvents(report: DrainReport, log: Logger): void {
+    for (const { key, result } of report.results) {
+      const at = key.lastIndexOf(':');
+      const subject = { incidentId: key.slice(0, at) };
+      const notificationKind = key.slice(at + 1);
+      if (result.status === 'delivered') {
+        this.events.add({ timeMs: this.deps.now(), event: 'notified', subject, details: { notificationKind, discordMessageId: result.delivery.status === 'delivered' ? result.delivery.messageId : null } });
+      } else if (result.status === 'dead_lettered') {
+        const reason = result.delivery && 'reason' in result.delivery ? result.delivery.reason : 'unreadable outbox file';
+        this.events.add({ timeMs: this.deps.now(), event: 'dead_lettered', subject, details: { notificationKind, deadLetterReason: reason, deadLetterFile: path.basename(result.deadLetter) } });
+      }
+    }
+    this.events.flush(log);
   }
 
   /**
@@ -816,9 +892,13 @@ class IncidentPipeline implements RowPipeline {
     const updated = updateIncidentReport(d.layout, after);
     if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
     log.info('Deferred enrichment completed', { incident_id: incidentId, src_ip: after.srcIp, verdict: after.verdict, previous_verdict: before.verdict, reason: after.reason });
+    this.events.add({ timeMs: nowMs, event: 'enriched', subject: eventSubject(after), details: { previousVerdict: before.verdict, vt: after.vt, abuse: after.abuse } });
+    if (after.verdict !== before.verdict) this.events.add({ timeMs: nowMs, event: 'verdict_changed', subject: eventSubject(after), details: { previousVerdict: before.verdict } });
+    if (before.action.kind !== 'blocked') this.blockEvent(after);
     if (verdictRank(after.verdict) !== verdictRank(before.verdict) || after.verdict !== before.verdict) {
       await this.notify(after, 'update', buildDiscordUpdateMessage(after, before.verdict), secrets, log.child({ incident_id: incidentId }));
     }
+    this.events.flush(log);
   }
 }
 

@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import { BlockEntry, listBlocks, purgeExpired, unblockAddress } from '../respond/blocklist';
 import { canonicalAddress } from '../respond/firewall-commands';
 import { safeText } from '../respond/safe-text';
+import { appendEventLines } from '../respond/incident-event-file';
+import { blockLapsedEvent, incidentEventLine } from '../respond/incident-event';
 import { CliIO, complain, safeDataLayout, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
 export const UNBLOCK_EXIT = { OK: 0, NOT_BLOCKED: 1, USAGE: 2, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
@@ -63,10 +65,16 @@ Exit codes:
       if (data === undefined) return;
       const { layout } = data;
 
+      // The change as an incident event for Splunk; failing to write it is a warning, the unblock stands.
+      const event = (kind: 'expired' | 'unblocked', entries: readonly BlockEntry[]): void => {
+        const written = appendEventLines(layout, entries.map((e) => incidentEventLine(blockLapsedEvent(kind, e, Date.now()))).join(''));
+        if (!written.ok) complain(io, `warning: ${written.error.message}`);
+      };
       let exitCode: number = UNBLOCK_EXIT.OK;
       if (opts.purge) {
         const purged = purgeExpired(layout, Date.now());
         if (!purged.ok) return failed(purged.error.message);
+        event('expired', purged.value);
         io.stdout.write(`purged ${purged.value.length} expired block(s)${purged.value.length > 0 ? `: ${purged.value.map((e) => e.ip).join(' ')}` : ''}\n`);
       }
       if (address !== undefined) {
@@ -77,6 +85,7 @@ Exit codes:
           complain(io, `${address} is not blocked (not in ${layout.blocklist}); nothing to undo`);
           exitCode = UNBLOCK_EXIT.NOT_BLOCKED;
         } else {
+          event('unblocked', [removed]);
           complain(
             io,
             `${address} removed from the simulated blocklist (${safeText(removed.verdict)}, blocked ${removed.count} time(s), expiry ${new Date(removed.expiresMs).toISOString()}). ` +

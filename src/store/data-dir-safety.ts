@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { fail, ok, Result } from '../result';
 import { ensureDir } from './durable-file';
 import { INSTALL_KEY_FILE, installKey } from './entry-seal';
+import { EVENT_FILE_NAMES } from '../respond/incident-event-file';
 
 export type DataDirErrorKind = 'unsafe_data_dir' | 'unsafe_key' | 'io_error';
 
@@ -34,7 +35,7 @@ export interface DataDirProbe {
 }
 
 /** Files and folders the app creates inside the data directory, by their relative names. */
-export const KNOWN_FILES: readonly string[] = ['incidents.csv', 'blocklist.csv', INSTALL_KEY_FILE];
+export const KNOWN_FILES: readonly string[] = ['incidents.csv', 'blocklist.csv', INSTALL_KEY_FILE, ...EVENT_FILE_NAMES];
 export const KNOWN_DIRS: readonly string[] = [
   'reports',
   'reports/orphaned',
@@ -44,6 +45,7 @@ export const KNOWN_DIRS: readonly string[] = [
   'outbox',
   'outbox/claimed',
   'dead-letters',
+  'events',
   'ledger',
   'ledger/delivered',
   'ledger/incident-data',
