@@ -770,13 +770,13 @@ class IncidentPipeline implements RowPipeline {
   }
 
   /** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */
-  async drainOutbox(log: Logger, maxItems: number): Promise<DrainReport | undefined> {
+  async drainOutbox(log: Logger, maxItems: number, includeWaiting = false): Promise<DrainReport | undefined> {
     const d = this.deps;
     if (outboxSize(d.layout) === 0) return undefined;
     const webhook = this.webhookTarget(await this.context.secrets());
     if (!webhook.target) return undefined;
     const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: this.settings.requestTimeoutMs });
-    const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: this.deadlineMs, maxItems, random: d.random });
+    const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: this.deadlineMs, maxItems, random: d.random, includeWaiting });
     if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
     else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
       log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });
@@ -917,9 +917,10 @@ export interface DrainAllReport {
  * per-run ones — at most `maxItems` notifications delivered and `maxItems` addresses
  * enriched. Addresses waiting for a provider without a key are left alone (drainQueue).
  */
-export async function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number }): Promise<DrainAllReport> {
+export async function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport> {
   const outbox: DrainReport[] = [];
-  const first = await pipeline.drainOutbox(log, limits.maxItems);
+  // includeWaiting (an admin's drain): notifications waiting for their backoff are tried now.
+  const first = await pipeline.drainOutbox(log, limits.maxItems, limits.includeWaiting ?? false);
   if (first) outbox.push(first);
   const enriched = await pipeline.drainQueue(log, limits.maxItems);
   const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;

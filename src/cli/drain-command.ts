@@ -8,7 +8,7 @@ import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
 import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline';
 import { parseDuration } from '../pipeline-settings';
 import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
-import { outboxSize } from '../respond/outbox';
+import { outboxSize, waitingNotifications } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
 import { fail, ok, Result } from '../result';
 import { parseActionConfig } from '../splunk/action-config';
@@ -155,19 +155,23 @@ is given; storage/passwords wins where both have a value. Progress goes to stder
 alert action's log format; one summary line goes to stdout:
   delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME] [waiting_for_key=N]
     [spool_recorded=N spool_left=N spool_entries=N spool_refused=N]
+Notifications waiting in the outbox for their next attempt (the backoff after a failed
+delivery) are tried now: the backoff paces the alert runs' automatic retries, not this command.
 Spooled rows (a digest an alert run had no time left for) are recorded first, with the
 alert's own sid and rids, so a row recorded before is not recorded again.
 Addresses recorded without a VirusTotal key wait in the queue (waiting_for_key) and cost
 nothing until the key is configured; then drain enriches them and updates their incidents.
 
 Exit codes:
-  0  everything due was delivered or enriched (addresses waiting for their retry time may remain)
+  0  everything due was delivered or enriched (addresses waiting for their retry time may remain);
+     the outbox is empty: a drain tries every waiting notification now, backoff or not
   2  usage: a bad option or param value, a secret given as a param, no Splunk password,
      a --ca-file that cannot be read or holds no certificate
   3  splunkd refused the credentials or the permission (storage/passwords)
   4  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
   5  other splunkd REST failure
-  6  something due is left or failed (outbox not delivered, retry later, dead-lettered,
+  6  something due is left or failed (outbox not delivered, retry later, dead-lettered — each
+     notification left is named in a "Left in the outbox" line on stderr,
      address not enriched, address waiting for a key, spooled rows left, a spool entry
      refused): the same meaning as the alert action's exit code 6
   7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
@@ -253,7 +257,9 @@ Exit codes:
 
     // Addresses waiting for a key that is still missing are left as they are (nothing spent);
     // reportQueueProblems says so once, with what to configure.
-    const report = await drainAll(pipeline, log, { maxItems: maxItems.value });
+    // A drain run by hand means now: notifications waiting for their backoff are tried too
+    // (backoff paces the alert runs' automatic retries, not an admin's command).
+    const report = await drainAll(pipeline, log, { maxItems: maxItems.value, includeWaiting: true });
     logSweep(sweepAfterFullDisk(layout, Date.now(), { force: true }), layout, log);
     pipeline.reportQueueProblems(log);
 
@@ -277,6 +283,19 @@ Exit codes:
     if (report.enriched < dueBefore) left = true;
     const spoolLeft = spoolRowsLeft(spooled, layout);
     if (spoolLeft.rows > 0 || spoolLeft.entries > 0 || spooled.refused > 0 || spooled.tally.failed + spooled.tally.rejected > 0) left = true;
+
+    // Name what could not be delivered, so "outbox_left=N" is never a bare number.
+    const stillWaiting = waitingNotifications(layout);
+    if (stillWaiting.length > 0) left = true;
+    for (const w of stillWaiting) {
+      log.warn('Left in the outbox', {
+        notification: w.key,
+        attempts: w.attempts,
+        ...(w.claimed ? { message: 'being sent by another process right now' } : {}),
+        ...(w.lastError !== null ? { last_error: w.lastError } : {}),
+        ...(w.nextAttemptAtMs !== null ? { next_automatic_retry: new Date(w.nextAttemptAtMs).toISOString() } : {}),
+      });
+    }
 
     const nowMs = Date.now();
     const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);

@@ -3,8 +3,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { authlogCommand } from '../cli/authlog-command';
+import { blockCommand } from '../cli/block-command';
 import { drainCommand } from '../cli/drain-command';
 import { generateCommand } from '../cli/generate-command';
+import { incidentsCommand } from '../cli/incidents-command';
 import { iocsCommand } from '../cli/iocs-command';
 import { replayCommand } from '../cli/replay-command';
 import { reputationCommand } from '../cli/reputation-command';
@@ -33,7 +35,9 @@ const program = new Command('soar-edr')
 program.addCommand(secretsCommand(io));
 program.addCommand(drainCommand(io));
 program.addCommand(replayCommand(io));
+program.addCommand(blockCommand(io));
 program.addCommand(unblockCommand(io));
+program.addCommand(incidentsCommand(io));
 program.addCommand(generateCommand(io));
 program.addCommand(reputationCommand(io));
 program.addCommand(authlogCommand(io));

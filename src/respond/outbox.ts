@@ -185,6 +185,44 @@ export function outboxSize(layout: DataLayout): number {
   return queued + claimed;
 }
 
+/** A notification still waiting in the outbox, as a person reading "what is left" needs it. */
+export interface WaitingNotification {
+  /** `<incident id>:<kind>` */
+  readonly key: string;
+  readonly attempts: number;
+  readonly nextAttemptAtMs: number | null;
+  readonly lastError: string | null;
+  /** Being sent by another process right now. */
+  readonly claimed: boolean;
+}
+
+/** What waits in the outbox (queued and claimed), oldest first; unreadable files count with what their name tells. */
+export function waitingNotifications(layout: DataLayout): WaitingNotification[] {
+  const out: (WaitingNotification & { createdAtMs: number })[] = [];
+  for (const name of listFolder(layout.outbox)) {
+    if (!name.endsWith(QUEUED_SUFFIX)) continue;
+    const base = name.slice(0, -QUEUED_SUFFIX.length);
+    const read = readJsonIfExists(path.join(layout.outbox, name));
+    if (read === undefined) continue;
+    const opened = 'corrupt' in read ? null : openItem(layout, read.value);
+    const item = opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null;
+    out.push({
+      key: base.includes('__') ? keyOfBase(base) : base,
+      attempts: item?.attempts ?? 0,
+      nextAttemptAtMs: item?.nextAttemptAtMs ?? null,
+      lastError: item === null ? 'unreadable or unsealed outbox file (the next drain dead-letters it)' : item.lastError,
+      claimed: false,
+      createdAtMs: item?.createdAtMs ?? 0,
+    });
+  }
+  for (const name of listFolder(claimsDir(layout))) {
+    const m = /^(.+)\.\d+\.\d+\.claim$/.exec(name);
+    if (m === null) continue;
+    out.push({ key: m[1]!.includes('__') ? keyOfBase(m[1]!) : m[1]!, attempts: 0, nextAttemptAtMs: null, lastError: null, claimed: true, createdAtMs: 0 });
+  }
+  return out.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ createdAtMs: _, ...w }) => w);
+}
+
 function asItem(value: unknown): OutboxItem | null {
   const v = value as Partial<OutboxItem> | null;
   if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.incidentId !== 'string' || typeof v.kind !== 'string') return null;
@@ -466,6 +504,11 @@ export async function sendNotification(
 export interface DrainOptions extends SendOptions {
   /** Deliver at most this many items this run. */
   readonly maxItems?: number;
+  /**
+   * Also try items still waiting for their next-attempt time. Backoff paces the automatic
+   * retries of alert runs; an admin's `soar-edr drain` means "now" (Discord just recovered).
+   */
+  readonly includeWaiting?: boolean;
 }
 
 export interface DrainReport {
@@ -516,7 +559,7 @@ interface Due {
   readonly createdAtMs: number;
 }
 
-function dueItems(layout: DataLayout, nowMs: number): Due[] {
+function dueItems(layout: DataLayout, nowMs: number, includeWaiting: boolean): Due[] {
   const due: Due[] = [];
   for (const name of listFolder(layout.outbox)) {
     if (!name.endsWith(QUEUED_SUFFIX)) continue;
@@ -527,7 +570,7 @@ function dueItems(layout: DataLayout, nowMs: number): Due[] {
     const item = opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null;
     // Unreadable and unsealed files are due now: claiming them dead-letters them, unsent.
     if (item === null) due.push({ base, createdAtMs: 0 });
-    else if (item.nextAttemptAtMs <= nowMs) due.push({ base, createdAtMs: item.createdAtMs });
+    else if (includeWaiting || item.nextAttemptAtMs <= nowMs) due.push({ base, createdAtMs: item.createdAtMs });
   }
   return due.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
 }
@@ -546,7 +589,7 @@ export async function drainOutbox(layout: DataLayout, deliver: DeliverFunction, 
   let index = 0;
   try {
     recoveredClaims = recoverStaleClaims(layout, options.now(), options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS);
-    due = dueItems(layout, options.now());
+    due = dueItems(layout, options.now(), options.includeWaiting ?? false);
     const maxItems = options.maxItems ?? Number.POSITIVE_INFINITY;
     const minDeliveryMs = options.minDeliveryMs ?? 500;
     for (; index < due.length; index++) {

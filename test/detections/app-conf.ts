@@ -56,3 +56,13 @@ export function loadDetections(): Detection[] {
     return { name: s.name, settings, search, expansion: expandMacros(search, defs) };
   });
 }
+
+/** The lookups transforms.conf defines over a collection or file, by name, with their fields_list. */
+export function loadLookups(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of readConf('transforms.conf')) {
+    const fieldsList = stanzaEntries(s).get('fields_list');
+    if (fieldsList !== undefined) out.set(s.name, fieldsList.split(',').map((f) => f.trim()).filter(Boolean));
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
 import { loadSplReference } from '../support/splunk-facts';
 import { expandMacros, MacroDef } from './macros';
 import { evaluate, parseExpr } from './spl-eval';
-import { Command, lintPipeline, parsePipeline, PipelineError } from './spl-pipeline';
+import { Command, lintPipeline, LookupFields, parsePipeline, PipelineError } from './spl-pipeline';
 import { SearchExpr } from './spl-search';
 
 export interface SplReference {
@@ -40,6 +40,8 @@ export interface SearchLintOptions {
   readonly requiredOutputs: readonly string[];
   readonly index: string;
   readonly sourcetype: string;
+  /** the lookups transforms.conf defines, with their fields_list */
+  readonly lookups?: LookupFields;
 }
 
 export interface SearchLint {
@@ -101,14 +103,15 @@ export function lintSearch(search: string, o: SearchLintOptions): SearchLint {
     problems.push(e.message);
     return { problems, expanded: expansion.text, commands, output: null };
   }
-  const lint = lintPipeline(commands, o.available);
+  const lint = lintPipeline(commands, o.available, o.lookups);
   problems.push(...lint.problems);
   for (const c of lint.commands) if (!o.reference.commands.has(c)) problems.push(`command ${c} is not in the SPL reference`);
   for (const f of lint.evalFunctions) if (!o.reference.evalFunctions.has(f)) problems.push(`eval function ${f}() is not in the SPL reference`);
   for (const f of lint.statsFunctions) if (!o.reference.statsFunctions.has(f)) problems.push(`stats function ${f}() is not in the SPL reference`);
   const base = commands[0];
-  if (base?.cmd !== 'search') problems.push('the search must start with a base search');
-  else problems.push(...baseSearchProblems(base.search.filter, o.index, o.sourcetype));
+  // | inputlookup reads a lookup, not an index: there is no base search to scope.
+  if (base?.cmd === 'search') problems.push(...baseSearchProblems(base.search.filter, o.index, o.sourcetype));
+  else if (base?.cmd !== 'inputlookup') problems.push('the search must start with a base search');
   if (lint.output === null) problems.push('the search must end with table (or fields) listing its result fields');
   else for (const f of o.requiredOutputs) if (!lint.output.includes(f)) problems.push(`the final ${commands[commands.length - 1]!.cmd} lacks ${f}, which the soar_response pipeline reads`);
   return { problems, expanded: expansion.text, commands, output: lint.output };

@@ -1,7 +1,9 @@
 /**
  * A search pipeline (macros already expanded) parsed into commands, run over events, and
  * linted for field flow. Only the commands the app's detections use are emulated: search,
- * where, eval, stats, eventstats, sort, table, fields. Anything else is a parse error, so a
+ * where, eval, stats, eventstats, sort, table, fields; lookup and inputlookup (the app's KV
+ * store lookups) are parsed and linted against the lookups' fields_list, not run. Anything
+ * else is a parse error, so a
  * detection that starts using a new command has to be emulated (and thought about) first.
  */
 import ipaddr from 'ipaddr.js';
@@ -21,7 +23,18 @@ export type Command =
   | { readonly cmd: 'stats' | 'eventstats'; readonly aggs: readonly Aggregation[]; readonly by: readonly string[]; readonly text: string }
   | { readonly cmd: 'sort'; readonly limit: number; readonly keys: readonly { field: string; desc: boolean }[]; readonly text: string }
   | { readonly cmd: 'table'; readonly fields: readonly string[]; readonly text: string }
-  | { readonly cmd: 'fields'; readonly mode: '+' | '-'; readonly fields: readonly string[]; readonly text: string };
+  | { readonly cmd: 'fields'; readonly mode: '+' | '-'; readonly fields: readonly string[]; readonly text: string }
+  | { readonly cmd: 'lookup'; readonly table: string; readonly inputs: readonly FieldPair[]; readonly outputs: readonly FieldPair[] | null; readonly text: string }
+  | { readonly cmd: 'inputlookup'; readonly table: string; readonly text: string };
+
+/** `lookupField [AS eventField]` of a lookup command. */
+export interface FieldPair {
+  readonly lookupField: string;
+  readonly eventField: string;
+}
+
+/** Lookup name → its fields (transforms.conf fields_list). */
+export type LookupFields = ReadonlyMap<string, readonly string[]>;
 
 export class PipelineError extends Error {}
 
@@ -103,6 +116,34 @@ function parseSort(text: string): Command {
   return { cmd: 'sort', limit, keys, text };
 }
 
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `a [AS b], c …` → pairs; AS is case-insensitive, commas optional. */
+function fieldPairs(text: string, cmd: string): FieldPair[] {
+  const tokens = fieldList(text);
+  const pairs: FieldPair[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const lookupField = tokens[i]!;
+    let eventField = lookupField;
+    if (tokens[i + 1]?.toLowerCase() === 'as') {
+      eventField = tokens[i + 2] ?? '';
+      i += 2;
+    }
+    if (!FIELD_NAME.test(lookupField) || !FIELD_NAME.test(eventField)) throw new PipelineError(`${cmd}: cannot read "${text}"`);
+    pairs.push({ lookupField, eventField });
+  }
+  return pairs;
+}
+
+/** `lookup <table> <field> [AS <field>] … [OUTPUT|OUTPUTNEW <field> [AS <field>] …]` */
+function parseLookup(args: string, segment: string): Command {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)\s+([\s\S]*?)(?:\s+(?:OUTPUT|OUTPUTNEW)\s+([\s\S]*))?$/i.exec(args.trim());
+  if (m === null) throw new PipelineError(`lookup: cannot read "${args}"`);
+  const inputs = fieldPairs(m[2]!, 'lookup');
+  if (inputs.length === 0) throw new PipelineError('lookup needs an input field');
+  return { cmd: 'lookup', table: m[1]!, inputs, outputs: m[3] === undefined ? null : fieldPairs(m[3], 'lookup'), text: segment };
+}
+
 export function parseCommand(segment: string, first: boolean): Command {
   const m = /^([A-Za-z_]+)\b\s*([\s\S]*)$/.exec(segment);
   const name = m?.[1] ?? '';
@@ -134,13 +175,25 @@ export function parseCommand(segment: string, first: boolean): Command {
       const mode = args.trimStart().startsWith('-') ? '-' : '+';
       return { cmd: 'fields', mode, fields: fieldList(args.trim().replace(/^[-+]\s*/, '')), text: segment };
     }
+    case 'lookup':
+      return parseLookup(args, segment);
+    case 'inputlookup': {
+      const table = args.trim();
+      if (!FIELD_NAME.test(table)) throw new PipelineError(`inputlookup: only "inputlookup <table>" is emulated: ${segment}`);
+      return { cmd: 'inputlookup', table, text: segment };
+    }
     default:
       throw new PipelineError(`command "${name}" is not emulated: ${segment}`);
   }
 }
 
 export function parsePipeline(search: string): Command[] {
-  return splitPipeline(search).map((s, i) => parseCommand(s, i === 0));
+  // A search starting with "|" starts with a generating command (inputlookup), not a base search.
+  const generating = /^\s*\|/.test(search);
+  const segments = splitPipeline(generating ? search.replace(/^\s*\|/, '') : search);
+  const commands = segments.map((s, i) => parseCommand(s, i === 0 && !generating));
+  if (generating && commands[0]?.cmd !== 'inputlookup') throw new PipelineError(`only inputlookup is emulated as a generating command: ${search}`);
+  return commands;
 }
 
 /** A result row: field name -> value (multivalues as arrays). */
@@ -337,6 +390,9 @@ export function runPipeline(commands: readonly Command[], events: readonly Row[]
       case 'table':
         rows = rows.map((r) => new Map(c.fields.filter((f) => r.has(f)).map((f) => [f, r.get(f)!])));
         break;
+      case 'lookup':
+      case 'inputlookup':
+        throw new PipelineError(`${c.cmd} is linted, not run: the emulator has no KV store`);
       case 'fields':
         rows = rows.map((r) =>
           c.mode === '-' ? new Map([...r].filter(([k]) => !c.fields.includes(k))) : new Map([...r].filter(([k]) => c.fields.includes(k) || k.startsWith('_'))),
@@ -360,7 +416,7 @@ export interface LintResult {
  * Field flow: every field a command reads must be extracted (available at the start) or made
  * by an earlier command; stats replaces the field set with its by-fields and outputs.
  */
-export function lintPipeline(commands: readonly Command[], available: ReadonlySet<string>): LintResult {
+export function lintPipeline(commands: readonly Command[], available: ReadonlySet<string>, lookups: LookupFields = new Map()): LintResult {
   const problems: string[] = [];
   let have = new Set(available);
   let output: string[] | null = null;
@@ -402,6 +458,29 @@ export function lintPipeline(commands: readonly Command[], available: ReadonlySe
         have = new Set(c.fields);
         output = [...c.fields];
         break;
+      case 'inputlookup': {
+        const fields = lookups.get(c.table);
+        if (fields === undefined) problems.push(`${c.text}: no lookup "${c.table}" is defined`);
+        if (c !== commands[0]) problems.push(`${c.text}: inputlookup must be the first command (| inputlookup …)`);
+        have = new Set(fields ?? []);
+        break;
+      }
+      case 'lookup': {
+        const fields = lookups.get(c.table);
+        if (fields === undefined) {
+          problems.push(`${c.text}: no lookup "${c.table}" is defined`);
+          break;
+        }
+        for (const p of [...c.inputs, ...(c.outputs ?? [])]) {
+          if (!fields.includes(p.lookupField)) problems.push(`${c.text}: lookup ${c.table} has no field "${p.lookupField}" (fields_list: ${fields.join(', ')})`);
+        }
+        need(c.inputs.map((p) => p.eventField), c.text);
+        const inputFields = new Set(c.inputs.map((p) => p.lookupField));
+        // Without OUTPUT, every lookup field but the inputs (and _key) is added.
+        const outputs = c.outputs ?? fields.filter((f) => !inputFields.has(f) && f !== '_key').map((f) => ({ lookupField: f, eventField: f }));
+        for (const p of outputs) have.add(p.eventField);
+        break;
+      }
       case 'fields':
         if (c.mode === '-') {
           c.fields.forEach((f) => have.delete(f));
