@@ -196,16 +196,21 @@ export interface WaitingNotification {
   readonly claimed: boolean;
 }
 
-/** What waits in the outbox (queued and claimed), oldest first; unreadable files count with what their name tells. */
-export function waitingNotifications(layout: DataLayout): WaitingNotification[] {
-  const out: (WaitingNotification & { createdAtMs: number })[] = [];
+/** Each queued outbox file by its base name, with its item when it reads and unseals (null otherwise). */
+function* queuedItems(layout: DataLayout): Generator<{ base: string; item: OutboxItem | null }> {
   for (const name of listFolder(layout.outbox)) {
     if (!name.endsWith(QUEUED_SUFFIX)) continue;
-    const base = name.slice(0, -QUEUED_SUFFIX.length);
     const read = readJsonIfExists(path.join(layout.outbox, name));
     if (read === undefined) continue;
     const opened = 'corrupt' in read ? null : openItem(layout, read.value);
-    const item = opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null;
+    yield { base: name.slice(0, -QUEUED_SUFFIX.length), item: opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null };
+  }
+}
+
+/** What waits in the outbox (queued and claimed), oldest first; unreadable files count with what their name tells. */
+export function waitingNotifications(layout: DataLayout): WaitingNotification[] {
+  const out: (WaitingNotification & { createdAtMs: number })[] = [];
+  for (const { base, item } of queuedItems(layout)) {
     out.push({
       key: base.includes('__') ? keyOfBase(base) : base,
       attempts: item?.attempts ?? 0,
@@ -561,13 +566,7 @@ interface Due {
 
 function dueItems(layout: DataLayout, nowMs: number, includeWaiting: boolean): Due[] {
   const due: Due[] = [];
-  for (const name of listFolder(layout.outbox)) {
-    if (!name.endsWith(QUEUED_SUFFIX)) continue;
-    const base = name.slice(0, -QUEUED_SUFFIX.length);
-    const read = readJsonIfExists(path.join(layout.outbox, name));
-    if (read === undefined) continue;
-    const opened = 'corrupt' in read ? null : openItem(layout, read.value);
-    const item = opened !== null && !('forged' in opened) && !('corrupt' in opened) ? opened : null;
+  for (const { base, item } of queuedItems(layout)) {
     // Unreadable and unsealed files are due now: claiming them dead-letters them, unsent.
     if (item === null) due.push({ base, createdAtMs: 0 });
     else if (includeWaiting || item.nextAttemptAtMs <= nowMs) due.push({ base, createdAtMs: item.createdAtMs });
