@@ -291,7 +291,8 @@ class IncidentPipeline implements RowPipeline {
     this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     this.cache = new LookupCache(deps.layout.cache, { ttlMs: this.settings.cacheTtlSeconds * 1000 });
     this.queue = new EnrichmentQueue(deps.layout.queue);
-    this.events = new IncidentEventLog(deps.layout, { durable: context.mode !== 'digest' });
+    // Appends without fsync; finish() flushes the file to disk once per run.
+    this.events = new IncidentEventLog(deps.layout, { durable: false });
   }
 
   /**
@@ -727,6 +728,7 @@ class IncidentPipeline implements RowPipeline {
     }
     this.reportQueueProblems(log);
     this.events.flush(log);
+    this.events.sync();
     return { failed: late.failed + this.late.failed, degraded: late.degraded + this.late.degraded };
   }
 

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { existsSync, renameSync } from 'node:fs';
 import { fail, ok, Result } from '../result';
 import type { DataLayout } from '../store/data-dir';
-import { appendDurably, fileSize } from '../store/durable-file';
+import { appendDurably, fileSize, syncFile } from '../store/durable-file';
 import { withFileLock } from '../store/file-lock';
 import type { Logger } from '../splunk/log';
 import { IncidentEvent, incidentEventLine } from './incident-event';
@@ -89,6 +89,7 @@ export function appendEventLines(layout: Pick<DataLayout, 'root' | 'locks'>, tex
 export class IncidentEventLog {
   private pending: string[] = [];
   private warned = false;
+  private written = false;
   failures = 0;
 
   constructor(
@@ -106,10 +107,27 @@ export class IncidentEventLog {
     const lines = this.pending;
     this.pending = [];
     const r = this.append(this.layout, lines.join(''), this.options);
-    if (r.ok) return;
+    if (r.ok) {
+      this.written = true;
+      return;
+    }
     this.failures += lines.length;
     if (this.warned) return;
     this.warned = true;
     log.warn('Incident events not written', { events: lines.length, reason: r.error.kind, message: r.error.message });
+  }
+
+  /**
+   * Flush the file to disk once, at the end of a run that wrote without `durable`: a run's
+   * few appends then cost one fsync, not one each. A failure here only delays durability.
+   */
+  sync(): void {
+    if (!this.written) return;
+    this.written = false;
+    try {
+      syncFile(eventsFile(this.layout));
+    } catch {
+      // The lines are written (the page cache outlives this process); only an OS crash could lose them.
+    }
   }
 }

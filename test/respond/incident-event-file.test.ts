@@ -56,6 +56,20 @@ describe('incident events file', () => {
     assert.deepEqual(readFileSync(eventsFile(dataLayout(root)), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { incident_id: string }).incident_id), ['INC-9']);
   });
 
+  it('sync() flushes only after a run wrote something, and never throws (the lines are already written)', () => {
+    const logger = createLogger(() => undefined);
+    const file = eventsFile(dataLayout(root));
+    const idle = new IncidentEventLog(dataLayout(root), { durable: false });
+    idle.sync();
+    assert.deepEqual(readdirSync(root), [], 'a run without events touches nothing');
+    const log = new IncidentEventLog(dataLayout(root), { durable: false });
+    log.add({ timeMs: 1, event: 'recorded', subject: { incidentId: 'INC-1' } });
+    log.flush(logger);
+    assert.equal(readFileSync(file, 'utf8').split('\n').length, 2);
+    rmSync(file);
+    assert.doesNotThrow(() => log.sync());
+  });
+
   it('an unwritable target is an io_error naming the file and incidents.csv, not a throw', () => {
     const layout = dataLayout(root);
     writeFileSync(path.join(root, 'events'), 'a file where the folder should be');
