@@ -17,6 +17,7 @@
  *
  * Files are read when a request is made, never at start-up: most alert runs never ask.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { fail, ok, Result } from '../result';
@@ -50,18 +51,12 @@ export function splunkDefaultCaPath(splunkHome: string): string {
 /** An address of 127.0.0.0/8 or ::1 (also as ::ffff:127.x.y.z), as the socket reports it. */
 export function isLoopbackAddress(address: string): boolean {
   const a = address.replace(/^\[|\]$/g, '').toLowerCase();
-  // Plain dotted decimal only (no leading zeros, no inet_aton forms such as 127.1).
-  const v4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(a);
-  if (v4) return v4.slice(1).every((o) => Number(o) <= 255) && v4[1] === '127';
-  if (!a.includes(':') || !/^[0-9a-f:.]+$/.test(a)) return false;
-  // The URL parser writes IPv6 in its one canonical form (RFC 5952, mapped IPv4 in hex);
-  // node:net's isIPv6 would load the socket machinery into every alert process.
-  let canonical: string;
-  try {
-    canonical = new URL(`http://[${a}]/`).hostname.slice(1, -1);
-  } catch {
-    return false;
-  }
+  // node:net's checks admit plain dotted quads only (no leading zeros, no inet_aton forms such
+  // as 127.1); node:net is loaded already (node:https and the address parser use it).
+  if (isIPv4(a)) return a.startsWith('127.');
+  if (!isIPv6(a)) return false;
+  // The URL parser writes IPv6 in its one canonical form (RFC 5952, mapped IPv4 in hex).
+  const canonical = new URL(`http://[${a}]/`).hostname.slice(1, -1);
   return canonical === '::1' || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(canonical);
 }
 
