@@ -4,7 +4,6 @@
  * loopback VirusTotal, Discord and splunkd REST stubs and a temporary SOAR_DATA_DIR.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -16,13 +15,12 @@ import { writeDeadLetter } from '../../src/respond/outbox';
 import { dataLayout } from '../../src/store/data-dir';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startAbuseIpdbStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
-import { REPO_ROOT } from '../support/paths';
-import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
+import { CLI, runBuiltCli } from '../support/built-cli';
+import { LogLine, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { incidentRows } from '../support/data-files';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
 const UNKNOWN_IP = '183.62.140.253';
 
@@ -90,16 +88,7 @@ describe('soar-edr drain, replay and unblock', function () {
 
   // The stubs run in this process, so the CLI must run asynchronously.
   function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...baseEnv(), ...env } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d));
-      c.stderr.on('data', (d: Buffer) => (stderr += d));
-      c.on('error', reject);
-      c.on('close', (code) => resolve({ code, stdout, stderr, lines: parseLogLines(stderr) }));
-      c.stdin.end();
-    });
+    return runBuiltCli(args, { env: { HOME: dataDir, ...baseEnv(), ...env } });
   }
 
   /** The packaged alert action on a digest of `rows`, secrets from the environment only. */

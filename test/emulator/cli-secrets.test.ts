@@ -2,12 +2,9 @@
  * `soar-edr secrets set|list` from the built CLI bundle against the loopback splunkd REST stub.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { REPO_ROOT } from '../support/paths';
+import { runBuiltCli } from '../support/built-cli';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 
 describe('soar-edr secrets', function () {
   this.timeout(30_000);
@@ -17,18 +14,8 @@ describe('soar-edr secrets', function () {
   });
   after(async () => rest.close());
 
-  // The stub runs in this process, so the CLI must run asynchronously: use spawn directly.
-  function run(args: string[], input: string, env: Record<string, string> = {}) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d));
-      c.stderr.on('data', (d: Buffer) => (stderr += d));
-      c.on('close', (code) => resolve({ code, stdout, stderr }));
-      c.stdin.end(input);
-    });
-  }
+  // The stub runs in this process, so the CLI must run asynchronously.
+  const run = (args: string[], input: string, env: Record<string, string> = {}) => runBuiltCli(args, { env, input });
   const conn = () => ['--scheme', 'http', '--host', '127.0.0.1', '--port', String(rest.port), '--user', 'admin'];
 
   it('set stores the value read from stdin in realm soar_edr, and never prints it', async () => {

@@ -5,20 +5,18 @@
  * Discord stubs and a temporary SOAR_DATA_DIR.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
-import { REPO_ROOT } from '../support/paths';
-import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
+import { CLI, runBuiltCli } from '../support/built-cli';
+import { LogLine, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { incidentRows } from '../support/data-files';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
 const UNKNOWN_IP = '183.62.140.253';
 const OTHER_UNKNOWN_IP = '183.62.140.254';
@@ -66,16 +64,7 @@ describe('soar-edr drain (now), incidents and block', function () {
   const webhook = (): Record<string, string> => ({ SOAR_DISCORD_WEBHOOK_URL: discord.webhookUrl });
 
   function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const c = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...baseEnv(), ...env } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d));
-      c.stderr.on('data', (d: Buffer) => (stderr += d));
-      c.on('error', reject);
-      c.on('close', (code) => resolve({ code, stdout, stderr, lines: parseLogLines(stderr) }));
-      c.stdin.end();
-    });
+    return runBuiltCli(args, { env: { HOME: dataDir, ...baseEnv(), ...env }, nodeArgs });
   }
 
   async function alertRun(rows: Row[], env: Record<string, string> = {}): Promise<ActionRun> {

@@ -4,15 +4,13 @@
  * means no request at all reached the stub: no login, no password, no key.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../support/paths';
+import { runBuiltCli } from '../support/built-cli';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { KeyAndCert, makeTestCerts, TestCerts } from '../support/test-certs';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 const PASSWORD = 'changeme-Adm1n';
 const SECRET_VALUE = 'vt-secret-value-tls-42';
 
@@ -47,17 +45,9 @@ describe('soar-edr and splunkd certificates', function () {
 
   // The stubs run in this process, so the CLI must run asynchronously.
   function run(args: string[], input: string, env: Record<string, string> = {}): Promise<CliRun> {
-    return new Promise((resolve) => {
-      // Providers on a closed loopback port: nothing may leave the host, whatever a test stores.
-      const providers = { SOAR_VIRUSTOTAL_URL: 'http://127.0.0.1:1', SOAR_ABUSEIPDB_URL: 'http://127.0.0.1:1' };
-      const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', SOAR_DATA_DIR: dataDir, ...providers, ...env } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d));
-      c.stderr.on('data', (d: Buffer) => (stderr += d));
-      c.on('close', (code) => resolve({ code, stdout, stderr }));
-      c.stdin.end(input);
-    });
+    // Providers on a closed loopback port: nothing may leave the host, whatever a test stores.
+    const providers = { SOAR_VIRUSTOTAL_URL: 'http://127.0.0.1:1', SOAR_ABUSEIPDB_URL: 'http://127.0.0.1:1' };
+    return runBuiltCli(args, { env: { SOAR_DATA_DIR: dataDir, ...providers, ...env }, input });
   }
   const at = (stub: RestStub) => ['--host', '127.0.0.1', '--port', String(stub.port)];
   const withPassword = { SPLUNK_PASSWORD: PASSWORD };

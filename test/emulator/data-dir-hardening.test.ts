@@ -13,14 +13,13 @@ import * as path from 'node:path';
 import { KNOWN_DIRS, KNOWN_FILES } from '../../src/store/data-dir-safety';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
-import { REPO_ROOT } from '../support/paths';
+import { CLI, runBuiltCli } from '../support/built-cli';
 import { writeSealedDeadLetter } from '../support/sealed-entries';
-import { LogLine, parseLogLines, withSignature } from '../support/splunk-log';
+import { LogLine, withSignature } from '../support/splunk-log';
 import { actionConfiguration, buildPayload, findActionScript, InstalledApp, installApp, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { incidentRows } from '../support/data-files';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 const UNSAFE = 7;
 
 interface Run {
@@ -77,16 +76,7 @@ describe('the data directory is ours alone (packaged action and built CLI)', fun
   const env = (): Record<string, string> => ({ SOAR_DATA_DIR: dataDir, SOAR_VIRUSTOTAL_URL: vt.baseUrl, SOAR_WEBHOOK_ALLOWED_HOSTS: discord.hostPort });
 
   function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const c = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: work, ...env(), ...extra } });
-      let stdout = '';
-      let stderr = '';
-      c.stdout.on('data', (d: Buffer) => (stdout += d));
-      c.stderr.on('data', (d: Buffer) => (stderr += d));
-      c.on('error', reject);
-      c.on('close', (code) => resolve({ code, stdout, stderr, lines: parseLogLines(stderr) }));
-      c.stdin.end();
-    });
+    return runBuiltCli(args, { env: { HOME: work, ...env(), ...extra } });
   }
 
   /** One per-result alert on `ip`, secrets from the environment (the REST stub holds none). */
