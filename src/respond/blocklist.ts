@@ -206,13 +206,42 @@ function offencesOf(h: OffenceHistory[string] | undefined): string[] {
 function prunedHistory(history: OffenceHistory, nowMs: number, lookbackMs: number): OffenceHistory {
   const kept = Object.create(null) as OffenceHistory;
   for (const [ip, h] of Object.entries(history)) {
-    if (h && Number.isFinite(h.expiresMs) && nowMs - h.expiresMs <= lookbackMs) kept[ip] = h;
+    const counts = historyInLookback(h, nowMs, lookbackMs / 1000);
+    if (counts) kept[ip] = counts;
   }
   return kept;
 }
 
 function validTime(nowMs: number): Result<number, 'invalid_time'> {
   return Number.isSafeInteger(nowMs) && nowMs >= 0 ? ok(nowMs) : fail('invalid_time', `now must be whole epoch milliseconds (got ${nowMs})`);
+}
+
+/** A block's inputs checked once, for either store: the address canonical, the policy whole, the time valid. */
+export function checkedBlockInput(
+  ip: string,
+  policy: BlockPolicy,
+  nowMs: number,
+): Result<{ address: { ip: string; family: AddressFamily }; policy: Required<BlockPolicy> }, 'invalid_address' | 'not_canonical' | 'invalid_policy' | 'invalid_time'> {
+  const address = canonical(ip);
+  if (!address.ok) return address;
+  const checked = checkedPolicy(policy);
+  if (!checked.ok) return checked;
+  const now = validTime(nowMs);
+  if (!now.ok) return now;
+  return ok({ address: { ip: address.value.address, family: address.value.family }, policy: checked.value });
+}
+
+/** The history entry if it still counts at `nowMs` (its block lapsed within the lookback). */
+export function historyInLookback(h: BlockHistory | undefined, nowMs: number, lookbackSeconds: number): BlockHistory | undefined {
+  return h && Number.isFinite(h.expiresMs) && nowMs - h.expiresMs <= lookbackSeconds * 1000 ? h : undefined;
+}
+
+/** What lifting a block of `ip` would run. */
+export function unblockCommands(ip: string, removed: BlockEntry | null): Result<readonly string[], 'invalid_address' | 'not_canonical' | 'invalid_time'> {
+  const address = canonical(ip);
+  if (!address.ok) return address;
+  const commands = firewallUnblockCommands(ip, address.value.family, removed === null ? undefined : Math.floor(removed.expiresMs / 1000));
+  return commands.ok ? commands : fail('invalid_time', commands.error.message);
 }
 
 /**
@@ -228,58 +257,78 @@ export function blockAddress(
   policy: BlockPolicy,
   options: BlocklistOptions = {},
 ): Result<BlockResult, BlocklistErrorKind> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
-  const checked = checkedPolicy(policy);
-  if (!checked.ok) return checked;
-  const now = validTime(nowMs);
-  if (!now.ok) return now;
-  const { baseSeconds, maxSeconds, lookbackSeconds } = checked.value;
-  // Whole seconds: the firewall commands and the CSV speak in seconds.
-  const nowSec = Math.floor(nowMs / 1000);
-  const lookbackMs = lookbackSeconds * 1000;
+  const input = checkedBlockInput(ip, policy, nowMs);
+  if (!input.ok) return input;
+  const { address, policy: checked } = input.value;
   return guardStorage<BlockResult, BlocklistErrorKind>('updating the blocklist', () =>
     withFileLock(blocklistLockFile(layout), () => {
       const read = readEntries(layout);
       if (!read.ok) return read;
       const entries = read.value;
-      const history = prunedHistory(readHistory(layout), nowMs, lookbackMs);
-      const current = entries.find((e) => e.ip === ip);
-      const past = history[ip];
-      const offence = options.offence === undefined ? undefined : options.offence.slice(0, MAX_OFFENCE_CHARS);
-      const counted = offence !== undefined && offencesOf(past).includes(offence);
-      const previousCount = current?.count ?? past?.count ?? 0;
-      // The same offence again (another row of the same firing) does not count again.
-      const count = counted && previousCount > 0 ? previousCount : previousCount + 1;
-      const durationSeconds = blockDurationSeconds(count, { baseSeconds, maxSeconds });
-      const newExpiresSec = nowSec + durationSeconds;
-      // The same offence while its block runs changes nothing; a repeat never shortens a running block.
-      const sameOffenceRunning = counted && current !== undefined && current.expiresMs > nowSec * 1000;
-      const currentExpiresSec = current === undefined ? undefined : Math.floor(current.expiresMs / 1000);
-      const expiresSec = currentExpiresSec === undefined ? newExpiresSec : sameOffenceRunning ? currentExpiresSec : Math.max(newExpiresSec, currentExpiresSec);
-      const commands = firewallCommands(ip, address.value.family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
-      if (!commands.ok) return fail('invalid_time', commands.error.message);
-      if (sameOffenceRunning) {
-        return ok({ entry: current, durationSeconds, repeat: count > 1, commands: commands.value });
-      }
-      const entry: BlockEntry = {
-        ip,
-        family: address.value.family,
-        firstSeenMs: current?.firstSeenMs ?? past?.firstSeenMs ?? nowSec * 1000,
-        lastSeenMs: nowSec * 1000,
-        expiresMs: expiresSec * 1000,
-        count,
-        verdict,
-        reason: safeText(reason),
-      };
-      const offences = offence === undefined || counted ? offencesOf(past) : [...offencesOf(past), offence].slice(-MAX_OFFENCES_KEPT);
-      history[ip] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs, ...(offences.length > 0 ? { offences } : {}) };
+      const history = prunedHistory(readHistory(layout), nowMs, checked.lookbackSeconds * 1000);
+      const step = nextBlock(entries.find((e) => e.ip === ip), history[ip], address, verdict, reason, nowMs, checked, options.offence);
+      if (!step.ok) return step;
+      if (step.value.changed === undefined) return ok(step.value.result);
+      history[ip] = step.value.changed.history;
       // History first: a crash between the two writes shortens a later block, never loses this one.
       writeFileAtomic(historyFile(layout), JSON.stringify(history));
-      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), entry]));
-      return ok({ entry, durationSeconds, repeat: count > 1, commands: commands.value });
+      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), step.value.result.entry]));
+      return ok(step.value.result);
     }, options.lock),
   );
+}
+
+/** What an address's history holds: recent blocks, when the latest lapses, the offences that counted. */
+export type BlockHistory = OffenceHistory[string];
+
+/**
+ * The pure step of a block (both stores take it): from the address's block in force (if any)
+ * and its history within the lookback, the block after this offence — or, for an offence that
+ * already counted while its block runs, the block as it is (`changed` undefined).
+ */
+export function nextBlock(
+  current: BlockEntry | undefined,
+  past: BlockHistory | undefined,
+  address: { readonly ip: string; readonly family: AddressFamily },
+  verdict: Verdict,
+  reason: string,
+  nowMs: number,
+  policy: Required<BlockPolicy>,
+  offenceIn: string | undefined,
+): Result<{ result: BlockResult; changed?: { history: BlockHistory } }, 'invalid_time'> {
+  const { ip, family } = address;
+  const { baseSeconds, maxSeconds } = policy;
+  // Whole seconds: the firewall commands and the CSV speak in seconds.
+  const nowSec = Math.floor(nowMs / 1000);
+  const offence = offenceIn === undefined ? undefined : offenceIn.slice(0, MAX_OFFENCE_CHARS);
+  const counted = offence !== undefined && offencesOf(past).includes(offence);
+  const previousCount = current?.count ?? past?.count ?? 0;
+  // The same offence again (another row of the same firing) does not count again.
+  const count = counted && previousCount > 0 ? previousCount : previousCount + 1;
+  const durationSeconds = blockDurationSeconds(count, { baseSeconds, maxSeconds });
+  const newExpiresSec = nowSec + durationSeconds;
+  // The same offence while its block runs changes nothing; a repeat never shortens a running block.
+  const sameOffenceRunning = counted && current !== undefined && current.expiresMs > nowSec * 1000;
+  const currentExpiresSec = current === undefined ? undefined : Math.floor(current.expiresMs / 1000);
+  const expiresSec = currentExpiresSec === undefined ? newExpiresSec : sameOffenceRunning ? currentExpiresSec : Math.max(newExpiresSec, currentExpiresSec);
+  const commands = firewallCommands(ip, family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
+  if (!commands.ok) return fail('invalid_time', commands.error.message);
+  if (sameOffenceRunning) {
+    return ok({ result: { entry: current, durationSeconds, repeat: count > 1, commands: commands.value } });
+  }
+  const entry: BlockEntry = {
+    ip,
+    family,
+    firstSeenMs: current?.firstSeenMs ?? past?.firstSeenMs ?? nowSec * 1000,
+    lastSeenMs: nowSec * 1000,
+    expiresMs: expiresSec * 1000,
+    count,
+    verdict,
+    reason: safeText(reason),
+  };
+  const offences = offence === undefined || counted ? offencesOf(past) : [...offencesOf(past), offence].slice(-MAX_OFFENCES_KEPT);
+  const history: BlockHistory = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs, ...(offences.length > 0 ? { offences } : {}) };
+  return ok({ result: { entry, durationSeconds, repeat: count > 1, commands: commands.value }, changed: { history } });
 }
 
 export interface UnblockResult {

@@ -1,0 +1,248 @@
+/**
+ * The SharedState contract: the same cases against each implementation (file-state.test.ts,
+ * kv-state.test.ts). "Two members" are two SharedState objects over the same store: two
+ * processes on one host for the file store, two KV store clients (two connections) for the
+ * KV store.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseVirusTotalIp } from '../../src/intel/virustotal-report';
+import { parseAbuseIpdbCheck } from '../../src/intel/abuseipdb-report';
+import type { VtIpReport } from '../../src/intel/virustotal-report';
+import type { AbuseReport } from '../../src/intel/abuseipdb-report';
+import type { IncidentDraft } from '../../src/respond/incident-store';
+import type { SharedState } from '../../src/state/shared-state';
+
+export interface StateFixture {
+  /** Two views of one store (two members, or two processes). */
+  readonly a: SharedState;
+  readonly b: SharedState;
+  cleanup(): Promise<void>;
+}
+
+const corpus = (...p: string[]) => path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'corpus', ...p);
+const unwrap = <T>(r: { ok: true; value: T } | { ok: false; error: { kind: string; message: string } }): T => {
+  if (!r.ok) throw new Error(`${r.error.kind}: ${r.error.message}`);
+  return r.value;
+};
+
+/** The OpenCTI capture of 138.128.150.133 and AbuseIPDB's documented example, as the stores keep them. */
+const VT_REPORT: VtIpReport = unwrap(parseVirusTotalIp(JSON.parse(readFileSync(corpus('virustotal', 'opencti_vt_test_ipv4.json'), 'utf8')), '138.128.150.133'));
+const ABUSE_REPORT: AbuseReport = unwrap(parseAbuseIpdbCheck(JSON.parse(readFileSync(corpus('abuseipdb', 'abuseipdb_docs_check_example_response.json'), 'utf8'))));
+const ABUSE_IP = '118.25.6.39';
+
+const T0 = Date.UTC(2026, 11, 6, 12, 0, 30);
+const fast = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))), now: Date.now };
+
+function draft(sid: string, rid: string, srcIp = '203.0.113.9'): IncidentDraft {
+  return {
+    time: new Date(T0).toISOString(),
+    srcIp,
+    verdict: 'MALICIOUS',
+    reason: 'VirusTotal: 5 engines',
+    detection: 'SSH Brute Force',
+    sid,
+    rid,
+    users: ['root'],
+    vt: { state: 'not_looked_up', message: 'test' },
+    action: { kind: 'not_blocked', reason: 'test' },
+  } as IncidentDraft;
+}
+
+let idCounter = 0;
+const newId = () => `INC-20261206-120030-${(idCounter++ % 0xffffff).toString(16).padStart(6, '0')}`;
+
+export function sharedStateContract(name: string, make: () => Promise<StateFixture>): void {
+  describe(`SharedState contract: ${name}`, () => {
+    let f: StateFixture;
+    beforeEach(async () => {
+      f = await make();
+    });
+    afterEach(async () => {
+      await f.cleanup();
+    });
+
+    describe('intel cache', () => {
+      it('misses, then answers what was put, for the same key only, until it expires', async () => {
+        assert.equal(unwrap(await f.a.intel.get('virustotal', '138.128.150.133', 'k1', T0)), undefined);
+        unwrap(await f.a.intel.put('virustotal', '138.128.150.133', 'k1', { state: 'report', report: VT_REPORT }, T0));
+        const hit = unwrap(await f.b.intel.get('virustotal', '138.128.150.133', 'k1', T0 + 1000));
+        assert.equal(hit?.state, 'report');
+        assert.deepEqual(hit?.state === 'report' ? hit.report.stats : undefined, VT_REPORT.stats);
+        assert.equal(unwrap(await f.b.intel.get('virustotal', '138.128.150.133', 'other-key', T0 + 1000)), undefined, 'another key is another cache entry');
+        assert.equal(unwrap(await f.b.intel.get('virustotal', '138.128.150.133', 'k1', T0 + 25 * 3_600_000)), undefined, 'expired after the 24 h default');
+      });
+
+      it('keeps both providers of one address, and a not-found answer', async () => {
+        await Promise.all([
+          f.a.intel.put('virustotal', ABUSE_IP, 'kv', { state: 'not_found' }, T0),
+          f.a.intel.put('abuseipdb', ABUSE_IP, 'ka', { state: 'report', report: ABUSE_REPORT }, T0),
+        ]);
+        assert.equal(unwrap(await f.b.intel.get('virustotal', ABUSE_IP, 'kv', T0 + 1))?.state, 'not_found');
+        const abuse = unwrap(await f.b.intel.get('abuseipdb', ABUSE_IP, 'ka', T0 + 1));
+        assert.equal(abuse?.state === 'report' ? abuse.report.abuseConfidenceScore : undefined, ABUSE_REPORT.abuseConfidenceScore);
+      });
+    });
+
+    describe('single flight', () => {
+      it('runs one holder at a time across members; a waiter out of time is busy', async () => {
+        let inside = 0;
+        let most = 0;
+        const work = async () => {
+          inside += 1;
+          most = Math.max(most, inside);
+          await new Promise((r) => setTimeout(r, 40));
+          inside -= 1;
+          return 'done';
+        };
+        const [x, y] = await Promise.all([
+          f.a.flights.exclusive('virustotal', '198.51.100.7', work, { ...fast, timeoutMs: 5000 }),
+          f.b.flights.exclusive('virustotal', '198.51.100.7', work, { ...fast, timeoutMs: 5000 }),
+        ]);
+        assert.deepEqual([unwrap(x), unwrap(y)], ['done', 'done']);
+        assert.equal(most, 1, 'never two holders at once');
+        const held = f.a.flights.exclusive('virustotal', '198.51.100.8', () => new Promise((r) => setTimeout(() => r('long'), 300)), { ...fast, timeoutMs: 5000 });
+        await new Promise((r) => setTimeout(r, 60));
+        const busy = await f.b.flights.exclusive('virustotal', '198.51.100.8', async () => 'never', { ...fast, timeoutMs: 50 });
+        assert.equal(unwrap(busy), 'busy');
+        assert.equal(unwrap(await held), 'long');
+      });
+    });
+
+    describe('quota', () => {
+      const limits = { perMinute: 4, perDay: 6 };
+      it('grants 4 a minute across members, never more, and says when the next slot frees', async () => {
+        const decisions = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? f.a : f.b).quota.tryAcquire('virustotal', limits, T0)));
+        assert.equal(decisions.filter((d) => d.granted).length, 4);
+        const denied = decisions.find((d) => !d.granted);
+        assert.equal(denied && !denied.granted ? denied.reason : '', 'minute');
+        assert.ok(denied && !denied.granted && denied.availableAtMs === T0 + 60_000);
+        // The sliding window: 59 s later the 4 still count; 61 s later they do not.
+        assert.equal((await f.b.quota.tryAcquire('virustotal', limits, T0 + 59_000)).granted, false);
+        assert.equal((await f.b.quota.tryAcquire('virustotal', limits, T0 + 61_000)).granted, true);
+        const usage = await f.a.quota.usage('virustotal', limits, T0 + 61_000);
+        assert.equal(usage.dayUsed, 5);
+        assert.equal(usage.minuteUsed, 1);
+      });
+
+      it('stops at the daily limit until 00:00 UTC, gives back an unsent slot, and shares a 429 penalty', async () => {
+        const granted = [];
+        for (let i = 0; i < 6; i++) granted.push(await f.a.quota.tryAcquire('abuseipdb', limits, T0 + i * 61_000));
+        assert.ok(granted.every((d) => d.granted));
+        const day = await f.b.quota.tryAcquire('abuseipdb', limits, T0 + 7 * 61_000);
+        assert.equal(day.granted ? '' : day.reason, 'day');
+        const last = granted[5]!;
+        assert.ok(last.granted);
+        assert.equal(await f.a.quota.release('abuseipdb', last, T0 + 5 * 61_000 + 10), true);
+        assert.equal(await f.a.quota.release('abuseipdb', last, T0 + 5 * 61_000 + 10), false, 'a grant is given back once');
+        assert.equal((await f.b.quota.tryAcquire('abuseipdb', limits, T0 + 7 * 61_000)).granted, true);
+        assert.equal(await f.b.quota.penalize('virustotal', T0 + 600_000, T0), true);
+        const penalised = await f.a.quota.tryAcquire('virustotal', limits, T0 + 1000);
+        assert.equal(penalised.granted ? '' : penalised.reason, 'penalty');
+        assert.equal(!penalised.granted && penalised.availableAtMs, T0 + 600_000);
+        assert.equal((await f.a.quota.usage('virustotal', limits, T0 + 1000)).penaltyUntilMs, T0 + 600_000);
+      });
+    });
+
+    describe('incidents', () => {
+      it('records a result once, however many members try at once', async () => {
+        const tries = await Promise.all([f.a, f.b, f.a, f.b].map((s) => s.incidents.record(draft('sid-1', '0'), newId)));
+        const recorded = tries.map(unwrap);
+        assert.equal(recorded.filter((r) => r.status === 'recorded').length, 1);
+        const id = recorded.find((r) => r.status === 'recorded')!.incidentId;
+        assert.ok(recorded.every((r) => r.incidentId === id), 'every duplicate names the recorded incident');
+        assert.equal(unwrap(await f.b.incidents.recorded('sid-1', '0')), id);
+        assert.equal(unwrap(await f.b.incidents.recorded('sid-1', '1')), undefined);
+      });
+
+      it('records a digest in one batch and answers its sid', async () => {
+        const drafts = Array.from({ length: 30 }, (_, i) => draft('sid-digest', String(i)));
+        const first = unwrap(await f.a.incidents.recordMany(drafts, newId));
+        assert.equal(first.filter((r) => r.ok && r.value.status === 'recorded').length, 30);
+        const again = unwrap(await f.b.incidents.recordMany(drafts.slice(0, 10), newId));
+        assert.equal(again.length, 10);
+        assert.ok(again.every((r) => r.ok && r.value.status === 'duplicate'));
+        const ids = unwrap(await f.b.incidents.recordedInSid('sid-digest'));
+        assert.equal(ids.size, 30);
+        assert.equal(ids.get('3'), first[3]!.ok ? first[3]!.value.incidentId : '');
+      });
+    });
+
+    describe('notification ledger', () => {
+      it('tells exactly one of many concurrent claims to notify; a worse verdict notifies again', async () => {
+        const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? f.a : f.b).notifications.claim('203.0.113.50', 'SUSPICIOUS', T0, 3600, `INC-${i}`)));
+        assert.equal(claims.map(unwrap).filter((d) => d.notify).length, 1);
+        assert.equal(unwrap(await f.a.notifications.claim('203.0.113.50', 'SUSPICIOUS', T0 + 60_000, 3600, 'INC-x')).notify, false);
+        const worse = unwrap(await f.b.notifications.claim('203.0.113.50', 'MALICIOUS', T0 + 61_000, 3600, 'INC-y'));
+        assert.equal(worse.notify, true);
+        assert.match(worse.reason, /SUSPICIOUS → MALICIOUS/);
+        assert.equal(unwrap(await f.a.notifications.claim('203.0.113.50', 'MALICIOUS', T0 + 61_000 + 3600_000, 3600, 'INC-z')).notify, true, 'again after the window');
+      });
+
+      it('refuses a negative window', async () => {
+        const r = await f.a.notifications.claim('203.0.113.51', 'SAFE', T0, -1, null);
+        assert.equal(r.ok, false);
+      });
+    });
+
+    describe('blocklist', () => {
+      const policy = { baseSeconds: 3600, maxSeconds: 86_400 };
+      it('blocks, escalates per offence (not per row), and every member sees it', async () => {
+        const first = unwrap(await f.a.blocklist.block('203.0.113.77', 'MALICIOUS', 'five engines', T0, policy, 'sid-A'));
+        assert.equal(first.entry.count, 1);
+        assert.equal(first.durationSeconds, 3600);
+        assert.ok(first.commands.some((c) => c.includes('203.0.113.77')));
+        const sameFiring = unwrap(await f.b.blocklist.block('203.0.113.77', 'MALICIOUS', 'five engines', T0 + 1000, policy, 'sid-A'));
+        assert.equal(sameFiring.entry.count, 1, 'another row of the same firing does not escalate');
+        const next = unwrap(await f.b.blocklist.block('203.0.113.77', 'MALICIOUS', 'again', T0 + 2000, policy, 'sid-B'));
+        assert.equal(next.entry.count, 2);
+        assert.equal(next.durationSeconds, 7200);
+        const seen = unwrap(await f.a.blocklist.list(T0 + 3000));
+        assert.deepEqual(seen.map((e) => [e.ip, e.count]), [['203.0.113.77', 2]]);
+      });
+
+      it('concurrent offences from two members all count', async () => {
+        await Promise.all(['s1', 's2', 's3', 's4'].map((sid, i) => (i % 2 ? f.a : f.b).blocklist.block('203.0.113.78', 'MALICIOUS', 'r', T0 + i, policy, sid)));
+        const [entry] = unwrap(await f.a.blocklist.list(T0 + 10));
+        assert.equal(entry?.count, 4, 'no offence lost to a concurrent writer');
+      });
+
+      it('expires blocks, keeps their count for the next block, and an unblock forgets it', async () => {
+        unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0, policy, 'o1'));
+        const expired = unwrap(await f.b.blocklist.purgeExpired(T0 + 3600_000 + 1000));
+        assert.deepEqual(expired.map((e) => e.ip), ['203.0.113.79']);
+        assert.deepEqual(unwrap(await f.a.blocklist.purgeExpired(T0 + 3600_000 + 2000)), [], 'purged once');
+        assert.deepEqual(unwrap(await f.a.blocklist.list(T0 + 3600_000 + 2000)), []);
+        const repeat = unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0 + 3600_000 + 5000, policy, 'o2'));
+        assert.equal(repeat.entry.count, 2, 'the expired block still counts within the lookback');
+        const lifted = unwrap(await f.b.blocklist.unblock('203.0.113.79'));
+        assert.equal(lifted.removed?.ip, '203.0.113.79');
+        assert.ok(lifted.commands.length > 0);
+        assert.deepEqual(unwrap(await f.a.blocklist.list(T0 + 3600_000 + 6000)), [], 'the unblock is seen by the other member');
+        const fresh = unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0 + 3600_000 + 7000, policy, 'o3'));
+        assert.equal(fresh.entry.count, 1, 'an unblock forgets the history');
+        assert.equal(unwrap(await f.a.blocklist.unblock('198.51.100.200')).removed, null);
+      });
+
+      it('refuses an address that is not canonical', async () => {
+        const r = await f.a.blocklist.block('203.000.113.1', 'MALICIOUS', 'r', T0, policy);
+        assert.equal(r.ok, false);
+      });
+    });
+
+    describe('leases', () => {
+      it('one holder at a time; taken over after expiry; given back', async () => {
+        const [x, y] = await Promise.all([f.a.leases.tryAcquire('maintenance', 'run-a', T0, 55_000), f.b.leases.tryAcquire('maintenance', 'run-b', T0, 55_000)]);
+        const held = [unwrap(x), unwrap(y)].filter((l) => l !== undefined);
+        assert.equal(held.length, 1);
+        assert.equal(unwrap(await f.b.leases.tryAcquire('maintenance', 'run-c', T0 + 10_000, 55_000)), undefined);
+        unwrap(await f.a.leases.release(held[0]!));
+        const after = unwrap(await f.b.leases.tryAcquire('maintenance', 'run-d', T0 + 11_000, 55_000));
+        assert.ok(after !== undefined, 'free once given back');
+        const takeover = unwrap(await f.a.leases.tryAcquire('maintenance', 'run-e', T0 + 11_000 + 56_000, 55_000));
+        assert.ok(takeover !== undefined, 'a holder that never gave it back loses it after the ttl');
+      });
+    });
+  });
+}
