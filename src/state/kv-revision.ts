@@ -86,12 +86,12 @@ export async function reviseDocument<R>(
 async function claimRevision(kv: KvStoreClient, collection: string, key: string, gen: string, rev: number, nowMs: number, staleMs: number): Promise<StateResult<boolean>> {
   for (let takeover = 0; takeover < 4; takeover++) {
     const k = claimKey(collection, key, gen, rev, takeover);
-    const inserted = await kv.insert(STATE_COLLECTION, { _key: k, kind: 'revision', created: nowMs });
+    const inserted = await kv.insert(STATE_COLLECTION, { _key: k, kind: 'revision', created_ms: nowMs });
     if (inserted.ok) return ok(true);
     if (inserted.error.kind !== 'duplicate_key') return inserted;
     const holder = await kv.get(STATE_COLLECTION, k);
     if (!holder.ok) return holder.error.kind === 'not_found' ? ok(false) : holder;
-    const created = typeof holder.value.created === 'number' ? holder.value.created : 0;
+    const created = typeof holder.value.created_ms === 'number' ? holder.value.created_ms : 0;
     // A live claim: its writer is replacing the document now.
     if (nowMs - created < staleMs) return ok(false);
   }

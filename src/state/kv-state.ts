@@ -169,7 +169,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
   const takeClaim = async (key: string, fields: Record<string, unknown>, nowMs: number, ttl: number): Promise<StateResult<string | undefined>> => {
     const token = randomBytes(8).toString('hex');
     for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await kv.insert(STATE_COLLECTION, { ...fields, _key: key, token, expires: nowMs + ttl });
+      const inserted = await kv.insert(STATE_COLLECTION, { ...fields, _key: key, claim_id: token, expires_ms: nowMs + ttl });
       if (inserted.ok) return ok(token);
       if (inserted.error.kind !== 'duplicate_key') return inserted;
       const held = await kv.get(STATE_COLLECTION, key);
@@ -177,14 +177,14 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         if (held.error.kind === 'not_found') continue;
         return held;
       }
-      if (typeof held.value.expires === 'number' && held.value.expires > nowMs) return ok(undefined);
+      if (typeof held.value.expires_ms === 'number' && held.value.expires_ms > nowMs) return ok(undefined);
       // Gone holder: delete its claim only (by its token), then insert ours; two takers cannot both win the insert.
-      const removed = await kv.removeWhere(STATE_COLLECTION, { _key: key, token: text(held.value.token) });
+      const removed = await kv.removeWhere(STATE_COLLECTION, { _key: key, claim_id: text(held.value.claim_id) });
       if (!removed.ok) return removed;
     }
     return ok(undefined);
   };
-  const dropClaim = (key: string, token: string) => kv.removeWhere(STATE_COLLECTION, { _key: key, token });
+  const dropClaim = (key: string, token: string) => kv.removeWhere(STATE_COLLECTION, { _key: key, claim_id: token });
 
   const state: SharedState = {
     kind: 'kvstore',
@@ -246,7 +246,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         const perMinute = limits.perMinute ?? Number.MAX_SAFE_INTEGER;
         for (let slot = inMinute.filter((g) => g.bucket === bucket).length; slot + earlier < perMinute; slot++) {
           const key = `quota:${provider}:${bucket}:${slot}`;
-          const inserted = await kv.insert(STATE_COLLECTION, { _key: key, kind: 'quota', provider, day: utcDay(nowMs), bucket, at: nowMs });
+          const inserted = await kv.insert(STATE_COLLECTION, { _key: key, kind: 'quota', provider, day: utcDay(nowMs), bucket, at_ms: nowMs });
           if (inserted.ok) {
             const decision: QuotaDecision = { granted: true, minuteUsed: inMinute.length + 1, dayUsed: grants.length + 1, atMs: nowMs };
             grantKeys.set(decision, key);
@@ -270,8 +270,8 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
       async penalize(provider, untilMs, nowMs) {
         const until = Math.min(untilMs, nowMs + 25 * 3_600_000);
         const r = await reviseDocument(kv, STATE_COLLECTION, `quota:${provider}:penalty`, (doc) => {
-          const current = typeof doc?.until === 'number' ? doc.until : 0;
-          return { next: current >= until ? undefined : { kind: 'quota_penalty', provider, until }, result: true };
+          const current = typeof doc?.until_ms === 'number' ? doc.until_ms : 0;
+          return { next: current >= until ? undefined : { kind: 'quota_penalty', provider, until_ms: until }, result: true };
         }, revise);
         return r.ok;
       },
@@ -337,12 +337,12 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         if (!Number.isFinite(windowSeconds) || windowSeconds < 0) return fail('invalid_input', `the re-notification window must be a number of seconds >= 0 (got ${windowSeconds})`);
         return reviseDocument(kv, STATE_COLLECTION, `notified:${ip}`, (doc) => {
           const previous: NotifiedRecord | null =
-            doc !== undefined && VERDICTS.includes(doc.verdict as Verdict) && typeof doc.notified_at === 'number'
-              ? { ip, verdict: doc.verdict as Verdict, notifiedAtMs: doc.notified_at, incidentId: text(doc.incident_id) || null, suppressed: 0 }
+            doc !== undefined && VERDICTS.includes(doc.verdict as Verdict) && typeof doc.notified_at_ms === 'number'
+              ? { ip, verdict: doc.verdict as Verdict, notifiedAtMs: doc.notified_at_ms, incidentId: text(doc.incident_id) || null, suppressed: 0 }
               : null;
           const decision = decideNotification(previous, verdict, nowMs, windowSeconds);
           // Not notifying changes nothing here: the file store's suppressed count is not kept (a write per repeat).
-          return { next: decision.notify ? { kind: 'notified', ip, verdict, notified_at: nowMs, incident_id: incidentId ?? '' } : undefined, result: decision };
+          return { next: decision.notify ? { kind: 'notified', ip, verdict, notified_at_ms: nowMs, incident_id: incidentId ?? '' } : undefined, result: decision };
         }, revise);
       },
     },
@@ -480,15 +480,15 @@ interface QuotaGrant {
 async function quotaState(kv: KvStoreClient, provider: IntelProvider, nowMs: number): Promise<StateResult<{ grants: QuotaGrant[]; penaltyUntilMs: number }>> {
   const found = await kv.query(STATE_COLLECTION, {
     query: { provider, $or: [{ kind: 'quota', day: utcDay(nowMs) }, { kind: 'quota_penalty' }] },
-    fields: ['kind', 'at', 'bucket', 'until'],
+    fields: ['kind', 'at_ms', 'bucket', 'until_ms'],
     limit: 50_000,
   });
   if (!found.ok) return found;
   const grants: QuotaGrant[] = [];
   let penaltyUntilMs = 0;
   for (const d of found.value) {
-    if (d.kind === 'quota_penalty' && typeof d.until === 'number') penaltyUntilMs = Math.min(d.until, nowMs + 25 * 3_600_000);
-    else if (d.kind === 'quota' && typeof d.at === 'number' && typeof d.bucket === 'number') grants.push({ at: d.at, bucket: d.bucket });
+    if (d.kind === 'quota_penalty' && typeof d.until_ms === 'number') penaltyUntilMs = Math.min(d.until_ms, nowMs + 25 * 3_600_000);
+    else if (d.kind === 'quota' && typeof d.at_ms === 'number' && typeof d.bucket === 'number') grants.push({ at: d.at_ms, bucket: d.bucket });
   }
   return ok({ grants, penaltyUntilMs });
 }

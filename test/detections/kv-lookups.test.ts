@@ -14,9 +14,13 @@ import { lintSearch, SearchLintOptions, splReference } from './search-lint';
 
 /** What issue 12 asks each collection to hold (more fields may follow). */
 const REQUIRED_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  soar_blocklist: ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason'],
+  soar_blocklist: ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason', 'status'],
   soar_intel: ['ip', 'verdict', 'fetched', 'expires'],
   soar_incidents: ['incident_id', 'sid', 'rid', 'time', 'verdict', 'status', 'discord_message_id'],
+};
+/** Collections of the app's own bookkeeping: no lookup over them. */
+const INTERNAL_COLLECTIONS: Readonly<Record<string, readonly string[]>> = {
+  soar_state: ['kind', 'provider', 'expires_ms', 'created_ms'],
 };
 const FIELD_TYPES = new Set(['number', 'bool', 'string', 'time']);
 /** Field names that would mean a secret is kept in a collection every role can read. */
@@ -33,8 +37,8 @@ function fieldsOf(collection: Map<string, string>): string[] {
 describe('KV store collections and lookups', () => {
   it('collections.conf defines soar_blocklist, soar_intel and soar_incidents with the fields they must hold, each typed', () => {
     const cs = collections();
-    assert.deepEqual([...cs.keys()].sort(), Object.keys(REQUIRED_FIELDS).sort());
-    for (const [name, required] of Object.entries(REQUIRED_FIELDS)) {
+    assert.deepEqual([...cs.keys()].sort(), [...Object.keys(REQUIRED_FIELDS), ...Object.keys(INTERNAL_COLLECTIONS)].sort());
+    for (const [name, required] of Object.entries({ ...REQUIRED_FIELDS, ...INTERNAL_COLLECTIONS })) {
       const c = cs.get(name)!;
       const fields = fieldsOf(c);
       for (const f of required) assert.ok(fields.includes(f), `${name} lacks field.${f}`);
@@ -67,6 +71,10 @@ describe('KV store collections and lookups', () => {
     const transforms = new Map(readConf('transforms.conf').map((s) => [s.name, stanzaEntries(s)]));
     const lookups = loadLookups();
     for (const [name, c] of collections()) {
+      if (name in INTERNAL_COLLECTIONS) {
+        assert.equal(transforms.get(name), undefined, `${name} is bookkeeping: no lookup over it`);
+        continue;
+      }
       const t = transforms.get(name);
       assert.ok(t, `transforms.conf [${name}]`);
       assert.equal(t.get('external_type'), 'kvstore');
@@ -104,7 +112,7 @@ describe('KV store collections and lookups', () => {
       const enriched = lintSearch(`${base} | lookup soar_intel ip AS src_ip OUTPUT verdict | stats count by src_ip verdict | table src_ip verdict count`, options);
       assert.deepEqual(enriched.problems, [], enriched.expanded);
       assert.deepEqual(enriched.output, ['src_ip', 'verdict', 'count']);
-      const blocks = lintSearch('| inputlookup soar_blocklist | where expires > now() | sort - expires | table ip expires count verdict reason', options);
+      const blocks = lintSearch('| inputlookup soar_blocklist | where status="active" AND expires > now() | sort - expires | table ip expires count verdict reason', options);
       assert.deepEqual(blocks.problems, [], blocks.expanded);
       const incidents = lintSearch('| inputlookup soar_incidents | search verdict=MALICIOUS | table incident_id time src_ip verdict status discord_message_id', options);
       assert.deepEqual(incidents.problems, []);
