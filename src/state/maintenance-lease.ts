@@ -25,7 +25,8 @@ export interface MaintenanceLease {
 export const MAINTENANCE_LEASE_FILE = 'maintenance.lock';
 
 interface FileLeaseHandle extends LeaseHandle {
-  readonly inode: number;
+  /** The lock file this run made (see store/file-lock.ts). */
+  readonly file: string;
 }
 
 /**
@@ -42,8 +43,8 @@ export class FileMaintenanceLease implements MaintenanceLease {
 
   tryAcquire(holder: string, nowMs: number, ttlMs: number): Promise<LeaseHandle | undefined> {
     try {
-      const inode = tryFileLock(this.file, { staleMs: ttlMs, nowMs });
-      const handle: FileLeaseHandle | undefined = inode === undefined ? undefined : { holder, acquiredAtMs: nowMs, inode };
+      const file = tryFileLock(this.file, { staleMs: ttlMs, nowMs });
+      const handle: FileLeaseHandle | undefined = file === undefined ? undefined : { holder, acquiredAtMs: nowMs, file };
       return Promise.resolve(handle);
     } catch (e) {
       return Promise.reject(e as Error);
@@ -52,7 +53,7 @@ export class FileMaintenanceLease implements MaintenanceLease {
 
   release(h: LeaseHandle): Promise<void> {
     try {
-      releaseFileLock(this.file, (h as FileLeaseHandle).inode);
+      releaseFileLock(this.file, (h as FileLeaseHandle).file);
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e as Error);

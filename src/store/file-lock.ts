@@ -167,14 +167,23 @@ export async function withFileLockAsync<T>(
 }
 
 /**
- * One try, never waiting: the inode of the lock file when this process now holds it (an
+ * Which file a lock name holds: the inode alone is not enough, a file system reuses the number
+ * of a removed file at once (a lock broken as abandoned and made again gets the same one).
+ */
+function fileIdentity(lockFile: string): string {
+  const st = lstatSync(lockFile);
+  return `${st.ino}:${st.mtimeMs}:${st.birthtimeMs}`;
+}
+
+/**
+ * One try, never waiting: the identity of the lock file when this process now holds it (an
  * abandoned one — owner gone, or older than `staleMs` as of `nowMs` — is taken over), or
  * undefined when a live holder has it. The caller releases with releaseFileLock.
  */
-export function tryFileLock(lockFile: string, options: { staleMs: number; nowMs?: number }): number | undefined {
+export function tryFileLock(lockFile: string, options: { staleMs: number; nowMs?: number }): string | undefined {
   // A few rounds at most: each either takes the lock, finds a live holder, or breaks an abandoned one.
   for (let round = 0; round < 3; round++) {
-    if (tryAcquire(lockFile)) return lstatSync(lockFile).ino;
+    if (tryAcquire(lockFile)) return fileIdentity(lockFile);
     const inode = abandonedInode(lockFile, options.staleMs, options.nowMs);
     if (inode === undefined) return undefined;
     breakAbandoned(lockFile, inode);
@@ -186,9 +195,9 @@ export function tryFileLock(lockFile: string, options: { staleMs: number; nowMs?
  * Release a lock taken by tryFileLock, unless it is no longer the file we created (held past
  * `staleMs`, another process took it over): then it is theirs and stays.
  */
-export function releaseFileLock(lockFile: string, inode: number): void {
+export function releaseFileLock(lockFile: string, identity: string): void {
   try {
-    if (lstatSync(lockFile).ino !== inode) return;
+    if (fileIdentity(lockFile) !== identity) return;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
