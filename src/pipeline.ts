@@ -720,16 +720,33 @@ class IncidentPipeline implements RowPipeline {
     const d = this.deps;
     const late = await this.flush();
     if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
-      const purged = purgeExpired(d.layout, d.now());
-      if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
-      if (purged.ok) for (const e of purged.value) this.events.add(blockLapsedEvent('expired', e, d.now()));
-      logSweep(sweepAfterFullDisk(d.layout, d.now()), d.layout, log);
+      this.expireBlocks(log);
+      this.sweepFullDisk(log);
       await drainAll(this, log, { maxItems: FOLLOW_UP_ITEMS });
     }
     this.reportQueueProblems(log);
+    this.closeEvents(log);
+    return { failed: late.failed + this.late.failed, degraded: late.degraded + this.late.degraded };
+  }
+
+  /** Remove the simulated blocks whose time is up, each with an 'expired' incident event; how many. */
+  expireBlocks(log: Logger): number {
+    const d = this.deps;
+    const purged = purgeExpired(d.layout, d.now());
+    if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+    if (purged.ok) for (const e of purged.value) this.events.add(blockLapsedEvent('expired', e, d.now()));
+    return purged.ok ? purged.value.length : 0;
+  }
+
+  /** Clean up what a full disk left behind (see respond/full-disk-sweep.ts). */
+  sweepFullDisk(log: Logger): void {
+    logSweep(sweepAfterFullDisk(this.deps.layout, this.deps.now()), this.deps.layout, log);
+  }
+
+  /** Write the run's incident events and flush them to disk: once, at the end of a run. */
+  closeEvents(log: Logger): void {
     this.events.flush(log);
     this.events.sync();
-    return { failed: late.failed + this.late.failed, degraded: late.degraded + this.late.degraded };
   }
 
   /**

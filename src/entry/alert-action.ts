@@ -5,17 +5,20 @@
  */
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
+import { createIncidentPipeline, PipelineDeps, systemPipelineDeps } from '../pipeline';
+import { maintainIncidents } from '../pipeline-maintenance';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
 import { appDirFor } from '../splunk/app-conf';
 import { EXIT } from '../splunk/exit-codes';
+import type { MaintenanceSetup } from '../splunk/maintenance-run';
 import { formatLogLine } from '../splunk/log';
 import { MAX_PAYLOAD_BYTES } from '../splunk/payload';
 import { fetchStoredSecrets } from '../splunk/secrets';
 import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
 import { prepareDataDir } from '../store/data-dir-safety';
 import { spoolStore } from '../store/spool';
+import { FileMaintenanceLease } from '../state/maintenance-lease';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -82,6 +85,11 @@ const providerFetch: typeof fetch = (input, init) => {
 // Replaced by the real (link-resolved) directory once the start-up check has passed.
 let layout: DataLayout = dataLayout(resolveDataDir(process.env, homedir()));
 
+function pipelineDeps(): PipelineDeps {
+  // The app's soar_edr.conf is found from this bundle's folder (<app>/bin).
+  return { ...systemPipelineDeps(layout, process.env, appDirFor(process.env, __dirname)), fetch: providerFetch };
+}
+
 runAlertAction(
   {
     args: process.argv.slice(2),
@@ -107,10 +115,15 @@ runAlertAction(
     get spool() {
       return spoolStore(layout);
     },
+    // Getters too: the lease and the work live in the resolved data directory.
+    get maintenance(): MaintenanceSetup {
+      return {
+        lease: new FileMaintenanceLease(layout.locks),
+        maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), layout, context.log),
+      };
+    },
   },
-  (context) =>
-    // The app's soar_edr.conf is found from this bundle's folder (<app>/bin).
-    createIncidentPipeline(context, { ...systemPipelineDeps(layout, process.env, appDirFor(process.env, __dirname)), fetch: providerFetch }),
+  (context) => createIncidentPipeline(context, pipelineDeps()),
 ).then(
   (summary) => {
     // Everything is written (stderr and files synchronously); do not wait for idle keep-alive

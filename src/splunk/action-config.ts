@@ -14,9 +14,18 @@ export interface ActionConfig {
   /** Row fields searched, in order, for the attacker address. */
   readonly addressFields: readonly string[];
   readonly logLevel: LogLevel;
+  /**
+   * What the run is: `alert` (the default) handles the result rows as incidents;
+   * `maintenance` (the app's scheduled search, `| makeresults | sendalert soar_response
+   * param.mode="maintenance"`) ignores the rows and does the follow-up work once per minute.
+   */
+  readonly mode: RunMode;
   /** Every param as received (secrets removed), for the pipeline's own settings. */
   readonly params: Readonly<Record<string, string>>;
 }
+
+export type RunMode = 'alert' | 'maintenance';
+const RUN_MODES: readonly RunMode[] = ['alert', 'maintenance'];
 
 export type ConfigProblemKind = 'invalid_param' | 'secret_in_param';
 
@@ -78,5 +87,22 @@ export function parseActionConfig(configuration: Readonly<Record<string, string>
     else problems.push({ kind: 'invalid_param', message: `param log_level ${JSON.stringify(rawLevel.slice(0, 40))} is not one of DEBUG, INFO, WARN, ERROR; using INFO` });
   }
 
-  return { config: { addressFields, logLevel, params }, problems };
+  // Empty means an alert: detections never set it. An unknown value is reported and the run
+  // handles its rows as an alert, so a typo on a detection loses no incident.
+  let mode: RunMode = 'alert';
+  const rawMode = ownValue(params, 'mode')?.trim();
+  if (rawMode) {
+    const known = RUN_MODES.find((m) => m === rawMode.toLowerCase());
+    if (known) mode = known;
+    else {
+      problems.push({
+        kind: 'invalid_param',
+        message:
+          `param mode ${shownName(rawMode)} is not one of maintenance, alert or empty; handled as an alert run. ` +
+          'Only the app\'s saved search "SOAR-EDR - Maintenance" sets it (param.mode="maintenance"); leave it empty on detections',
+      });
+    }
+  }
+
+  return { config: { addressFields, logLevel, mode, params }, problems };
 }

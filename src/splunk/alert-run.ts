@@ -14,7 +14,8 @@ import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './p
 import { closeResultsFile, MalformedRecord, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
 import type { SpoolStore } from '../store/spool';
 import { handleOneRow, logMalformed, RowTally, stopMarginMs } from './row-loop';
-import { processSpool } from './spool-run';
+import { runMaintenance, MaintenanceSetup } from './maintenance-run';
+import { processSpool, SpoolRunReport } from './spool-run';
 import {
   alertActionTrust,
   connectionFromServerUri,
@@ -94,6 +95,8 @@ export interface AlertRunIO {
   readonly checkDataDir?: () => Failure | undefined;
   /** Where rows go that the time budget leaves no time for (and where earlier runs' wait). Without it rows run past the budget. */
   readonly spool?: SpoolStore;
+  /** The lease and the follow-up work of a maintenance run (param mode = maintenance); without it such a run is refused. */
+  readonly maintenance?: MaintenanceSetup;
 }
 
 /** Spooled rows an alert run records at its end, at most (the rest is for later runs and soar-edr drain). */
@@ -169,9 +172,16 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
     log.error('Invalid action configuration', { reason: p.kind, message: p.message });
     exitCode = worseExit(exitCode, EXIT.BAD_PAYLOAD);
   }
-  log.info('Invoking modular action', { results_file: payload.resultsFile, rid: layout.baseRid });
+  // A maintenance run that finds nothing to do writes only its closing line (every minute).
+  const opening = { results_file: payload.resultsFile, rid: layout.baseRid, mode: config.mode === 'maintenance' ? config.mode : undefined };
+  if (config.mode === 'maintenance') log.debug('Invoking modular action', opening);
+  else log.info('Invoking modular action', opening);
 
   const memoSecrets = memoize(() => resolveSecrets(payload, io, log));
+  if (config.mode === 'maintenance') {
+    // The result row (makeresults) is no incident: it is neither read nor rejected.
+    return runMaintenance({ io, payload, config, log, secrets: memoSecrets, startedMs: started, exitCode, createPipeline });
+  }
   const pipeline = createPipeline({
     payload,
     config,
@@ -241,7 +251,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   }
   let spoolRecorded: number | undefined;
   if (spool !== undefined && deadlineMs !== undefined && spooled === 0 && deadlineMs - io.now().getTime() >= SPOOL_FOLLOW_UP_MIN_MS) {
-    spoolRecorded = await recordSpooled(spool, io, createPipeline, memoSecrets, log, started, deadlineMs);
+    spoolRecorded = (await recordSpooled(spool, io, createPipeline, memoSecrets, log, started, deadlineMs))?.tally.rows;
   }
   const { rows, rejected, failed, degraded } = tally;
   const handedOff = tally.handedOff;
@@ -322,8 +332,8 @@ async function spoolRest(
   return true;
 }
 
-/** At the end of a run with time to spare: record some spooled rows of earlier runs, with this run's secrets. */
-async function recordSpooled(
+/** At the end of a run with time to spare (or in a maintenance run): record some spooled rows of earlier runs, with this run's secrets. */
+export async function recordSpooled(
   spool: SpoolStore,
   io: AlertRunIO,
   createPipeline: PipelineFactory,
@@ -331,11 +341,11 @@ async function recordSpooled(
   log: Logger,
   started: number,
   deadlineMs: number,
-): Promise<number | undefined> {
+): Promise<SpoolRunReport | undefined> {
   try {
     spool.recoverStale();
     if (spool.waiting() === 0) return undefined;
-    const report = await processSpool({
+    return await processSpool({
       store: spool,
       createPipeline,
       secrets,
@@ -346,7 +356,6 @@ async function recordSpooled(
       deadlineMs,
       maxRows: SPOOL_ROWS_PER_RUN,
     });
-    return report.tally.rows;
   } catch (e) {
     log.error('Spooled rows could not be recorded', { reason: 'internal', message: (e as Error).stack ?? String(e) });
     return undefined;

@@ -72,11 +72,11 @@ function tryAcquire(lockFile: string): boolean {
 }
 
 /** The inode of an abandoned lock file, or undefined when the lock is live or gone. */
-function abandonedInode(lockFile: string, staleMs: number): number | undefined {
+function abandonedInode(lockFile: string, staleMs: number, nowMs = Date.now()): number | undefined {
   try {
     // Not through a link, and never blocking on a FIFO placed under the lock's name.
     const st = lstatSync(lockFile);
-    const age = Date.now() - st.mtimeMs;
+    const age = nowMs - st.mtimeMs;
     const pid = Number((readTextIfExists(lockFile) ?? '').trim());
     // Our locks always hold a pid; an empty one (a crash of an older version mid-creation) is
     // given a moment before it is judged.
@@ -164,6 +164,45 @@ export async function withFileLockAsync<T>(
   } finally {
     rmSync(lockFile, { force: true });
   }
+}
+
+/**
+ * Which file a lock name holds: the inode alone is not enough, a file system reuses the number
+ * of a removed file at once (a lock broken as abandoned and made again gets the same one).
+ */
+function fileIdentity(lockFile: string): string {
+  const st = lstatSync(lockFile);
+  return `${st.ino}:${st.mtimeMs}:${st.birthtimeMs}`;
+}
+
+/**
+ * One try, never waiting: the identity of the lock file when this process now holds it (an
+ * abandoned one — owner gone, or older than `staleMs` as of `nowMs` — is taken over), or
+ * undefined when a live holder has it. The caller releases with releaseFileLock.
+ */
+export function tryFileLock(lockFile: string, options: { staleMs: number; nowMs?: number }): string | undefined {
+  // A few rounds at most: each either takes the lock, finds a live holder, or breaks an abandoned one.
+  for (let round = 0; round < 3; round++) {
+    if (tryAcquire(lockFile)) return fileIdentity(lockFile);
+    const inode = abandonedInode(lockFile, options.staleMs, options.nowMs);
+    if (inode === undefined) return undefined;
+    breakAbandoned(lockFile, inode);
+  }
+  return undefined;
+}
+
+/**
+ * Release a lock taken by tryFileLock, unless it is no longer the file we created (held past
+ * `staleMs`, another process took it over): then it is theirs and stays.
+ */
+export function releaseFileLock(lockFile: string, identity: string): void {
+  try {
+    if (fileIdentity(lockFile) !== identity) return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  rmSync(lockFile, { force: true });
 }
 
 export { pidAlive as processAlive };

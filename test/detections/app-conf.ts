@@ -48,7 +48,15 @@ export function loadMacros(): { defs: Map<string, MacroDef>; problems: MacroProb
   return macroDefs(readConf('macros.conf'));
 }
 
+/** The saved search that runs the action in maintenance mode every minute: not a detection. */
+export const MAINTENANCE_SEARCH = 'SOAR-EDR - Maintenance';
+
+/** Every saved search but the maintenance one. */
 export function loadDetections(): Detection[] {
+  return loadSavedSearches().filter((d) => d.name !== MAINTENANCE_SEARCH);
+}
+
+export function loadSavedSearches(): Detection[] {
   const { defs } = loadMacros();
   return readConf('savedsearches.conf').map((s) => {
     const settings = stanzaEntries(s);

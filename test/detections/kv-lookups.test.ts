@@ -130,7 +130,7 @@ describe('KV store collections and lookups', () => {
       ]);
       assert.deepEqual(lint('| inputlookup soar_blocklist | table ip src_ip'), ['table ip src_ip: field "src_ip" is neither extracted nor made by an earlier command']);
       assert.match(lint('| inputlookup nope | table ip')[0]!, /no lookup "nope" is defined/);
-      assert.match(lint('| makeresults | table ip')[0]!, /command "makeresults" is not emulated/);
+      assert.match(lint('| rest /services/server/info | table ip')[0]!, /command "rest" is not emulated/);
     });
   });
 });

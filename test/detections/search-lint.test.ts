@@ -13,10 +13,10 @@ import { checkConf, SpecSection } from '../support/conf-spec';
 import { REPO_ROOT } from '../support/paths';
 import { specsFor as splunkAndAppSpecs } from '../support/splunk-facts';
 import { ADDON_FIELDS } from './addon-events';
-import { INDEX, loadDetections, loadMacros, loadSearchTime, PIPELINE_FIELDS, readConf, SOURCETYPE, stanzaEntries } from './app-conf';
+import { INDEX, loadDetections, loadMacros, loadSavedSearches, loadSearchTime, MAINTENANCE_SEARCH, PIPELINE_FIELDS, readConf, SOURCETYPE, stanzaEntries } from './app-conf';
 import { macroDefs } from './macros';
 import { knownFields } from './search-time';
-import { lintSearch, SearchLintOptions, splReference } from './search-lint';
+import { lintActionSearch, lintSearch, SearchLintOptions, SentAlert, splReference } from './search-lint';
 import { parseSearch } from './spl-search';
 
 const DETECTION_CONFS = ['props.conf', 'transforms.conf', 'eventtypes.conf', 'tags.conf', 'macros.conf', 'savedsearches.conf'];
@@ -231,6 +231,53 @@ describe('detections: search lint', function () {
     const settings = parsePipelineSettings(parseActionConfig(configuration).config.params).settings;
     assert.deepEqual([...settings.blockVerdicts].sort(), ['MALICIOUS', 'SUSPICIOUS', 'UNKNOWN']);
     assert.equal(settings.renotifySeconds, 0);
+  });
+
+  describe('the maintenance search', () => {
+    const maintenance = loadSavedSearches().find((d) => d.name === MAINTENANCE_SEARCH);
+    const defaults = stanzaEntries(readConf('alert_actions.conf').find((s) => s.name === 'soar_response')!);
+    const action: SentAlert = { name: 'soar_response', declaredParams: new Set([...defaults.keys()].filter((k) => k.startsWith('param.')).map((k) => k.slice(6))) };
+
+    it('the saved searches are the five detections and the maintenance search, nothing else', () => {
+      assert.ok(maintenance, `no [${MAINTENANCE_SEARCH}] in savedsearches.conf`);
+      assert.equal(loadSavedSearches().length, detections.length + 1);
+    });
+
+    it('passes the SPL lint: | makeresults | sendalert soar_response with param.mode="maintenance", a valid mode for the action', () => {
+      const lint = lintActionSearch(maintenance!.search, options, action);
+      assert.deepEqual(lint.problems, [], lint.expanded);
+      assert.deepEqual(lint.commands.map((c) => c.cmd), ['makeresults', 'sendalert']);
+      assert.deepEqual([...lint.params], [['mode', 'maintenance']]);
+      // What splunkd hands the action: the stanza's defaults, the sendalert params over them.
+      const configuration: Record<string, string> = {};
+      for (const [k, v] of defaults) if (k.startsWith('param.')) configuration[k.slice(6)] = v;
+      for (const [k, v] of lint.params) configuration[k] = v;
+      const contract = parseActionConfig(configuration);
+      assert.deepEqual(contract.problems, []);
+      assert.equal(contract.config.mode, 'maintenance');
+    });
+
+    it('the action-search lint catches a wrong action, an undeclared param, a command Splunk lacks and a missing sendalert', () => {
+      const problems = (s: string) => lintActionSearch(s, options, action).problems;
+      assert.deepEqual(problems('| makeresults | sendalert soar_responze param.mode="maintenance"'), ['sendalert soar_responze param.mode="maintenance": sends alert action "soar_responze", not soar_response']);
+      assert.deepEqual(problems('| makeresults | sendalert soar_response param.mod="maintenance"'), ['sendalert soar_response param.mod="maintenance": param.mod is not declared in alert_actions.conf [soar_response]']);
+      assert.match(problems('| makeresults | sendalert soar_response mode=maintenance')[0]!, /only param\.<name>=<value> arguments are emulated/);
+      assert.deepEqual(problems('| makeresults | eval x=now()'), ['the search must end with sendalert soar_response']);
+      assert.match(problems('| makeresult | sendalert soar_response')[0]!, /command "makeresult" is not emulated/);
+      assert.deepEqual(problems('| makeresults | sendalert soar_response | sendalert soar_response'), ['sendalert must be the last command, once']);
+    });
+
+    it('runs every minute as a scheduled report, not an alert: no trigger, no alert action, nothing tracked, short-lived artifacts', () => {
+      const s = maintenance!.settings;
+      assert.equal(s.get('enableSched'), '1');
+      assert.equal(s.get('cron_schedule'), '* * * * *');
+      assert.equal(s.get('max_concurrent'), '1');
+      assert.equal(s.get('alert.track'), '0');
+      assert.ok(Number(s.get('dispatch.ttl')) <= 300, 'artifacts of a search run 1,440 times a day do not pile up');
+      assert.deepEqual([...s.keys()].filter((k) => /^(action\.|counttype|relation|quantity|alert_condition|alert\.(digest_mode|suppress|severity|expires))/.test(k)), []);
+      assert.ok((s.get('description') ?? '').length > 40);
+      assert.equal(s.get('disabled'), undefined, 'enabled by default');
+    });
   });
 
   describe('every key of the detection .conf files is in the Splunk 10.2.3 spec (or the app README spec)', () => {

@@ -116,3 +116,42 @@ export function lintSearch(search: string, o: SearchLintOptions): SearchLint {
   else for (const f of o.requiredOutputs) if (!lint.output.includes(f)) problems.push(`the final ${commands[commands.length - 1]!.cmd} lacks ${f}, which the soar_response pipeline reads`);
   return { problems, expanded: expansion.text, commands, output: lint.output };
 }
+
+/** The alert action a search runs itself, and the params its alert_actions.conf stanza declares. */
+export interface SentAlert {
+  readonly name: string;
+  readonly declaredParams: ReadonlySet<string>;
+}
+
+/**
+ * The lint of a search that runs an alert action itself (`| makeresults | sendalert …`, the
+ * maintenance search): macros, commands and functions in Splunk's reference, field flow, and a
+ * final sendalert of `action` with declared params only. No base search and no result table:
+ * its rows are not incidents.
+ */
+export function lintActionSearch(search: string, o: Pick<SearchLintOptions, 'macros' | 'available' | 'reference' | 'lookups'>, action: SentAlert): SearchLint & { params: ReadonlyMap<string, string> } {
+  const problems: string[] = [];
+  const expansion = expandMacros(search, o.macros);
+  problems.push(...expansion.problems.map((p) => `macro ${p.macro}: ${p.message}`));
+  let commands: Command[] = [];
+  try {
+    commands = parsePipeline(expansion.text);
+  } catch (e) {
+    if (!(e instanceof PipelineError)) throw e;
+    return { problems: [...problems, e.message], expanded: expansion.text, commands, output: null, params: new Map() };
+  }
+  const lint = lintPipeline(commands, o.available, o.lookups);
+  problems.push(...lint.problems);
+  for (const c of lint.commands) if (!o.reference.commands.has(c)) problems.push(`command ${c} is not in the SPL reference`);
+  for (const f of lint.evalFunctions) if (!o.reference.evalFunctions.has(f)) problems.push(`eval function ${f}() is not in the SPL reference`);
+  for (const f of lint.statsFunctions) if (!o.reference.statsFunctions.has(f)) problems.push(`stats function ${f}() is not in the SPL reference`);
+  const last = commands[commands.length - 1];
+  if (last?.cmd !== 'sendalert') {
+    problems.push(`the search must end with sendalert ${action.name}`);
+    return { problems, expanded: expansion.text, commands, output: null, params: new Map() };
+  }
+  if (last.action !== action.name) problems.push(`${last.text}: sends alert action "${last.action}", not ${action.name}`);
+  for (const p of last.params.keys()) if (!action.declaredParams.has(p)) problems.push(`${last.text}: param.${p} is not declared in alert_actions.conf [${action.name}]`);
+  if (commands.some((c, i) => c.cmd === 'sendalert' && i !== commands.length - 1)) problems.push('sendalert must be the last command, once');
+  return { problems, expanded: expansion.text, commands, output: null, params: last.params };
+}

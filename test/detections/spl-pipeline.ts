@@ -2,7 +2,9 @@
  * A search pipeline (macros already expanded) parsed into commands, run over events, and
  * linted for field flow. Only the commands the app's detections use are emulated: search,
  * where, eval, stats, eventstats, sort, table, fields; lookup and inputlookup (the app's KV
- * store lookups) are parsed and linted against the lookups' fields_list, not run. Anything
+ * store lookups) are parsed and linted against the lookups' fields_list, not run;
+ * makeresults and sendalert (the app's maintenance search) are parsed, linted and run as far as
+ * the emulator can (sendalert passes its rows through: the action is not run). Anything
  * else is a parse error, so a
  * detection that starts using a new command has to be emulated (and thought about) first.
  */
@@ -25,7 +27,10 @@ export type Command =
   | { readonly cmd: 'table'; readonly fields: readonly string[]; readonly text: string }
   | { readonly cmd: 'fields'; readonly mode: '+' | '-'; readonly fields: readonly string[]; readonly text: string }
   | { readonly cmd: 'lookup'; readonly table: string; readonly inputs: readonly FieldPair[]; readonly outputs: readonly FieldPair[] | null; readonly text: string }
-  | { readonly cmd: 'inputlookup'; readonly table: string; readonly text: string };
+  | { readonly cmd: 'inputlookup'; readonly table: string; readonly text: string }
+  | { readonly cmd: 'makeresults'; readonly count: number; readonly text: string }
+  /** `sendalert <action> (param.<name>=<value>)*` (searchbnf.conf [sendalert-command]); results_link/results_path are not emulated. */
+  | { readonly cmd: 'sendalert'; readonly action: string; readonly params: ReadonlyMap<string, string>; readonly text: string };
 
 /** `lookupField [AS eventField]` of a lookup command. */
 export interface FieldPair {
@@ -182,17 +187,42 @@ export function parseCommand(segment: string, first: boolean): Command {
       if (!FIELD_NAME.test(table)) throw new PipelineError(`inputlookup: only "inputlookup <table>" is emulated: ${segment}`);
       return { cmd: 'inputlookup', table, text: segment };
     }
+    case 'makeresults': {
+      const count = /^\s*(?:count\s*=\s*(\d+))?\s*$/.exec(args);
+      if (count === null) throw new PipelineError(`makeresults: only "makeresults [count=<n>]" is emulated: ${segment}`);
+      return { cmd: 'makeresults', count: count[1] === undefined ? 1 : Number(count[1]), text: segment };
+    }
+    case 'sendalert':
+      return parseSendalert(args, segment);
     default:
       throw new PipelineError(`command "${name}" is not emulated: ${segment}`);
   }
 }
 
+/** sendalert <alert_action_name> (param.<param-name>=<value>)*, values bare or double-quoted. */
+function parseSendalert(args: string, segment: string): Command {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)([\s\S]*)$/.exec(args);
+  if (m === null) throw new PipelineError(`sendalert needs an alert action name: ${segment}`);
+  const params = new Map<string, string>();
+  let rest = m[2]!;
+  for (;;) {
+    rest = rest.trimStart();
+    if (rest === '') break;
+    const p = /^param\.([A-Za-z_][A-Za-z0-9_]*)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))/.exec(rest);
+    if (p === null) throw new PipelineError(`sendalert: only param.<name>=<value> arguments are emulated, not "${rest.split(/\s/)[0]}": ${segment}`);
+    if (params.has(p[1]!)) throw new PipelineError(`sendalert: param.${p[1]} given twice: ${segment}`);
+    params.set(p[1]!, p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!);
+    rest = rest.slice(p[0].length);
+  }
+  return { cmd: 'sendalert', action: m[1]!, params, text: segment };
+}
+
 export function parsePipeline(search: string): Command[] {
-  // A search starting with "|" starts with a generating command (inputlookup), not a base search.
+  // A search starting with "|" starts with a generating command (inputlookup, makeresults), not a base search.
   const generating = /^\s*\|/.test(search);
   const segments = splitPipeline(generating ? search.replace(/^\s*\|/, '') : search);
   const commands = segments.map((s, i) => parseCommand(s, i === 0 && !generating));
-  if (generating && commands[0]?.cmd !== 'inputlookup') throw new PipelineError(`only inputlookup is emulated as a generating command: ${search}`);
+  if (generating && commands[0]?.cmd !== 'inputlookup' && commands[0]?.cmd !== 'makeresults') throw new PipelineError(`only inputlookup and makeresults are emulated as generating commands: ${search}`);
   return commands;
 }
 
@@ -393,6 +423,12 @@ export function runPipeline(commands: readonly Command[], events: readonly Row[]
       case 'lookup':
       case 'inputlookup':
         throw new PipelineError(`${c.cmd} is linted, not run: the emulator has no KV store`);
+      case 'makeresults':
+        rows = Array.from({ length: c.count }, () => new Map<string, Value>([['_time', now]]));
+        break;
+      case 'sendalert':
+        // The action runs outside the search; its rows go on unchanged.
+        break;
       case 'fields':
         rows = rows.map((r) =>
           c.mode === '-' ? new Map([...r].filter(([k]) => !c.fields.includes(k))) : new Map([...r].filter(([k]) => c.fields.includes(k) || k.startsWith('_'))),
@@ -481,6 +517,12 @@ export function lintPipeline(commands: readonly Command[], available: ReadonlySe
         for (const p of outputs) have.add(p.eventField);
         break;
       }
+      case 'makeresults':
+        if (c !== commands[0]) problems.push(`${c.text}: makeresults must be the first command (| makeresults …)`);
+        have = new Set(['_time']);
+        break;
+      case 'sendalert':
+        break;
       case 'fields':
         if (c.mode === '-') {
           c.fields.forEach((f) => have.delete(f));
