@@ -4,16 +4,18 @@
  * param.mode="maintenance"`: one row without an address, mode=maintenance in the
  * configuration), with loopback VirusTotal, Discord and splunkd REST stubs and a temporary
  * SOAR_DATA_DIR. A card left in the outbox while Discord was down goes out with no new alert
- * (once its backoff has passed), an expired block is removed with its 'expired' event, two
+ * (once its backoff has passed), an expired block is removed with its 'expired' event, spooled
+ * rows of an earlier digest are recorded, two
  * runs at once deliver once (the lease), an unknown mode is a configuration error, and a run
  * with nothing to do writes one INFO line and nothing else.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { blockAddress, listBlocks } from '../../src/respond/blocklist';
 import { dataLayout } from '../../src/store/data-dir';
+import { spoolStore } from '../../src/store/spool';
 import { incidentRows } from '../support/data-files';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub } from '../support/intel-stubs';
@@ -147,6 +149,24 @@ describe('maintenance mode (param mode=maintenance), packaged action', function 
     assert.deepEqual(expired.map((e) => e.src_ip), ['198.51.100.7']);
     assert.equal(withSignature(run.lines, 'Expired simulated blocks removed')[0]?.fields.ips, '198.51.100.7');
     assert.equal(withSignature(run.lines, CLOSING)[0]!.fields.expired_blocks, '1');
+  });
+
+  it('records the rows an earlier digest spooled, with that alert\'s sid, and leaves the spool empty', async () => {
+    // A digest of three addresses whose run (as if out of time) spooled the last two.
+    const rows: Row[] = [{ src_ip: '10.20.30.41', failure_count: '12' }, { src_ip: '10.20.30.42', failure_count: '13' }, { src_ip: '10.20.30.43', failure_count: '14' }];
+    const d = writeDispatch(app, rows, 'digest');
+    const fd = openSync(d.resultsFiles[0]!, 'r');
+    try {
+      const put = spoolStore(dataLayout(dataDir)).put(fd, true, { sid: d.sid, searchName: 'SOAR-EDR - SSH brute force', app: 'search', owner: 'admin', resultsLink: '', configuration: actionConfiguration(app), mode: 'digest', baseRid: null }, 1, 3);
+      assert.ok(put.ok, JSON.stringify(put));
+    } finally {
+      closeSync(fd);
+    }
+    const run = await maintenanceRun();
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(incidentRows(dataDir).map((r) => [r.src_ip, r.sid]), [['10.20.30.42', d.sid], ['10.20.30.43', d.sid]]);
+    assert.equal(spoolStore(dataLayout(dataDir)).waiting(), 0);
+    assert.equal(withSignature(run.lines, CLOSING)[0]!.fields.spool_recorded, '2');
   });
 
   it('two maintenance runs started at once: the card goes out once, and one run finds the lease held', async () => {
