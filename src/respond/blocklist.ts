@@ -19,20 +19,20 @@
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createObjectCsvStringifier } from 'csv-writer';
+import { IpAddress, parseIpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
 import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { Verdict } from './incident';
-import { AddressFamily, canonicalAddress, firewallCommands, firewallUnblockCommands } from './firewall-commands';
+import { firewallCommands, firewallUnblockCommands } from './firewall-commands';
 import { capLength, safeCsvCell, safeText } from './safe-text';
 import { guardStorage, StorageErrorKind } from './storage-failure';
 
 export const blocklistColumns = ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason'] as const;
 
 export interface BlockEntry {
-  readonly ip: string;
-  readonly family: AddressFamily;
+  readonly address: IpAddress;
   /** Epoch ms of the first block still remembered, the latest block, and the expiry. */
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
@@ -62,8 +62,6 @@ export interface BlockResult {
 
 export type BlocklistErrorKind =
   | StorageErrorKind
-  | 'invalid_address'
-  | 'not_canonical'
   | 'invalid_policy'
   | 'invalid_time'
   | 'corrupt_blocklist';
@@ -105,15 +103,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function canonical(ip: string): Result<{ address: string; family: AddressFamily }, 'invalid_address' | 'not_canonical'> {
-  const parsed = canonicalAddress(ip);
-  if (!parsed.ok) return parsed;
-  if (parsed.value.address !== ip) {
-    return fail('not_canonical', `${JSON.stringify(capLength(safeText(ip), 60))} is not in canonical form; pass "${parsed.value.address}"`);
-  }
-  return ok(parsed.value);
-}
-
 function checkedPolicy(policy: BlockPolicy): Result<Required<BlockPolicy>, 'invalid_policy'> {
   const { baseSeconds, maxSeconds } = policy;
   const lookbackSeconds = policy.lookbackSeconds ?? DEFAULT_LOOKBACK_SECONDS;
@@ -140,7 +129,7 @@ const stringifier = createObjectCsvStringifier({ header: blocklistColumns.map((c
 export function blocklistCsv(entries: readonly BlockEntry[]): string {
   const rows = entries.map((e) => {
     const raw: Record<(typeof blocklistColumns)[number], string> = {
-      ip: e.ip,
+      ip: e.address.text,
       first_seen: iso(e.firstSeenMs),
       last_seen: iso(e.lastSeenMs),
       expires: iso(e.expiresMs),
@@ -165,7 +154,8 @@ export function parseBlocklistCsv(text: string, file = 'blocklist.csv'): Result<
   }
   const entries: BlockEntry[] = [];
   for (const [i, row] of rows.entries()) {
-    const address = canonical(row.ip ?? '');
+    // The file is an edge too: its addresses go through the same parser as an alert's.
+    const address = parseIpAddress(row.ip ?? '');
     const firstSeenMs = Date.parse(row.first_seen ?? '');
     const lastSeenMs = Date.parse(row.last_seen ?? '');
     const expiresMs = Date.parse(row.expires ?? '');
@@ -174,8 +164,7 @@ export function parseBlocklistCsv(text: string, file = 'blocklist.csv'): Result<
       return fail('corrupt_blocklist', `${file} row ${i + 2} is not a valid block entry (ip, times or count); fix or remove it`);
     }
     entries.push({
-      ip: address.value.address,
-      family: address.value.family,
+      address: address.value,
       firstSeenMs,
       lastSeenMs,
       expiresMs,
@@ -216,20 +205,18 @@ function validTime(nowMs: number): Result<number, 'invalid_time'> {
 }
 
 /**
- * Block `ip` (already canonical; allowlist and private-address decisions are the caller's)
+ * Block `ip` (allowlist and private-address decisions are the caller's)
  * and return the entry with the commands the block would run.
  */
 export function blockAddress(
   layout: DataLayout,
-  ip: string,
+  ip: IpAddress,
   verdict: Verdict,
   reason: string,
   nowMs: number,
   policy: BlockPolicy,
   options: BlocklistOptions = {},
 ): Result<BlockResult, BlocklistErrorKind> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
   const checked = checkedPolicy(policy);
   if (!checked.ok) return checked;
   const now = validTime(nowMs);
@@ -244,8 +231,8 @@ export function blockAddress(
       if (!read.ok) return read;
       const entries = read.value;
       const history = prunedHistory(readHistory(layout), nowMs, lookbackMs);
-      const current = entries.find((e) => e.ip === ip);
-      const past = history[ip];
+      const current = entries.find((e) => e.address.text === ip.text);
+      const past = history[ip.text];
       const offence = options.offence === undefined ? undefined : options.offence.slice(0, MAX_OFFENCE_CHARS);
       const counted = offence !== undefined && offencesOf(past).includes(offence);
       const previousCount = current?.count ?? past?.count ?? 0;
@@ -257,14 +244,13 @@ export function blockAddress(
       const sameOffenceRunning = counted && current !== undefined && current.expiresMs > nowSec * 1000;
       const currentExpiresSec = current === undefined ? undefined : Math.floor(current.expiresMs / 1000);
       const expiresSec = currentExpiresSec === undefined ? newExpiresSec : sameOffenceRunning ? currentExpiresSec : Math.max(newExpiresSec, currentExpiresSec);
-      const commands = firewallCommands(ip, address.value.family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
+      const commands = firewallCommands(ip, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
       if (!commands.ok) return fail('invalid_time', commands.error.message);
       if (sameOffenceRunning) {
         return ok({ entry: current, durationSeconds, repeat: count > 1, commands: commands.value });
       }
       const entry: BlockEntry = {
-        ip,
-        family: address.value.family,
+        address: ip,
         firstSeenMs: current?.firstSeenMs ?? past?.firstSeenMs ?? nowSec * 1000,
         lastSeenMs: nowSec * 1000,
         expiresMs: expiresSec * 1000,
@@ -273,10 +259,10 @@ export function blockAddress(
         reason: safeText(reason),
       };
       const offences = offence === undefined || counted ? offencesOf(past) : [...offencesOf(past), offence].slice(-MAX_OFFENCES_KEPT);
-      history[ip] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs, ...(offences.length > 0 ? { offences } : {}) };
+      history[ip.text] = { count, firstSeenMs: entry.firstSeenMs, expiresMs: entry.expiresMs, ...(offences.length > 0 ? { offences } : {}) };
       // History first: a crash between the two writes shortens a later block, never loses this one.
       writeFileAtomic(historyFile(layout), JSON.stringify(history));
-      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), entry]));
+      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.address.text !== ip.text), entry]));
       return ok({ entry, durationSeconds, repeat: count > 1, commands: commands.value });
     }, options.lock),
   );
@@ -290,22 +276,20 @@ export interface UnblockResult {
 }
 
 /** Lift the block of `ip` (the CLI's `soar-edr unblock`) and forget its offence history. */
-export function unblockAddress(layout: DataLayout, ip: string, options: BlocklistOptions = {}): Result<UnblockResult, BlocklistErrorKind> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
+export function unblockAddress(layout: DataLayout, ip: IpAddress, options: BlocklistOptions = {}): Result<UnblockResult, BlocklistErrorKind> {
   return guardStorage<UnblockResult, BlocklistErrorKind>('updating the blocklist', () =>
     withFileLock(blocklistLockFile(layout), () => {
       const read = readEntries(layout);
       if (!read.ok) return read;
-      const removed = read.value.find((e) => e.ip === ip) ?? null;
+      const removed = read.value.find((e) => e.address.text === ip.text) ?? null;
       const history = readHistory(layout);
-      if (history[ip] !== undefined) {
-        delete history[ip];
+      if (history[ip.text] !== undefined) {
+        delete history[ip.text];
         writeFileAtomic(historyFile(layout), JSON.stringify(history));
       }
-      if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.ip !== ip)));
+      if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.address.text !== ip.text)));
       const expiresSec = removed === null ? undefined : Math.floor(removed.expiresMs / 1000);
-      const commands = firewallUnblockCommands(ip, address.value.family, expiresSec);
+      const commands = firewallUnblockCommands(ip, expiresSec);
       if (!commands.ok) return fail('invalid_time', commands.error.message);
       return ok({ removed, commands: commands.value });
     }, options.lock),
