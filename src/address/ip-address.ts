@@ -15,6 +15,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import * as ipaddr from 'ipaddr.js';
+import { safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 
 declare const ipAddressBrand: unique symbol;
@@ -36,9 +37,9 @@ const IPV4_COMPATIBLE_TEXT = /^::(\d{1,3}(?:\.\d{1,3}){3})$/;
 /** The ipaddr.js value behind each address, for range checks (see `ipaddrValue`). */
 const values = new WeakMap<IpAddress, ipaddr.IPv4 | ipaddr.IPv6>();
 
-/** A short, safe description of a rejected value for the log. */
-export function describeValue(value: string): string {
-  return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} chars)` : JSON.stringify(value);
+/** A short description of a rejected value for a log line or the terminal: control and bidi characters made visible. */
+function describeValue(value: string): string {
+  return value.length > 40 ? `${JSON.stringify(safeText(value.slice(0, 40)))}… (${value.length} chars)` : JSON.stringify(safeText(value));
 }
 
 function made(value: ipaddr.IPv4 | ipaddr.IPv6): IpAddress {
