@@ -83,7 +83,8 @@ describe('respond/firewall-commands', () => {
     ]) {
       const r = firewallCommands(addr(text));
       assert.ok(r.ok);
-      assert.deepEqual(r.value.map((c) => c.split(' ').filter((w) => w.includes('.') || w.includes(':'))), [[canonical], [set, canonical]], text);
+      assert.deepEqual(r.value.map((c) => c.split(' ').filter((w) => w.includes('.') || w.includes(':'))), [[canonical], [canonical]], text);
+      assert.ok(r.value[1].includes(` ${set} `), text);
     }
   });
 
