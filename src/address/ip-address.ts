@@ -15,7 +15,6 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import * as ipaddr from 'ipaddr.js';
-import { safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 
 declare const ipAddressBrand: unique symbol;
@@ -37,9 +36,14 @@ const IPV4_COMPATIBLE_TEXT = /^::(\d{1,3}(?:\.\d{1,3}){3})$/;
 /** The ipaddr.js value behind each address, for range checks (see `ipaddrValue`). */
 const values = new WeakMap<IpAddress, ipaddr.IPv4 | ipaddr.IPv6>();
 
-/** A short description of a rejected value for a log line or the terminal: control and bidi characters made visible. */
+/** A JSON string literal in printable ASCII: line breaks, other controls and bidi characters escaped, never raw. */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A short description of a rejected value for a log line or the terminal. */
 function describeValue(value: string): string {
-  return value.length > 40 ? `${JSON.stringify(safeText(value.slice(0, 40)))}… (${value.length} chars)` : JSON.stringify(safeText(value));
+  return value.length > 40 ? `${quoted(value.slice(0, 40))}… (${value.length} chars)` : quoted(value);
 }
 
 function made(value: ipaddr.IPv4 | ipaddr.IPv6): IpAddress {
