@@ -56,6 +56,8 @@ describe('reputation input: targets', () => {
     assert.match(invalid('1.2.3.4 5.6.7.8'), /more than one word/);
     assert.match(invalid('-bad-.com'), /not an IP address/);
     assert.match(invalid('x'.repeat(301)), /too long/);
+    // A zone id names one of this host's interfaces: the address parser's own reason.
+    assert.match(invalid('fe80::1%eth0'), /"fe80::1%eth0" carries an IPv6 zone id/);
   });
 
   it('lineContent drops blank lines, whole-line and trailing # comments', () => {
