@@ -69,7 +69,7 @@ Exit codes:
         complain(io, message);
         io.setExitCode(BLOCK_EXIT.USAGE);
       };
-      // Parsed once, strictly (as unblock does): the canonical address is what every later step takes.
+      // Parsed once, by the one address parser (as unblock does): the IpAddress is what every later step takes.
       const parsed = parseIpAddress(ip);
       if (!parsed.ok) return usage(parsed.error.message);
       const address = parsed.value.text;

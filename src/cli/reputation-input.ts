@@ -65,7 +65,11 @@ export function parseTarget(raw: string): Result<Target, 'invalid_target'> {
   const address = parseIpAddress(plain);
   // The gate's form is what gets looked up (a NAT64 address becomes its embedded IPv4 address).
   if (address.ok) return ok({ type: 'ip', value: classifyAddress(address.value).address });
-  if (plain.includes(':') && plain.includes('%')) return fail('invalid_target', address.error.message);
+  // A zone-scoped address is still an address the user asked about: kept (canonical, zone as
+  // typed) so the lookup reports it skipped, with the parser's reason, instead of as garbage.
+  const zoneAt = plain.indexOf('%');
+  const scoped = zoneAt > 0 ? parseIpAddress(plain.slice(0, zoneAt)) : undefined;
+  if (scoped?.ok && scoped.value.family === 6) return ok({ type: 'ip', value: `${scoped.value.text}${plain.slice(zoneAt)}` });
   const subject = parseVtSubject(plain);
   if (subject !== undefined) return ok(subject.kind === 'file' ? { type: subject.hash, value: subject.id } : { type: 'domain', value: subject.id });
   if (/^[0-9a-f]+$/i.test(plain)) {
