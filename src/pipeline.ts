@@ -7,6 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import * as path from 'node:path';
 import type { AbuseReport } from './intel/abuseipdb-report';
+import { parseIpAddress } from './address/ip-address';
 import { classifyAddress } from './intel/address-gate';
 import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, QueueEntry, waitingProviders, WaitingFor, WaitReason } from './intel/enrichment-queue';
 import type { FetchFn } from './intel/http-request';
@@ -387,7 +388,8 @@ class IncidentPipeline implements RowPipeline {
     const { payload } = this.context;
     const d = this.deps;
     const s = this.settings;
-    const address = input.attacker.address;
+    const attacker = input.attacker.address;
+    const address = attacker.text;
 
     const existing = this.alreadyRecorded(input.rid);
     if (existing) {
@@ -395,7 +397,7 @@ class IncidentPipeline implements RowPipeline {
       return { status: 'handled' };
     }
 
-    const gate = classifyAddress(address, s.allowlist);
+    const gate = classifyAddress(attacker, s.allowlist);
     const t0 = d.now();
     const secrets = await this.context.secrets();
     const tSecrets = d.now();
@@ -607,7 +609,10 @@ class IncidentPipeline implements RowPipeline {
     const already = this.blockedThisRun.get(address);
     if (already) return already;
     const limits = this.limited();
-    const r = blockAddress(this.deps.layout, address, verdict, reason, nowMs, { baseSeconds: limits.blockSeconds, maxSeconds: limits.blockMaxSeconds }, {
+    // The gate's address text, or a stored incident's: parsed here until the pipeline carries the IpAddress itself.
+    const ip = parseIpAddress(address);
+    if (!ip.ok) return { kind: 'not_blocked', reason: `block failed: ${ip.error.message}` };
+    const r = blockAddress(this.deps.layout, ip.value, verdict, reason, nowMs, { baseSeconds: limits.blockSeconds, maxSeconds: limits.blockMaxSeconds }, {
       lock: { timeoutMs: Math.max(1000, this.deadlineMs - nowMs) },
       offence: sid,
     });
@@ -645,7 +650,9 @@ class IncidentPipeline implements RowPipeline {
         return undefined;
       }
       this.claimedThisRun.set(incident.srcIp, incident.verdict);
-      const claim = claimNotification(d.layout, incident.srcIp, incident.verdict, d.now(), this.settings.renotifySeconds, incident.incidentId);
+      // The incident's address text: parsed here until the pipeline carries the IpAddress itself.
+      const ip = parseIpAddress(incident.srcIp);
+      const claim = ip.ok ? claimNotification(d.layout, ip.value, incident.verdict, d.now(), this.settings.renotifySeconds, incident.incidentId) : ip;
       if (!claim.ok) {
         log.error('Notification ledger failed', { reason: claim.error.kind, message: claim.error.message });
       } else if (!claim.value.notify) {
@@ -733,7 +740,7 @@ class IncidentPipeline implements RowPipeline {
   expireBlocks(log: Logger): number {
     const d = this.deps;
     const purged = purgeExpired(d.layout, d.now());
-    if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.ip).join(',') });
+    if (purged.ok && purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.address.text).join(',') });
     if (purged.ok) for (const e of purged.value) this.events.add(blockLapsedEvent('expired', e, d.now()));
     return purged.ok ? purged.value.length : 0;
   }

@@ -6,6 +6,7 @@
  * label reports show and recognises host names.
  */
 import * as ipaddr from 'ipaddr.js';
+import { parseIpAddress } from '../address/ip-address';
 import { classifyAddress as gateAddress } from '../intel/address-gate';
 
 export type AddressScope =
@@ -30,13 +31,18 @@ export function classifyAddress(address: string): AddressClass {
   // Only dotted-quad IPv4: ipaddr.js also accepts "127.1" or "12345", which in a log are
   // far more likely to be host names or garbage than abbreviated addresses.
   if (ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address)) {
-    const gate = gateAddress(address);
-    if (gate.public) return { scope: 'public', isPublic: true };
+    // A zone id ties an address to one of this host's links: the scope is the address's,
+    // and it is never public (the gate never sees zone ids; the address parser refuses them).
+    const zoneAt = address.indexOf('%');
+    const parsed = parseIpAddress(zoneAt >= 0 ? address.slice(0, zoneAt) : address);
+    if (!parsed.ok) return { scope: 'invalid', isPublic: false };
+    const gate = gateAddress(parsed.value);
+    if (gate.public) return zoneAt >= 0 ? { scope: 'reserved', isPublic: false } : { scope: 'public', isPublic: true };
     const reason = gate.reason ?? '';
     if (reason.startsWith('loopback')) return { scope: 'loopback', isPublic: false };
     if (reason.startsWith('link-local')) return { scope: 'link-local', isPublic: false };
     if (/^(private|unique local|carrier-grade NAT)/.test(reason)) return { scope: 'private', isPublic: false };
-    return { scope: gate.family === null ? 'invalid' : 'reserved', isPublic: false };
+    return { scope: 'reserved', isPublic: false };
   }
   // A bare number or dotted digits that ipaddr.js refused is a malformed IP, not a host name.
   if (HOSTNAME.test(address) && !/^[\d.]+$/.test(address)) return { scope: 'hostname', isPublic: false };

@@ -247,13 +247,18 @@ function fields(
   f.method = method;
   f.user = user;
   f.invalidUser = invalidUser;
-  f.address = normalizeAddress(address);
+  f.address = logAddress(address);
   f.port = port === undefined ? null : Number(port);
   f.count = count;
   return true;
 }
 
-function normalizeAddress(a: string | null): string | null {
+/**
+ * The source as the log names it: an IP literal (a dual-stack sshd's ::ffff: prefix
+ * dropped) or a host name, so not the address parser's job; the summaries classify it
+ * later (address-scope.ts).
+ */
+function logAddress(a: string | null): string | null {
   if (a === null || a === '') return null;
   return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a;
 }

@@ -7,7 +7,8 @@ import { Command } from 'commander';
 import { classifyAddress } from '../intel/address-gate';
 import { parseDuration } from '../pipeline-settings';
 import { blockAddress } from '../respond/blocklist';
-import { canonicalAddress, NFT_SETUP_COMMANDS, needsNftSetup } from '../respond/firewall-commands';
+import { NFT_SETUP_COMMANDS, needsNftSetup } from '../respond/firewall-commands';
+import { parseIpAddress } from '../address/ip-address';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 import { appDirFor, readHostLimits } from '../splunk/app-conf';
@@ -68,12 +69,12 @@ Exit codes:
         complain(io, message);
         io.setExitCode(BLOCK_EXIT.USAGE);
       };
-      // Parsed once, strictly (as unblock does): the canonical address is what every later step takes.
-      const parsed = canonicalAddress(ip.trim());
+      // Parsed once, by the one address parser (as unblock does): the IpAddress is what every later step takes.
+      const parsed = parseIpAddress(ip);
       if (!parsed.ok) return usage(parsed.error.message);
-      const { address } = parsed.value;
+      const address = parsed.value.text;
       // The action's rule: a non-public address is never blocked unless block_private says so.
-      const gate = classifyAddress(address);
+      const gate = classifyAddress(parsed.value);
       if (!gate.public && !opts.allowPrivate) {
         return usage(`${address} is not public (${gate.reason}): not blocked; pass --allow-private to block it anyway (the alert param block_private)`);
       }
@@ -89,7 +90,7 @@ Exit codes:
       if (!seconds.ok) return usage(seconds.error.message);
 
       // base = max = the asked length: a manual block lasts what was asked, repeat or not.
-      const r = blockAddress(layout, address, 'MALICIOUS', reason.value, Date.now(), { baseSeconds: seconds.value, maxSeconds: seconds.value });
+      const r = blockAddress(layout, parsed.value, 'MALICIOUS', reason.value, Date.now(), { baseSeconds: seconds.value, maxSeconds: seconds.value });
       if (!r.ok) {
         complain(io, r.error.message);
         return io.setExitCode(BLOCK_EXIT.FAILED);

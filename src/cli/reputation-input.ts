@@ -11,6 +11,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { parseIpAddress } from '../address/ip-address';
 import { classifyAddress } from '../intel/address-gate';
 import { HashKind, parseVtSubject } from '../intel/virustotal-object';
 import { fail, ok, Result } from '../result';
@@ -61,8 +62,14 @@ export function parseTarget(raw: string): Result<Target, 'invalid_target'> {
   if (/\s/.test(text)) return fail('invalid_target', `${shown(text)} holds more than one word; give one IP address, domain or hash per line`);
   if (URL_LIKE.test(text)) return fail('invalid_target', `${shown(text)} is a URL; give its host name or address`);
   const plain = refang(text);
-  const address = classifyAddress(plain);
-  if (address.family !== null) return ok({ type: 'ip', value: address.address });
+  const address = parseIpAddress(plain);
+  // The gate's form is what gets looked up (a NAT64 address becomes its embedded IPv4 address).
+  if (address.ok) return ok({ type: 'ip', value: classifyAddress(address.value).address });
+  // A zone-scoped address is still an address the user asked about: kept (canonical, zone as
+  // typed) so the lookup reports it skipped, with the parser's reason, instead of as garbage.
+  const zoneAt = plain.indexOf('%');
+  const scoped = zoneAt > 0 ? parseIpAddress(plain.slice(0, zoneAt)) : undefined;
+  if (scoped?.ok && scoped.value.family === 6) return ok({ type: 'ip', value: `${scoped.value.text}${plain.slice(zoneAt)}` });
   const subject = parseVtSubject(plain);
   if (subject !== undefined) return ok(subject.kind === 'file' ? { type: subject.hash, value: subject.id } : { type: 'domain', value: subject.id });
   if (/^[0-9a-f]+$/i.test(plain)) {

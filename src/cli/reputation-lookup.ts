@@ -10,6 +10,7 @@
  * re-run therefore resumes: what the first run learned is a cache hit.
  */
 import { AbuseReport } from '../intel/abuseipdb-report';
+import { parseIpAddress } from '../address/ip-address';
 import { classifyAddress } from '../intel/address-gate';
 import { classifyDomain } from '../intel/domain-gate';
 import type { FetchFn } from '../intel/http-request';
@@ -121,7 +122,9 @@ function subjectOf(target: Target): VtSubject | undefined {
 function plan(target: Target, setup: ReputationSetup): Plan {
   const { keys } = setup;
   if (target.type === 'ip') {
-    const gate = classifyAddress(target.value, setup.settings.allowlist);
+    // The target's canonical text (reputation-input.ts), parsed again: Target holds text for every kind.
+    const address = parseIpAddress(target.value);
+    const gate = address.ok ? classifyAddress(address.value, setup.settings.allowlist) : { public: false, reason: address.error.message };
     if (!gate.public) return { target, skipReason: gate.reason ?? 'not public', needs: [], answers: {} };
     const needs: IntelProvider[] = [];
     if (keys.virustotal) needs.push('virustotal');

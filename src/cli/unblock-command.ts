@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { BlockEntry, listBlocks, purgeExpired, unblockAddress } from '../respond/blocklist';
-import { canonicalAddress } from '../respond/firewall-commands';
+import { IpAddress, parseIpAddress } from '../address/ip-address';
 import { safeText } from '../respond/safe-text';
 import { appendEventLines } from '../respond/incident-event-file';
 import { blockLapsedEvent, incidentEventLine } from '../respond/incident-event';
@@ -17,7 +17,7 @@ const TABLE_COLUMNS = ['ip', 'expires', 'count', 'verdict', 'reason'] as const;
 
 /** The blocks as an aligned text table (the last column, the reason, unpadded). */
 export function formatBlockTable(entries: readonly BlockEntry[]): string {
-  const rows = entries.map((e) => [e.ip, new Date(e.expiresMs).toISOString(), String(e.count), safeText(e.verdict), safeText(e.reason)]);
+  const rows = entries.map((e) => [e.address.text, new Date(e.expiresMs).toISOString(), String(e.count), safeText(e.verdict), safeText(e.reason)]);
   const all = [[...TABLE_COLUMNS] as string[], ...rows];
   const widths = TABLE_COLUMNS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
@@ -52,14 +52,14 @@ Exit codes:
         complain(io, 'unblock needs an IP address, --list or --purge');
         return io.setExitCode(UNBLOCK_EXIT.USAGE);
       }
-      let address: string | undefined;
+      let address: IpAddress | undefined;
       if (ip !== undefined) {
-        const parsed = canonicalAddress(ip.trim());
+        const parsed = parseIpAddress(ip);
         if (!parsed.ok) {
           complain(io, parsed.error.message);
           return io.setExitCode(UNBLOCK_EXIT.USAGE);
         }
-        address = parsed.value.address;
+        address = parsed.value;
       }
       const data = safeDataLayout(io);
       if (data === undefined) return;
@@ -75,20 +75,20 @@ Exit codes:
         const purged = purgeExpired(layout, Date.now());
         if (!purged.ok) return failed(purged.error.message);
         event('expired', purged.value);
-        io.stdout.write(`purged ${purged.value.length} expired block(s)${purged.value.length > 0 ? `: ${purged.value.map((e) => e.ip).join(' ')}` : ''}\n`);
+        io.stdout.write(`purged ${purged.value.length} expired block(s)${purged.value.length > 0 ? `: ${purged.value.map((e) => e.address.text).join(' ')}` : ''}\n`);
       }
       if (address !== undefined) {
         const r = unblockAddress(layout, address);
         if (!r.ok) return failed(r.error.message);
         const removed = r.value.removed;
         if (removed === null) {
-          complain(io, `${address} is not blocked (not in ${layout.blocklist}); nothing to undo`);
+          complain(io, `${address.text} is not blocked (not in ${layout.blocklist}); nothing to undo`);
           exitCode = UNBLOCK_EXIT.NOT_BLOCKED;
         } else {
           event('unblocked', [removed]);
           complain(
             io,
-            `${address} removed from the simulated blocklist (${safeText(removed.verdict)}, blocked ${removed.count} time(s), expiry ${new Date(removed.expiresMs).toISOString()}). ` +
+            `${address.text} removed from the simulated blocklist (${safeText(removed.verdict)}, blocked ${removed.count} time(s), expiry ${new Date(removed.expiresMs).toISOString()}). ` +
               'Simulation only: nothing was run. The commands that would lift a real block follow on stdout.',
           );
           for (const c of r.value.commands) io.stdout.write(c + '\n');

@@ -7,7 +7,7 @@
  * for reserved addresses), so every field reads as `null` when missing.
  */
 import { fail, ok, Result } from '../result';
-import { normaliseAddress } from './address-gate';
+import { parseIpAddress } from '../address/ip-address';
 import { asJsonObject, describeJsonValue, JsonFieldReader } from './json-fields';
 import { describeNonJsonBody, headerValue, HttpHeaders, oneLine, parseJsonText, ProviderError, ProviderErrorKind } from './provider-error';
 
@@ -57,6 +57,12 @@ function errorDetails(value: unknown): string | undefined {
  * Parse a `/check` body (already JSON-decoded), verbose or not. When `requestedIp` is
  * given, a body about a different address fails, and the link is built from it.
  */
+/** The canonical text of an address, or null when `text` is not one. */
+function canonicalText(text: string): string | null {
+  const parsed = parseIpAddress(text);
+  return parsed.ok ? parsed.value.text : null;
+}
+
 export function parseAbuseIpdbCheck(body: unknown, requestedIp?: string): Result<AbuseReport, AbuseReportErrorKind> {
   const root = asJsonObject(body);
   if (root === undefined) return fail('malformed_response', `AbuseIPDB response is ${describeJsonValue(body)}, expected a JSON object`);
@@ -90,8 +96,8 @@ export function parseAbuseIpdbCheck(body: unknown, requestedIp?: string): Result
     return fail('malformed_response', `AbuseIPDB data.ipVersion is ${describeJsonValue(ipVersion)}, expected 4 or 6`);
   }
 
-  const answered = ipAddress === null ? null : normaliseAddress(ipAddress);
-  const asked = requestedIp === undefined ? null : normaliseAddress(requestedIp);
+  const answered = ipAddress === null ? null : canonicalText(ipAddress);
+  const asked = requestedIp === undefined ? null : canonicalText(requestedIp);
   if (asked !== null && answered !== null && asked !== answered) {
     return fail('unexpected_subject', `AbuseIPDB answered about ${answered}, but we asked about ${asked}`);
   }

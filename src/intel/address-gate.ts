@@ -38,12 +38,12 @@
  * - ::/96 (IPv4-compatible, deprecated by RFC 4291) and ::ffff:0:0:0/96 (IPv4-translated,
  *   RFC 2765) are outside 2000::/3 and never appear on the wire: not public.
  *
- * Parsing is strict on purpose. ipaddr.js also accepts inet_aton forms ("010.0.0.1" is
- * octal 8.0.0.1, "0x7f.1", "2130706433"), which read differently in different tools; an
- * attacker-influenced value that means two things must not reach a lookup, so only plain
- * dotted-decimal IPv4 (no leading zeros) and standard IPv6 text are accepted.
+ * The gate takes an `IpAddress` (src/address/ip-address.ts): the address was parsed once,
+ * strictly, at the edge it came in through, and is not parsed again here. An IPv4-mapped
+ * address has already become IPv4 there, and zone-scoped addresses never get this far.
  */
 import * as ipaddr from 'ipaddr.js';
+import { IpAddress, ipaddrValue, parseIpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
 
 type IPv4 = ipaddr.IPv4;
@@ -60,18 +60,16 @@ export interface Cidr {
 
 export interface AddressClass {
   /**
-   * Canonical form: dotted quad or RFC 5952 IPv6. IPv4-mapped (::ffff:a.b.c.d) and NAT64
-   * well-known-prefix (64:ff9b::/96) addresses become the embedded IPv4 address. For input
-   * that is not an address at all this is the trimmed input, cut to 64 characters.
+   * The address a lookup would ask about, canonical: an address in the NAT64
+   * well-known prefix (64:ff9b::/96) becomes the embedded IPv4 address.
    */
   readonly address: string;
-  /** null only when the input is not an IP address. */
-  readonly family: 4 | 6 | null;
+  readonly family: 4 | 6;
   /** true: may be looked up. false: stays on this host (see `reason`). */
   readonly public: boolean;
   /** Why the address is not public; absent when it is. */
   readonly reason?: string;
-  /** The IPv6 form the address arrived in (::ffff:a.b.c.d or 64:ff9b::a.b.c.d), when it was normalised to IPv4. */
+  /** The IPv6 form the address arrived in (64:ff9b::a.b.c.d), when it was normalised to IPv4. */
   readonly translatedFrom?: string;
 }
 
@@ -147,7 +145,6 @@ export const IPV6_SPECIAL_RANGES: readonly SpecialRange[] = [
 ];
 
 const OUTSIDE_GLOBAL_UNICAST = 'reserved (outside global unicast 2000::/3)';
-const NOT_AN_ADDRESS = 'not an IP address';
 
 interface CompiledRange<A> {
   readonly network: A;
@@ -169,7 +166,6 @@ function compile<A>(ranges: readonly SpecialRange[], parse: (cidr: string) => [A
 const V4_TABLE = compile(IPV4_SPECIAL_RANGES, (c) => ipaddr.IPv4.parseCIDR(c));
 const V6_TABLE = compile(IPV6_SPECIAL_RANGES, (c) => ipaddr.IPv6.parseCIDR(c));
 const GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
-const IPV4_MAPPED = ipaddr.IPv6.parseCIDR('::ffff:0:0/96');
 const NAT64_WELL_KNOWN = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
 
 function specialRange<A extends IPv4 | IPv6>(address: A, table: readonly CompiledRange<A>[]): CompiledRange<A> | undefined {
@@ -180,54 +176,15 @@ function specialRange<A extends IPv4 | IPv6>(address: A, table: readonly Compile
 }
 
 // ---------------------------------------------------------------------------------------
-// Strict parsing
+// Addresses as ipaddr.js values
 
-/** Generous bound: the longest IPv6 text is 45 characters, plus a zone id. */
-const MAX_INPUT_CHARS = 100;
-const DOTTED_DECIMAL = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/;
-/** ipaddr.js reads "::1.2.3.4" as ::ffff:1.2.3.4; RFC 4291 says it is IPv4-compatible ::102:304. */
-const IPV4_COMPATIBLE_TEXT = /^::(\d{1,3}(?:\.\d{1,3}){3})((?:%.*)?)$/;
-
-interface ParsedAddress {
-  readonly ip: IPv4 | IPv6;
-  readonly zoneId?: string;
-}
-
-function strictIpv4(text: string): IPv4 | undefined {
-  if (!DOTTED_DECIMAL.test(text) || !ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
-  return ipaddr.IPv4.parse(text);
-}
-
-function strictIpv6(text: string): IPv6 | undefined {
-  const zoneAt = text.indexOf('%');
-  const body = zoneAt >= 0 ? text.slice(0, zoneAt) : text;
-  if (body.includes('.')) {
-    // Only a trailing dotted-decimal IPv4 part is legal, and it must be unambiguous.
-    const dotted = body.slice(body.lastIndexOf(':') + 1);
-    if (!DOTTED_DECIMAL.test(dotted) || strictIpv4(dotted) === undefined) return undefined;
-    const compat = IPV4_COMPATIBLE_TEXT.exec(text);
-    if (compat) {
-      const o = ipaddr.IPv4.parse(compat[1]).octets;
-      const zone = compat[2] ? compat[2].slice(1) : undefined;
-      if (zone !== undefined && !/^[0-9a-z]+$/i.test(zone)) return undefined;
-      const compatible = new ipaddr.IPv6([0, 0, 0, 0, 0, 0, (o[0] << 8) | o[1], (o[2] << 8) | o[3]]);
-      if (zone !== undefined) compatible.zoneId = zone;
-      return compatible;
-    }
-  }
-  if (!ipaddr.IPv6.isValid(text)) return undefined;
-  return ipaddr.IPv6.parse(text);
-}
-
-function parseStrict(text: string): ParsedAddress | undefined {
-  if (text.length === 0 || text.length > MAX_INPUT_CHARS) return undefined;
-  if (text.includes(':')) {
-    const v6 = strictIpv6(text);
-    if (v6 === undefined) return undefined;
-    return v6.zoneId ? { ip: v6, zoneId: v6.zoneId } : { ip: v6 };
-  }
-  const v4 = strictIpv4(text);
-  return v4 === undefined ? undefined : { ip: v4 };
+/**
+ * The address as written in an allowlist entry: an IPv4-mapped address keeps its IPv6 form
+ * there, because its prefix length counts IPv6 bits (the parser has made it IPv4).
+ */
+function writtenValue(address: IpAddress, text: string): IPv4 | IPv6 {
+  const value = ipaddrValue(address);
+  return value.kind() === 'ipv4' && text.includes(':') ? (value as IPv4).toIPv4MappedAddress() : value;
 }
 
 function canonical(ip: IPv4 | IPv6): string {
@@ -268,8 +225,9 @@ const compiledCidrs = new WeakMap<Cidr, CompiledCidr | null>();
 function compiledCidr(cidr: Cidr): CompiledCidr | null {
   let compiled = compiledCidrs.get(cidr);
   if (compiled === undefined) {
-    const network = cidr.family === 4 ? strictIpv4(cidr.network) : strictIpv6(cidr.network);
-    const valid = network !== undefined && Number.isInteger(cidr.prefix) && cidr.prefix >= 0 && cidr.prefix <= (cidr.family === 4 ? 32 : 128);
+    const parsed = parseIpAddress(cidr.network);
+    const network = parsed.ok ? writtenValue(parsed.value, cidr.network) : undefined;
+    const valid = network !== undefined && network.kind() === (cidr.family === 4 ? 'ipv4' : 'ipv6') && Number.isInteger(cidr.prefix) && cidr.prefix >= 0 && cidr.prefix <= (cidr.family === 4 ? 32 : 128);
     compiled = valid ? { network: network as IPv4 | IPv6, prefix: cidr.prefix } : null;
     compiledCidrs.set(cidr, compiled);
   }
@@ -290,7 +248,7 @@ function allowlistMatch(candidates: readonly (IPv4 | IPv6)[], allowlist: readonl
 // ---------------------------------------------------------------------------------------
 // Classification
 
-function notPublic(address: string, family: 4 | 6 | null, reason: string, translatedFrom?: string): AddressClass {
+function notPublic(address: string, family: 4 | 6, reason: string, translatedFrom?: string): AddressClass {
   return translatedFrom === undefined
     ? { address, family, public: false, reason }
     : { address, family, public: false, reason, translatedFrom };
@@ -311,25 +269,13 @@ function classifyIpv4(v4: IPv4, allowlist: readonly Cidr[], translatedFrom?: IPv
   return seenAs === undefined ? { address, family: 4, public: true } : { address, family: 4, public: true, translatedFrom: seenAs };
 }
 
-/**
- * Classify one address. Never throws: input that is not an address is reported as
- * not public with reason "not an IP address".
- */
-export function classifyAddress(ip: string, allowlist: readonly Cidr[] = []): AddressClass {
-  const text = ip.trim();
-  const parsed = parseStrict(text);
-  if (parsed === undefined) return notPublic(text.slice(0, 64), null, NOT_AN_ADDRESS);
+/** Classify one address. */
+export function classifyAddress(ip: IpAddress, allowlist: readonly Cidr[] = []): AddressClass {
+  const value = ipaddrValue(ip);
+  if (value.kind() === 'ipv4') return classifyIpv4(value as IPv4, allowlist);
 
-  if (parsed.ip.kind() === 'ipv4') return classifyIpv4(parsed.ip as IPv4, allowlist);
-
-  const v6 = parsed.ip as IPv6;
-  const address = v6.toRFC5952String();
-  if (parsed.zoneId !== undefined) {
-    // A zone id only has meaning on this host's link; such an address is never looked up.
-    const special = specialRange(v6, V6_TABLE);
-    return notPublic(address, 6, `${special ? special.reason : 'scoped address'} with zone id %${parsed.zoneId}`);
-  }
-  if (v6.match(IPV4_MAPPED)) return classifyIpv4(v6.toIPv4Address(), allowlist, v6, '::ffff:');
+  const v6 = value as IPv6;
+  const address = ip.text;
   if (v6.match(NAT64_WELL_KNOWN)) return classifyIpv4(lastFourOctets(v6), allowlist, v6, '64:ff9b::', 'NAT64 (RFC 6052)');
 
   const special = specialRange(v6, V6_TABLE);
@@ -338,17 +284,6 @@ export function classifyAddress(ip: string, allowlist: readonly Cidr[] = []): Ad
   const listed = allowlistMatch([v6], allowlist);
   if (listed) return notPublic(address, 6, `allowlisted (${listed.text})`);
   return { address, family: 6, public: true };
-}
-
-/**
- * The canonical form the gate would look up, or null for anything that is not a plain
- * IPv4/IPv6 address (including zone-scoped ones). Used to build provider links.
- */
-export function normaliseAddress(ip: string): string | null {
-  const parsed = parseStrict(ip.trim());
-  if (parsed === undefined || parsed.zoneId !== undefined) return null;
-  const c = classifyAddress(ip);
-  return c.address;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -369,10 +304,10 @@ function parseCidrEntry(token: string, index: number): Result<Cidr, 'invalid_all
   const label = entryLabel(index, token);
 
   if (addressText.includes('%')) return fail('invalid_allowlist', `${label} has a zone id; use the address without %zone`);
-  const parsed = parseStrict(addressText);
-  if (parsed === undefined) return fail('invalid_allowlist', `${label} is not an IPv4/IPv6 address or CIDR (use e.g. 10.0.0.0/8, 203.0.113.7 or 2001:db8::/32)`);
+  const parsed = parseIpAddress(addressText);
+  if (!parsed.ok) return fail('invalid_allowlist', `${label} is not an IPv4/IPv6 address or CIDR (use e.g. 10.0.0.0/8, 203.0.113.7 or 2001:db8::/32)`);
 
-  let ip = parsed.ip;
+  let ip = writtenValue(parsed.value, addressText);
   const maxPrefix = ip.kind() === 'ipv4' ? 32 : 128;
   let prefix = maxPrefix;
   if (prefixText !== undefined) {

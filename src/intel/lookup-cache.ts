@@ -94,7 +94,7 @@ export class LookupCache {
   /**
    * The entry when it is present, whole, for this exact provider/address/key and fresh at
    * `nowMs`; undefined otherwise (missing, expired, corrupt or foreign: a miss, replaced by
-   * the next put). `address` must be canonical (normaliseAddress).
+   * the next put). `address` must be canonical (parseIpAddress's text).
    */
   get<P extends IntelProvider>(provider: P, address: string, keyHash: string, nowMs: number): CacheEntry<P> | undefined {
     const read = readJsonIfExists(this.fileFor(provider, address, keyHash));

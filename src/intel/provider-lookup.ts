@@ -3,7 +3,7 @@
  * clients share. The clients only say how to build the request and what a response means.
  */
 import type { AbuseIpdbRateLimit } from './abuseipdb-report';
-import { normaliseAddress } from './address-gate';
+import { parseIpAddress } from '../address/ip-address';
 import { DEFAULT_RETRY_POLICY, FetchFn, httpGet, isHeaderSafeToken, HttpResponse, mayHaveReachedProvider, NetworkFailureKind, RetryPolicy, retryDecision } from './http-request';
 import type { LookupOutcome } from './verdict';
 
@@ -185,8 +185,8 @@ export function resolveBaseUrl(configured: string | undefined, defaultUrl: strin
 
 /** Checks made before any request; a problem here costs no quota. */
 export function preflight(provider: string, keySetting: string, ip: string, apiKey: string): { ok: true; ip: string } | { ok: false; error: LookupError } {
-  const canonical = normaliseAddress(ip);
-  if (canonical === null) {
+  const canonical = parseIpAddress(ip);
+  if (!canonical.ok) {
     return { ok: false, error: { kind: 'bad_request', message: `${provider}: ${JSON.stringify(ip.slice(0, 60))} is not an IP address; not looked up` } };
   }
   if (apiKey.trim() === '') {
@@ -195,5 +195,5 @@ export function preflight(provider: string, keySetting: string, ip: string, apiK
   if (!isHeaderSafeToken(apiKey)) {
     return { ok: false, error: { kind: 'auth', message: `${provider}: the API key contains spaces, line breaks or non-ASCII characters; re-enter ${keySetting}` } };
   }
-  return { ok: true, ip: canonical };
+  return { ok: true, ip: canonical.value.text };
 }

@@ -4,7 +4,7 @@
  * error table of https://docs.virustotal.com/reference/errors.
  */
 import { fail, ok, Result } from '../result';
-import { normaliseAddress } from './address-gate';
+import { parseIpAddress } from '../address/ip-address';
 import { asJsonObject, describeJsonValue, JsonFieldReader, JsonObject } from './json-fields';
 import { describeNonJsonBody, oneLine, parseJsonText, ProviderError, ProviderErrorKind } from './provider-error';
 
@@ -126,18 +126,19 @@ export function readVtAttributes(data: JsonObject, what: string): Result<JsonObj
  * fixtures, `{"attributes": ..., "type": "ip_address"}`) are accepted.
  */
 export function parseVirusTotalIp(body: unknown, requestedIp: string): Result<VtIpReport, VtReportErrorKind> {
-  const ip = normaliseAddress(requestedIp);
-  if (ip === null) {
+  const asked = parseIpAddress(requestedIp);
+  if (!asked.ok) {
     return fail('invalid_argument', `requested address ${JSON.stringify(requestedIp.slice(0, 60))} is not an IP address`);
   }
+  const ip = asked.value.text;
   const read = readVtData(body, ip, 'ip_address');
   if (!read.ok) return read;
   const data = read.value;
   const id = typeof data.id === 'string' ? data.id : null;
   if (id !== null) {
-    const idAddress = normaliseAddress(id);
-    if (idAddress !== null && idAddress !== ip) {
-      return fail('unexpected_subject', `VirusTotal answered about ${idAddress}, but we asked about ${ip}`);
+    const idAddress = parseIpAddress(id);
+    if (idAddress.ok && idAddress.value.text !== ip) {
+      return fail('unexpected_subject', `VirusTotal answered about ${idAddress.value.text}, but we asked about ${ip}`);
     }
   }
   const readAttributes = readVtAttributes(data, ip);

@@ -17,9 +17,9 @@
  *
  * Files are read when a request is made, never at start-up: most alert runs never ask.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
+import { parseIpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
 
 export interface SplunkTrust {
@@ -50,14 +50,11 @@ export function splunkDefaultCaPath(splunkHome: string): string {
 
 /** An address of 127.0.0.0/8 or ::1 (also as ::ffff:127.x.y.z), as the socket reports it. */
 export function isLoopbackAddress(address: string): boolean {
-  const a = address.replace(/^\[|\]$/g, '').toLowerCase();
-  // node:net's checks admit plain dotted quads only (no leading zeros, no inet_aton forms such
-  // as 127.1); node:net is loaded already (node:https and the address parser use it).
-  if (isIPv4(a)) return a.startsWith('127.');
-  if (!isIPv6(a)) return false;
-  // The URL parser writes IPv6 in its one canonical form (RFC 5952, mapped IPv4 in hex).
-  const canonical = new URL(`http://[${a}]/`).hostname.slice(1, -1);
-  return canonical === '::1' || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(canonical);
+  // The one address parser (canonical dotted quads only, no inet_aton forms such as 127.1;
+  // IPv4-mapped becomes IPv4; a zone id is refused, and no loopback address carries one).
+  const parsed = parseIpAddress(address.replace(/^\[|\]$/g, ''));
+  if (!parsed.ok) return false;
+  return parsed.value.family === 4 ? parsed.value.text.startsWith('127.') : parsed.value.text === '::1';
 }
 
 /** The host as the person or splunkd wrote it: a loopback address, or `localhost`. */

@@ -19,20 +19,20 @@
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createObjectCsvStringifier } from 'csv-writer';
+import { IpAddress, parseIpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
 import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { Verdict } from './incident';
-import { AddressFamily, canonicalAddress, firewallCommands, firewallUnblockCommands } from './firewall-commands';
+import { firewallCommands, firewallUnblockCommands } from './firewall-commands';
 import { capLength, safeCsvCell, safeText } from './safe-text';
 import { guardStorage, StorageErrorKind } from './storage-failure';
 
 export const blocklistColumns = ['ip', 'first_seen', 'last_seen', 'expires', 'count', 'verdict', 'reason'] as const;
 
 export interface BlockEntry {
-  readonly ip: string;
-  readonly family: AddressFamily;
+  readonly address: IpAddress;
   /** Epoch ms of the first block still remembered, the latest block, and the expiry. */
   readonly firstSeenMs: number;
   readonly lastSeenMs: number;
@@ -62,8 +62,6 @@ export interface BlockResult {
 
 export type BlocklistErrorKind =
   | StorageErrorKind
-  | 'invalid_address'
-  | 'not_canonical'
   | 'invalid_policy'
   | 'invalid_time'
   | 'corrupt_blocklist';
@@ -105,15 +103,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function canonical(ip: string): Result<{ address: string; family: AddressFamily }, 'invalid_address' | 'not_canonical'> {
-  const parsed = canonicalAddress(ip);
-  if (!parsed.ok) return parsed;
-  if (parsed.value.address !== ip) {
-    return fail('not_canonical', `${JSON.stringify(capLength(safeText(ip), 60))} is not in canonical form; pass "${parsed.value.address}"`);
-  }
-  return ok(parsed.value);
-}
-
 function checkedPolicy(policy: BlockPolicy): Result<Required<BlockPolicy>, 'invalid_policy'> {
   const { baseSeconds, maxSeconds } = policy;
   const lookbackSeconds = policy.lookbackSeconds ?? DEFAULT_LOOKBACK_SECONDS;
@@ -140,7 +129,7 @@ const stringifier = createObjectCsvStringifier({ header: blocklistColumns.map((c
 export function blocklistCsv(entries: readonly BlockEntry[]): string {
   const rows = entries.map((e) => {
     const raw: Record<(typeof blocklistColumns)[number], string> = {
-      ip: e.ip,
+      ip: e.address.text,
       first_seen: iso(e.firstSeenMs),
       last_seen: iso(e.lastSeenMs),
       expires: iso(e.expiresMs),
@@ -165,7 +154,8 @@ export function parseBlocklistCsv(text: string, file = 'blocklist.csv'): Result<
   }
   const entries: BlockEntry[] = [];
   for (const [i, row] of rows.entries()) {
-    const address = canonical(row.ip ?? '');
+    // The file is an edge too: its addresses go through the same parser as an alert's.
+    const address = parseIpAddress(row.ip ?? '');
     const firstSeenMs = Date.parse(row.first_seen ?? '');
     const lastSeenMs = Date.parse(row.last_seen ?? '');
     const expiresMs = Date.parse(row.expires ?? '');
@@ -174,8 +164,7 @@ export function parseBlocklistCsv(text: string, file = 'blocklist.csv'): Result<
       return fail('corrupt_blocklist', `${file} row ${i + 2} is not a valid block entry (ip, times or count); fix or remove it`);
     }
     entries.push({
-      ip: address.value.address,
-      family: address.value.family,
+      address: address.value,
       firstSeenMs,
       lastSeenMs,
       expiresMs,
@@ -216,19 +205,13 @@ function validTime(nowMs: number): Result<number, 'invalid_time'> {
   return Number.isSafeInteger(nowMs) && nowMs >= 0 ? ok(nowMs) : fail('invalid_time', `now must be whole epoch milliseconds (got ${nowMs})`);
 }
 
-/** A block's inputs checked once, for either store: the address canonical, the policy whole, the time valid. */
-export function checkedBlockInput(
-  ip: string,
-  policy: BlockPolicy,
-  nowMs: number,
-): Result<{ address: { ip: string; family: AddressFamily }; policy: Required<BlockPolicy> }, 'invalid_address' | 'not_canonical' | 'invalid_policy' | 'invalid_time'> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
+/** A block's inputs checked once, for either store: the policy whole, the time valid (the address is parsed already). */
+export function checkedBlockInput(policy: BlockPolicy, nowMs: number): Result<Required<BlockPolicy>, 'invalid_policy' | 'invalid_time'> {
   const checked = checkedPolicy(policy);
   if (!checked.ok) return checked;
   const now = validTime(nowMs);
   if (!now.ok) return now;
-  return ok({ address: { ip: address.value.address, family: address.value.family }, policy: checked.value });
+  return checked;
 }
 
 /** The history entry if it still counts at `nowMs` (its block lapsed within the lookback). */
@@ -236,43 +219,41 @@ export function historyInLookback(h: BlockHistory | undefined, nowMs: number, lo
   return h && Number.isFinite(h.expiresMs) && nowMs - h.expiresMs <= lookbackSeconds * 1000 ? h : undefined;
 }
 
-/** What lifting a block of `ip` would run. */
-export function unblockCommands(ip: string, removed: BlockEntry | null): Result<readonly string[], 'invalid_address' | 'not_canonical' | 'invalid_time'> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
-  const commands = firewallUnblockCommands(ip, address.value.family, removed === null ? undefined : Math.floor(removed.expiresMs / 1000));
+/** What lifting a block of `ip` would run (the exact rule, expiry included, when the block is known). */
+export function unblockCommands(ip: IpAddress, removed: BlockEntry | null): Result<readonly string[], 'invalid_time'> {
+  const commands = firewallUnblockCommands(ip, removed === null ? undefined : Math.floor(removed.expiresMs / 1000));
   return commands.ok ? commands : fail('invalid_time', commands.error.message);
 }
 
 /**
- * Block `ip` (already canonical; allowlist and private-address decisions are the caller's)
+ * Block `ip` (allowlist and private-address decisions are the caller's)
  * and return the entry with the commands the block would run.
  */
 export function blockAddress(
   layout: DataLayout,
-  ip: string,
+  ip: IpAddress,
   verdict: Verdict,
   reason: string,
   nowMs: number,
   policy: BlockPolicy,
   options: BlocklistOptions = {},
 ): Result<BlockResult, BlocklistErrorKind> {
-  const input = checkedBlockInput(ip, policy, nowMs);
+  const input = checkedBlockInput(policy, nowMs);
   if (!input.ok) return input;
-  const { address, policy: checked } = input.value;
+  const checked = input.value;
   return guardStorage<BlockResult, BlocklistErrorKind>('updating the blocklist', () =>
     withFileLock(blocklistLockFile(layout), () => {
       const read = readEntries(layout);
       if (!read.ok) return read;
       const entries = read.value;
       const history = prunedHistory(readHistory(layout), nowMs, checked.lookbackSeconds * 1000);
-      const step = nextBlock(entries.find((e) => e.ip === ip), history[ip], address, verdict, reason, nowMs, checked, options.offence);
+      const step = nextBlock(entries.find((e) => e.address.text === ip.text), history[ip.text], ip, verdict, reason, nowMs, checked, options.offence);
       if (!step.ok) return step;
       if (step.value.changed === undefined) return ok(step.value.result);
-      history[ip] = step.value.changed.history;
+      history[ip.text] = step.value.changed.history;
       // History first: a crash between the two writes shortens a later block, never loses this one.
       writeFileAtomic(historyFile(layout), JSON.stringify(history));
-      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.ip !== ip), step.value.result.entry]));
+      writeFileAtomic(layout.blocklist, blocklistCsv([...entries.filter((e) => e.address.text !== ip.text), step.value.result.entry]));
       return ok(step.value.result);
     }, options.lock),
   );
@@ -289,14 +270,13 @@ export type BlockHistory = OffenceHistory[string];
 export function nextBlock(
   current: BlockEntry | undefined,
   past: BlockHistory | undefined,
-  address: { readonly ip: string; readonly family: AddressFamily },
+  address: IpAddress,
   verdict: Verdict,
   reason: string,
   nowMs: number,
   policy: Required<BlockPolicy>,
   offenceIn: string | undefined,
 ): Result<{ result: BlockResult; changed?: { history: BlockHistory } }, 'invalid_time'> {
-  const { ip, family } = address;
   const { baseSeconds, maxSeconds } = policy;
   // Whole seconds: the firewall commands and the CSV speak in seconds.
   const nowSec = Math.floor(nowMs / 1000);
@@ -311,14 +291,13 @@ export function nextBlock(
   const sameOffenceRunning = counted && current !== undefined && current.expiresMs > nowSec * 1000;
   const currentExpiresSec = current === undefined ? undefined : Math.floor(current.expiresMs / 1000);
   const expiresSec = currentExpiresSec === undefined ? newExpiresSec : sameOffenceRunning ? currentExpiresSec : Math.max(newExpiresSec, currentExpiresSec);
-  const commands = firewallCommands(ip, family, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
+  const commands = firewallCommands(address, { nowEpochSec: nowSec, expiresEpochSec: expiresSec });
   if (!commands.ok) return fail('invalid_time', commands.error.message);
   if (sameOffenceRunning) {
     return ok({ result: { entry: current, durationSeconds, repeat: count > 1, commands: commands.value } });
   }
   const entry: BlockEntry = {
-    ip,
-    family,
+    address,
     firstSeenMs: current?.firstSeenMs ?? past?.firstSeenMs ?? nowSec * 1000,
     lastSeenMs: nowSec * 1000,
     expiresMs: expiresSec * 1000,
@@ -339,22 +318,20 @@ export interface UnblockResult {
 }
 
 /** Lift the block of `ip` (the CLI's `soar-edr unblock`) and forget its offence history. */
-export function unblockAddress(layout: DataLayout, ip: string, options: BlocklistOptions = {}): Result<UnblockResult, BlocklistErrorKind> {
-  const address = canonical(ip);
-  if (!address.ok) return address;
+export function unblockAddress(layout: DataLayout, ip: IpAddress, options: BlocklistOptions = {}): Result<UnblockResult, BlocklistErrorKind> {
   return guardStorage<UnblockResult, BlocklistErrorKind>('updating the blocklist', () =>
     withFileLock(blocklistLockFile(layout), () => {
       const read = readEntries(layout);
       if (!read.ok) return read;
-      const removed = read.value.find((e) => e.ip === ip) ?? null;
+      const removed = read.value.find((e) => e.address.text === ip.text) ?? null;
       const history = readHistory(layout);
-      if (history[ip] !== undefined) {
-        delete history[ip];
+      if (history[ip.text] !== undefined) {
+        delete history[ip.text];
         writeFileAtomic(historyFile(layout), JSON.stringify(history));
       }
-      if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.ip !== ip)));
+      if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.address.text !== ip.text)));
       const expiresSec = removed === null ? undefined : Math.floor(removed.expiresMs / 1000);
-      const commands = firewallUnblockCommands(ip, address.value.family, expiresSec);
+      const commands = firewallUnblockCommands(ip, expiresSec);
       if (!commands.ok) return fail('invalid_time', commands.error.message);
       return ok({ removed, commands: commands.value });
     }, options.lock),

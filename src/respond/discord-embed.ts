@@ -20,8 +20,8 @@ import {
   VirusTotalResult,
   yesNo,
 } from './incident';
-import { canonicalAddress } from './firewall-commands';
 import { checkedHttpLink, intelLinks } from './links';
+import { parseIpAddress } from '../address/ip-address';
 import { capLength, discordText, escapeDiscordMarkdown, safeText } from './safe-text';
 
 /** Discord's documented limits (message resource "Embed Limits", execute-webhook params). */
@@ -145,13 +145,13 @@ function optionalText(text: string | null | undefined, max: number): string {
 }
 
 function addressLabel(srcIp: string): string {
-  const parsed = canonicalAddress(srcIp);
-  return parsed.ok ? `\`${parsed.value.address}\`` : discordText(srcIp, 64);
+  const parsed = parseIpAddress(srcIp);
+  return parsed.ok ? `\`${parsed.value.text}\`` : discordText(srcIp, 64);
 }
 
 function titleAddress(srcIp: string): string {
-  const parsed = canonicalAddress(srcIp);
-  return parsed.ok ? parsed.value.address : discordText(srcIp, 64);
+  const parsed = parseIpAddress(srcIp);
+  return parsed.ok ? parsed.value.text : discordText(srcIp, 64);
 }
 
 function usersValue(users: readonly string[]): string {
@@ -244,7 +244,8 @@ interface IncidentLinks {
 }
 
 function incidentLinks(incident: Incident): IncidentLinks {
-  const built = intelLinks(incident.srcIp);
+  const address = parseIpAddress(incident.srcIp);
+  const built = address.ok ? intelLinks(address.value) : null;
   const lookedUp = (result: VirusTotalResult | AbuseIpdbResult | undefined): boolean =>
     result !== undefined && !(isLookupUnavailable(result) && result.state === 'not_looked_up');
   return {

@@ -2,25 +2,15 @@
  * The firewall commands a block WOULD run. Nothing here executes anything: the product
  * only simulates blocks, and shows the exact commands so an analyst can run them by hand.
  *
- * The address is attacker-influenced and ends up in a shell command line, so it is
- * validated first and embedded only when it is exactly its own canonical form.
+ * The address is attacker-influenced and ends up in a shell command line: only an
+ * `IpAddress` (src/address/ip-address.ts) is taken, and only its canonical text is embedded.
  */
+import type { IpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
-import { normalizeAddress } from '../splunk/alert-address';
-import { capLength, safeText } from './safe-text';
 
 export type AddressFamily = 4 | 6;
 
-export interface CanonicalAddress {
-  /** Dotted quad, or RFC 5952 IPv6 (lower case, zeros compressed). */
-  readonly address: string;
-  readonly family: AddressFamily;
-}
-
-export type FirewallErrorKind = 'invalid_address' | 'not_canonical' | 'family_mismatch' | 'invalid_expiry';
-
-/** Longest textual IPv6 (with an embedded IPv4) is 45 characters. */
-const MAX_ADDRESS_CHARS = 45;
+export type FirewallErrorKind = 'invalid_expiry';
 
 /** iptables' time match cannot express dates past 2038-01-19T03:14:07Z. */
 const XT_TIME_LAST_EPOCH_SEC = 2 ** 31 - 1;
@@ -48,37 +38,6 @@ export function needsNftSetup(commands: readonly string[]): boolean {
   return commands.some((c) => c.startsWith(`nft 'add element ${NFT_TABLE} `));
 }
 
-function shown(text: string): string {
-  return JSON.stringify(capLength(safeText(text), 60));
-}
-
-/**
- * Parse an address strictly: the alert action's own rule (src/splunk/alert-address.ts:
- * four-part decimal IPv4 only, IPv6 without a zone id, IPv4-mapped IPv6 becomes IPv4), minus
- * its trimming — text bound for a shell command must be exactly an address.
- */
-export function canonicalAddress(text: string): Result<CanonicalAddress, 'invalid_address'> {
-  const parsed = text === text.trim() ? normalizeAddress(text) : undefined;
-  if (parsed?.ok) return parsed;
-  if (text.length <= MAX_ADDRESS_CHARS && text.includes('%')) {
-    return fail('invalid_address', `${shown(text)} carries an IPv6 zone id, which names a local interface, not a remote host`);
-  }
-  return fail('invalid_address', `${shown(text)} is not an IPv4 or IPv6 address`);
-}
-
-/** Accept `ip` only when it is already canonical and of the stated family. */
-function blockableAddress(ip: string, family: AddressFamily): Result<string, FirewallErrorKind> {
-  const parsed = canonicalAddress(ip);
-  if (!parsed.ok) return parsed;
-  if (parsed.value.address !== ip) {
-    return fail('not_canonical', `${shown(ip)} is not in canonical form; pass "${parsed.value.address}" (normalise addresses before building commands)`);
-  }
-  if (parsed.value.family !== family) {
-    return fail('family_mismatch', `${ip} is an IPv${parsed.value.family} address but family ${family} was given`);
-  }
-  return ok(ip);
-}
-
 export interface BlockExpiry {
   /** When the block lapses (Unix seconds). */
   readonly expiresEpochSec: number;
@@ -102,12 +61,12 @@ function xtTimeStamp(epochSec: number): string {
   return new Date(epochSec * 1000).toISOString().slice(0, 19);
 }
 
-function iptablesRuleSpec(ip: string, expiresEpochSec: number | undefined): string {
+function iptablesRuleSpec(ip: IpAddress, expiresEpochSec: number | undefined): string {
   const until =
     expiresEpochSec !== undefined && expiresEpochSec <= XT_TIME_LAST_EPOCH_SEC
       ? ` -m time --datestop ${xtTimeStamp(expiresEpochSec)}`
       : '';
-  return `INPUT -s ${ip} -m comment --comment ${RULE_COMMENT}${until} -j DROP`;
+  return `INPUT -s ${ip.text} -m comment --comment ${RULE_COMMENT}${until} -j DROP`;
 }
 
 /**
@@ -115,9 +74,7 @@ function iptablesRuleSpec(ip: string, expiresEpochSec: number | undefined): stri
  * element (see NFT_SETUP_COMMANDS). With an expiry, the iptables rule stops matching at
  * the expiry time and the nft element times out by itself.
  */
-export function firewallCommands(ip: string, family: AddressFamily, expiry?: BlockExpiry): Result<string[], FirewallErrorKind> {
-  const address = blockableAddress(ip, family);
-  if (!address.ok) return address;
+export function firewallCommands(ip: IpAddress, expiry?: BlockExpiry): Result<string[], FirewallErrorKind> {
   let nftTimeout = '';
   let expiresEpochSec: number | undefined;
   if (expiry !== undefined) {
@@ -127,8 +84,8 @@ export function firewallCommands(ip: string, family: AddressFamily, expiry?: Blo
     nftTimeout = ` timeout ${checked.value.expiresEpochSec - checked.value.nowEpochSec}s`;
   }
   return ok([
-    `${IPTABLES[family]} -I ${iptablesRuleSpec(ip, expiresEpochSec)}`,
-    `nft 'add element ${NFT_TABLE} ${NFT_SET[family]} { ${ip}${nftTimeout} }'`,
+    `${IPTABLES[ip.family]} -I ${iptablesRuleSpec(ip, expiresEpochSec)}`,
+    `nft 'add element ${NFT_TABLE} ${NFT_SET[ip.family]} { ${ip.text}${nftTimeout} }'`,
   ]);
 }
 
@@ -136,18 +93,12 @@ export function firewallCommands(ip: string, family: AddressFamily, expiry?: Blo
  * The commands that would lift the block again. iptables deletes by exact rule, so pass
  * the same expiry the block was built with.
  */
-export function firewallUnblockCommands(
-  ip: string,
-  family: AddressFamily,
-  expiresEpochSec?: number,
-): Result<string[], FirewallErrorKind> {
-  const address = blockableAddress(ip, family);
-  if (!address.ok) return address;
+export function firewallUnblockCommands(ip: IpAddress, expiresEpochSec?: number): Result<string[], FirewallErrorKind> {
   if (expiresEpochSec !== undefined && !Number.isSafeInteger(expiresEpochSec)) {
     return fail('invalid_expiry', `expiry must be whole Unix seconds (got ${expiresEpochSec})`);
   }
   return ok([
-    `${IPTABLES[family]} -D ${iptablesRuleSpec(ip, expiresEpochSec)}`,
-    `nft 'delete element ${NFT_TABLE} ${NFT_SET[family]} { ${ip} }'`,
+    `${IPTABLES[ip.family]} -D ${iptablesRuleSpec(ip, expiresEpochSec)}`,
+    `nft 'delete element ${NFT_TABLE} ${NFT_SET[ip.family]} { ${ip.text} }'`,
   ]);
 }

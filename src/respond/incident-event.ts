@@ -170,7 +170,7 @@ export function blockLapsedEvent(event: 'expired' | 'unblocked', e: BlockEntry, 
   return {
     timeMs: nowMs,
     event,
-    subject: { srcIp: e.ip, verdict: e.verdict, reason: e.reason },
+    subject: { srcIp: e.address.text, verdict: e.verdict, reason: e.reason },
     details: { action: event, blockExpires: new Date(e.expiresMs).toISOString(), blockCount: e.count },
   };
 }

@@ -19,6 +19,7 @@ import {
 } from './incident';
 import { NFT_SETUP_COMMANDS, needsNftSetup } from './firewall-commands';
 import { checkedHttpLink, intelLinks } from './links';
+import { parseIpAddress } from '../address/ip-address';
 import { capLength, safeText } from './safe-text';
 
 const RULE = '='.repeat(60);
@@ -143,7 +144,9 @@ function vtCount(vt: VirusTotalResult | undefined, pick: 'malicious' | 'suspicio
 }
 
 export function renderIncidentReport(incident: Incident): string {
-  const links = intelLinks(incident.srcIp);
+  // Stored incidents are read back from disk: the address is parsed again at that edge.
+  const address = parseIpAddress(incident.srcIp);
+  const links = address.ok ? intelLinks(address.value) : null;
   const lookedUp = (result: VirusTotalResult | AbuseIpdbResult | undefined): boolean =>
     result !== undefined && !(isLookupUnavailable(result) && result.state === 'not_looked_up');
   const vtLink = links !== null && lookedUp(incident.vt) ? links.virusTotal : null;

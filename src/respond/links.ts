@@ -3,7 +3,7 @@
  * Splunk's results link after checking it is a plain http(s) URL. Attacker text never
  * becomes a link.
  */
-import { canonicalAddress } from './firewall-commands';
+import type { IpAddress } from '../address/ip-address';
 
 /** Longer links are dropped rather than cut: half a URL is worse than none. */
 export const MAX_LINK_CHARS = 512;
@@ -13,14 +13,11 @@ export interface IntelLinks {
   readonly abuseIpdb: string;
 }
 
-/** Web pages (not API URLs) for an address, or null when `ip` is not a valid address. */
-export function intelLinks(ip: string): IntelLinks | null {
-  const parsed = canonicalAddress(ip);
-  if (!parsed.ok) return null;
-  const address = parsed.value.address;
+/** Web pages (not API URLs) for an address. */
+export function intelLinks(ip: IpAddress): IntelLinks {
   return {
-    virusTotal: `https://www.virustotal.com/gui/ip-address/${address}`,
-    abuseIpdb: `https://www.abuseipdb.com/check/${address}`,
+    virusTotal: `https://www.virustotal.com/gui/ip-address/${ip.text}`,
+    abuseIpdb: `https://www.abuseipdb.com/check/${ip.text}`,
   };
 }
 

@@ -10,14 +10,13 @@
  * `shouldNotify` / `markNotified` are the two halves for callers that decide elsewhere.
  */
 import * as path from 'node:path';
+import type { IpAddress } from '../address/ip-address';
 import { fail, ok, Result } from '../result';
 import { DataLayout } from '../store/data-dir';
 import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
 import { LockOptions, withFileLock } from '../store/file-lock';
 import { verdictRank } from '../intel/verdict';
 import { Verdict } from './incident';
-import { canonicalAddress } from './firewall-commands';
-import { capLength, safeText } from './safe-text';
 import { guardStorage, StorageErrorKind } from './storage-failure';
 
 export interface NotifiedRecord {
@@ -37,18 +36,13 @@ export interface NotifyDecision {
   readonly previous: NotifiedRecord | null;
 }
 
-export type NotifyLedgerErrorKind = StorageErrorKind | 'invalid_address' | 'not_canonical' | 'invalid_window';
+export type NotifyLedgerErrorKind = StorageErrorKind | 'invalid_window';
 
 const VERDICTS: readonly Verdict[] = ['SAFE', 'UNKNOWN', 'SUSPICIOUS', 'MALICIOUS'];
 
-function addressFileBase(ip: string): Result<string, 'invalid_address' | 'not_canonical'> {
-  const parsed = canonicalAddress(ip);
-  if (!parsed.ok) return parsed;
-  if (parsed.value.address !== ip) {
-    return fail('not_canonical', `${JSON.stringify(capLength(safeText(ip), 60))} is not in canonical form; pass "${parsed.value.address}"`);
-  }
+function addressFileBase(ip: IpAddress): string {
   // ':' is not allowed in Windows file names; '-' never occurs in an address.
-  return ok(ip.replace(/:/g, '-'));
+  return ip.text.replace(/:/g, '-');
 }
 
 function recordFile(layout: DataLayout, base: string): string {
@@ -96,30 +90,28 @@ function checkedWindow(windowSeconds: number): Result<number, 'invalid_window'> 
 }
 
 /** Read-only: would an incident for `ip` with `verdict` be announced now? */
-export function shouldNotify(layout: DataLayout, ip: string, verdict: Verdict, nowMs: number, windowSeconds: number): Result<NotifyDecision, NotifyLedgerErrorKind> {
+export function shouldNotify(layout: DataLayout, ip: IpAddress, verdict: Verdict, nowMs: number, windowSeconds: number): Result<NotifyDecision, NotifyLedgerErrorKind> {
   const base = addressFileBase(ip);
-  if (!base.ok) return base;
   const window = checkedWindow(windowSeconds);
   if (!window.ok) return window;
   return guardStorage<NotifyDecision, NotifyLedgerErrorKind>('reading the notification ledger', () =>
-    ok(decideNotification(readRecord(recordFile(layout, base.value)), verdict, nowMs, window.value)));
+    ok(decideNotification(readRecord(recordFile(layout, base)), verdict, nowMs, window.value)));
 }
 
 /** Record that `ip` was announced with `verdict` at `nowMs`. */
 export function markNotified(
   layout: DataLayout,
-  ip: string,
+  ip: IpAddress,
   verdict: Verdict,
   nowMs: number,
   incidentId: string | null,
   options: { lock?: LockOptions } = {},
 ): Result<NotifiedRecord, NotifyLedgerErrorKind> {
   const base = addressFileBase(ip);
-  if (!base.ok) return base;
   return guardStorage<NotifiedRecord, NotifyLedgerErrorKind>('updating the notification ledger', () =>
-    withFileLock(lockFile(layout, base.value), () => {
-      const record: NotifiedRecord = { ip, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 };
-      writeFileAtomic(recordFile(layout, base.value), JSON.stringify(record), { durable: false });
+    withFileLock(lockFile(layout, base), () => {
+      const record: NotifiedRecord = { ip: ip.text, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 };
+      writeFileAtomic(recordFile(layout, base), JSON.stringify(record), { durable: false });
       return ok(record);
     }, options.lock));
 }
@@ -131,7 +123,7 @@ export function markNotified(
  */
 export function claimNotification(
   layout: DataLayout,
-  ip: string,
+  ip: IpAddress,
   verdict: Verdict,
   nowMs: number,
   windowSeconds: number,
@@ -139,16 +131,15 @@ export function claimNotification(
   options: { lock?: LockOptions } = {},
 ): Result<NotifyDecision, NotifyLedgerErrorKind> {
   const base = addressFileBase(ip);
-  if (!base.ok) return base;
   const window = checkedWindow(windowSeconds);
   if (!window.ok) return window;
   return guardStorage<NotifyDecision, NotifyLedgerErrorKind>('updating the notification ledger', () =>
-    withFileLock(lockFile(layout, base.value), () => {
-      const file = recordFile(layout, base.value);
+    withFileLock(lockFile(layout, base), () => {
+      const file = recordFile(layout, base);
       const previous = readRecord(file);
       const decision = decideNotification(previous, verdict, nowMs, window.value);
       const record: NotifiedRecord = decision.notify
-        ? { ip, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 }
+        ? { ip: ip.text, verdict, notifiedAtMs: nowMs, incidentId, suppressed: 0 }
         : { ...(previous as NotifiedRecord), suppressed: (previous as NotifiedRecord).suppressed + 1 };
       writeFileAtomic(file, JSON.stringify(record), { durable: false });
       return ok(decision);

@@ -9,6 +9,7 @@ import type { CachedValue, IntelProvider, ProviderReports } from '../intel/looku
 import { addressFilePart, LookupCache } from '../intel/lookup-cache';
 import { QuotaDecision, QuotaLimiter, QuotaLimits } from '../intel/quota-limiter';
 import type { Verdict } from '../intel/verdict';
+import type { IpAddress } from '../address/ip-address';
 import { blockAddress, BlockPolicy, listBlocks, purgeExpired, unblockAddress } from '../respond/blocklist';
 import type { Incident } from '../respond/incident';
 import { IncidentDraft, RecordOptions, recordedIncidentId, recordedIncidentIds, recordIncident, recordIncidents } from '../respond/incident-store';
@@ -113,12 +114,12 @@ export function fileState(layout: DataLayout, options: FileStateOptions = {}): S
       },
     },
     notifications: {
-      async claim(ip: string, verdict: Verdict, nowMs: number, windowSeconds: number, incidentId: string | null) {
+      async claim(ip: IpAddress, verdict: Verdict, nowMs: number, windowSeconds: number, incidentId: string | null) {
         return asState(claimNotification(layout, ip, verdict, nowMs, windowSeconds, incidentId, { lock: lock() }));
       },
     },
     blocklist: {
-      async block(ip: string, verdict: Verdict, reason: string, nowMs: number, policy: BlockPolicy, offence?: string) {
+      async block(ip: IpAddress, verdict: Verdict, reason: string, nowMs: number, policy: BlockPolicy, offence?: string) {
         return asState(blockAddress(layout, ip, verdict, reason, nowMs, policy, { lock: lock(), ...(offence === undefined ? {} : { offence }) }));
       },
       async unblock(ip) {

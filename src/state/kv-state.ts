@@ -14,7 +14,7 @@ import type { CachedValue, IntelProvider, ProviderReports } from '../intel/looku
 import { DEFAULT_TTL_MS, NOT_FOUND_TTL_MS } from '../intel/lookup-cache';
 import { QuotaDecision, QuotaLimits, QuotaUsage, utcDay, nextUtcMidnight } from '../intel/quota-limiter';
 import { decideVerdict, DEFAULT_THRESHOLDS, Verdict } from '../intel/verdict';
-import { BlockEntry, BlockHistory, BlockPolicy, checkedBlockInput, historyInLookback, nextBlock, unblockCommands } from '../respond/blocklist';
+import { BlockEntry, BlockHistory, BlockResult, BlockPolicy, checkedBlockInput, historyInLookback, nextBlock, unblockCommands } from '../respond/blocklist';
 import type { Incident } from '../respond/incident';
 import { IncidentDraft, RecordedIncident, RecordOptions, recordIncident, recordIncidents, resultKeyHash } from '../respond/incident-store';
 import { decideNotification, NotifiedRecord } from '../respond/notify-ledger';
@@ -24,6 +24,7 @@ import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
 import * as path from 'node:path';
+import { parseIpAddress } from '../address/ip-address';
 
 export const INTEL_COLLECTION = 'soar_intel';
 export const BLOCKLIST_COLLECTION = 'soar_blocklist';
@@ -91,7 +92,7 @@ export function intelFromDocument<P extends IntelProvider>(doc: KvDocument, prov
 
 function blockDocument(entry: BlockEntry, history: BlockHistory, status: 'active' | 'expired'): Record<string, unknown> {
   return {
-    ip: entry.ip,
+    ip: entry.address.text,
     first_seen: seconds(entry.firstSeenMs),
     last_seen: seconds(entry.lastSeenMs),
     expires: seconds(entry.expiresMs),
@@ -99,7 +100,7 @@ function blockDocument(entry: BlockEntry, history: BlockHistory, status: 'active
     verdict: entry.verdict,
     reason: entry.reason,
     status,
-    family: entry.family,
+    family: entry.address.family,
     offences: JSON.stringify(history.offences ?? []),
   };
 }
@@ -109,7 +110,8 @@ function blockFromDocument(doc: KvDocument): { entry: BlockEntry; history: Block
   const lastSeenMs = millis(doc.last_seen);
   const expiresMs = millis(doc.expires);
   const count = doc.count;
-  if (firstSeenMs === undefined || lastSeenMs === undefined || expiresMs === undefined || typeof count !== 'number' || typeof doc.ip !== 'string') return undefined;
+  const address = typeof doc.ip === 'string' ? parseIpAddress(doc.ip) : undefined;
+  if (firstSeenMs === undefined || lastSeenMs === undefined || expiresMs === undefined || typeof count !== 'number' || !address?.ok) return undefined;
   let offences: string[] = [];
   try {
     const parsed = JSON.parse(text(doc.offences) || '[]') as unknown;
@@ -117,7 +119,7 @@ function blockFromDocument(doc: KvDocument): { entry: BlockEntry; history: Block
   } catch {
     // Offences lost: the next block of this firing may count once more; it still blocks.
   }
-  const entry: BlockEntry = { ip: doc.ip, family: doc.family === 6 ? 6 : 4, firstSeenMs, lastSeenMs, expiresMs, count, verdict: text(doc.verdict), reason: text(doc.reason) };
+  const entry: BlockEntry = { address: address.value, firstSeenMs, lastSeenMs, expiresMs, count, verdict: text(doc.verdict), reason: text(doc.reason) };
   return { entry, history: { count, firstSeenMs, expiresMs, offences }, active: doc.status !== 'expired' };
 }
 
@@ -335,27 +337,27 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
     notifications: {
       async claim(ip, verdict, nowMs, windowSeconds, incidentId) {
         if (!Number.isFinite(windowSeconds) || windowSeconds < 0) return fail('invalid_input', `the re-notification window must be a number of seconds >= 0 (got ${windowSeconds})`);
-        return reviseDocument(kv, STATE_COLLECTION, `notified:${ip}`, (doc) => {
+        return reviseDocument(kv, STATE_COLLECTION, `notified:${ip.text}`, (doc) => {
           const previous: NotifiedRecord | null =
             doc !== undefined && VERDICTS.includes(doc.verdict as Verdict) && typeof doc.notified_at_ms === 'number'
-              ? { ip, verdict: doc.verdict as Verdict, notifiedAtMs: doc.notified_at_ms, incidentId: text(doc.incident_id) || null, suppressed: 0 }
+              ? { ip: ip.text, verdict: doc.verdict as Verdict, notifiedAtMs: doc.notified_at_ms, incidentId: text(doc.incident_id) || null, suppressed: 0 }
               : null;
           const decision = decideNotification(previous, verdict, nowMs, windowSeconds);
           // Not notifying changes nothing here: the file store's suppressed count is not kept (a write per repeat).
-          return { next: decision.notify ? { kind: 'notified', ip, verdict, notified_at_ms: nowMs, incident_id: incidentId ?? '' } : undefined, result: decision };
+          return { next: decision.notify ? { kind: 'notified', ip: ip.text, verdict, notified_at_ms: nowMs, incident_id: incidentId ?? '' } : undefined, result: decision };
         }, revise);
       },
     },
     blocklist: {
       async block(ip, verdict, reason, nowMs, policy: BlockPolicy, offence) {
-        const input = checkedBlockInput(ip, policy, nowMs);
+        const input = checkedBlockInput(policy, nowMs);
         if (!input.ok) return fail('invalid_input', input.error.message);
         let failure: string | undefined;
-        const r = await reviseDocument(kv, BLOCKLIST_COLLECTION, ip, (doc) => {
+        const r = await reviseDocument<BlockResult | undefined>(kv, BLOCKLIST_COLLECTION, ip.text, (doc) => {
           const stored = doc === undefined ? undefined : blockFromDocument(doc);
           const current = stored?.active && stored.entry.expiresMs > nowMs ? stored.entry : undefined;
-          const past = historyInLookback(stored?.history, nowMs, input.value.policy.lookbackSeconds);
-          const step = nextBlock(current, past, input.value.address, verdict, reason, nowMs, input.value.policy, offence);
+          const past = historyInLookback(stored?.history, nowMs, input.value.lookbackSeconds);
+          const step = nextBlock(current, past, ip, verdict, reason, nowMs, input.value, offence);
           if (!step.ok) {
             failure = step.error.message;
             return { next: undefined, result: undefined };
@@ -367,9 +369,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         return r.value === undefined ? fail('invalid_input', failure ?? 'block refused') : ok(r.value);
       },
       async unblock(ip) {
-        const canonical = checkedBlockInput(ip, { baseSeconds: 1, maxSeconds: 1 }, 0);
-        if (!canonical.ok) return fail('invalid_input', canonical.error.message);
-        const r = await reviseDocument(kv, BLOCKLIST_COLLECTION, ip, (doc) => {
+        const r = await reviseDocument<BlockEntry | null>(kv, BLOCKLIST_COLLECTION, ip.text, (doc) => {
           const stored = doc === undefined ? undefined : blockFromDocument(doc);
           return { next: undefined, remove: doc !== undefined, result: stored?.active ? stored.entry : null };
         }, revise);

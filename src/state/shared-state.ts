@@ -27,6 +27,7 @@ import type { NotifyDecision } from '../respond/notify-ledger';
 import type { Incident } from '../respond/incident';
 import type { IncidentDraft, RecordedIncident, RecordOptions } from '../respond/incident-store';
 import type { Result } from '../result';
+import type { IpAddress } from '../address/ip-address';
 import type { KvErrorKind } from '../store/kvstore-client';
 import type { StorageErrorKind } from '../respond/storage-failure';
 
@@ -104,13 +105,13 @@ export interface IncidentChange {
 /** The re-notification window per address (respond/notify-ledger.ts has the rule). */
 export interface NotificationLedger {
   /** Decide and record in one atomic step: exactly one of many concurrent callers is told to notify. */
-  claim(ip: string, verdict: Verdict, nowMs: number, windowSeconds: number, incidentId: string | null): Promise<StateResult<NotifyDecision>>;
+  claim(ip: IpAddress, verdict: Verdict, nowMs: number, windowSeconds: number, incidentId: string | null): Promise<StateResult<NotifyDecision>>;
 }
 
 /** The simulated blocklist with its repeat-offender escalation (respond/blocklist.ts has the rule). */
 export interface BlocklistStore {
-  block(ip: string, verdict: Verdict, reason: string, nowMs: number, policy: BlockPolicy, offence?: string): Promise<StateResult<BlockResult>>;
-  unblock(ip: string): Promise<StateResult<UnblockResult>>;
+  block(ip: IpAddress, verdict: Verdict, reason: string, nowMs: number, policy: BlockPolicy, offence?: string): Promise<StateResult<BlockResult>>;
+  unblock(ip: IpAddress): Promise<StateResult<UnblockResult>>;
   /** Remove the blocks whose expiry passed; answers them (their count stays for escalation). */
   purgeExpired(nowMs: number): Promise<StateResult<BlockEntry[]>>;
   /** Blocks in force at `nowMs`. */

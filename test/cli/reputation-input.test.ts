@@ -42,6 +42,10 @@ describe('reputation input: targets', () => {
     assert.deepEqual(target('2001:db8[:]:1'), { type: 'ip', value: '2001:db8::1' });
   });
 
+  it('keeps a zone-scoped IPv6 address as an ip target (the lookup skips it, saying why)', () => {
+    assert.deepEqual(target('FE80:0::1%eth0'), { type: 'ip', value: 'fe80::1%eth0' });
+  });
+
   it('turns an internationalised domain into its ASCII (IDNA) form', () => {
     assert.deepEqual(target('bücher.example'), { type: 'domain', value: 'xn--bcher-kva.example' });
   });
@@ -56,6 +60,7 @@ describe('reputation input: targets', () => {
     assert.match(invalid('1.2.3.4 5.6.7.8'), /more than one word/);
     assert.match(invalid('-bad-.com'), /not an IP address/);
     assert.match(invalid('x'.repeat(301)), /too long/);
+    assert.match(invalid('1.2.3.4%eth0'), /not an IP address/);
   });
 
   it('lineContent drops blank lines, whole-line and trailing # comments', () => {

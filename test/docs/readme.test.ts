@@ -13,6 +13,7 @@ import type { Incident, Verdict } from '../../src/respond/incident';
 import { renderIncidentReport } from '../../src/respond/incident-report';
 import { REPO_ROOT } from '../support/paths';
 import { anchors, brokenLinks, codeBlocks, headingAnchor, linkTargets } from './markdown';
+import { ip } from '../support/ip-address';
 
 const README = 'README.md';
 const readText = (file: string): string => readFileSync(path.join(REPO_ROOT, file), 'utf8');
@@ -39,7 +40,7 @@ function exampleIncident(): Incident {
   const time = '2026-12-06T12:45:31.358Z';
   const nowEpochSec = Math.floor(Date.parse(time) / 1000);
   const expiresEpochSec = nowEpochSec + 86_400;
-  const commands = firewallCommands('138.128.150.133', 4, { nowEpochSec, expiresEpochSec });
+  const commands = firewallCommands(ip('138.128.150.133'), { nowEpochSec, expiresEpochSec });
   assert.ok(commands.ok);
   const sid = 'scheduler__admin__search__RMD51a24b6356c3_at_1764000000_10';
   return {

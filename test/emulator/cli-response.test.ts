@@ -20,6 +20,7 @@ import { LogLine, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { incidentRows } from '../support/data-files';
+import { ip } from '../support/ip-address';
 
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
 const UNKNOWN_IP = '183.62.140.253';
@@ -482,8 +483,8 @@ describe('soar-edr drain, replay and unblock', function () {
     it('takes an IPv6 address in any spelling, and --purge drops only expired blocks', async () => {
       const layout = dataLayout(dataDir);
       const now = Date.now();
-      assert.ok(blockAddress(layout, '2001:db8::1', 'MALICIOUS', 'test block', now, { baseSeconds: 3600, maxSeconds: 3600 }).ok);
-      assert.ok(blockAddress(layout, '198.51.100.7', 'SUSPICIOUS', 'old block', now - 7200_000, { baseSeconds: 60, maxSeconds: 60 }).ok);
+      assert.ok(blockAddress(layout, ip('2001:db8::1'), 'MALICIOUS', 'test block', now, { baseSeconds: 3600, maxSeconds: 3600 }).ok);
+      assert.ok(blockAddress(layout, ip('198.51.100.7'), 'SUSPICIOUS', 'old block', now - 7200_000, { baseSeconds: 60, maxSeconds: 60 }).ok);
       const purge = await cli(['unblock', '--purge', '--list']);
       assert.equal(purge.code, 0, purge.stderr);
       const lines = purge.stdout.trimEnd().split('\n');

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { classifyAddress } from '../../src/intel/address-gate';
+import { parseIpAddress } from '../../src/address/ip-address';
 import { MAX_CSV_CELL_CHARS } from '../../src/respond/safe-text';
 import { incidentRows } from '../support/data-files';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP, VtAnswer } from '../support/intel-stubs';
@@ -25,13 +26,18 @@ import { LogLine, withSignature } from '../support/splunk-log';
 import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 
+function isPublicAddress(text: string): boolean {
+  const parsed = parseIpAddress(text);
+  return parsed.ok && classifyAddress(parsed.value).public;
+}
+
 const PARAM = 'action.soar_response.param.';
 const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', 'isPrototypeOf'];
 const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'soar-edr.cjs');
 /** Public addresses (by the app's gate) without a canned VirusTotal body: each lookup is one request. */
 function publicAddresses(count: number): string[] {
   const recorded = JSON.parse(readFileSync(corpusPath('abuseipdb', 'realworld_check_responses_ioc_cache.json'), 'utf8')) as Record<string, unknown>;
-  const out = Object.keys(recorded).filter((ip) => classifyAddress(ip).public && ip !== VT_OPENCTI_IP && ip !== '185.220.101.33');
+  const out = Object.keys(recorded).filter((ip) => isPublicAddress(ip) && ip !== VT_OPENCTI_IP && ip !== '185.220.101.33');
   assert.ok(out.length >= count, `only ${out.length} public addresses in the corpus`);
   return out.slice(0, count);
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { classifyAddress } from '../../src/intel/address-gate';
+import { parseIpAddress } from '../../src/address/ip-address';
 import { DEFAULT_QUEUE_MAX_ADDRESSES, EnrichmentQueue } from '../../src/intel/enrichment-queue';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP, VtAnswer } from '../support/intel-stubs';
@@ -33,6 +34,11 @@ import {
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import { CsvRow, incidentRows } from '../support/data-files';
 
+function isPublicAddress(text: string): boolean {
+  const parsed = parseIpAddress(text);
+  return parsed.ok && classifyAddress(parsed.value).public;
+}
+
 const RECORDED = 'Incident recorded';
 const PARAM = 'action.soar_response.param.';
 const LEVEL_LINE = /^(DEBUG|INFO|WARN|ERROR|FATAL) /;
@@ -49,7 +55,7 @@ function exitCodeLogged(run: { lines: readonly LogLine[] }): string | undefined 
 /** Public addresses (by the app's own gate) from the recorded AbuseIPDB answers. */
 function publicCorpusAddresses(count: number): string[] {
   const recorded = JSON.parse(readFileSync(corpusPath('abuseipdb', 'realworld_check_responses_ioc_cache.json'), 'utf8')) as Record<string, unknown>;
-  const out = Object.keys(recorded).filter((ip) => classifyAddress(ip).public && ip !== VT_OPENCTI_IP);
+  const out = Object.keys(recorded).filter((ip) => isPublicAddress(ip) && ip !== VT_OPENCTI_IP);
   assert.ok(out.length >= count, `only ${out.length} public addresses in the corpus`);
   return out.slice(0, count);
 }

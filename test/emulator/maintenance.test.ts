@@ -9,6 +9,7 @@
  * runs at once deliver once (the lease), an unknown mode is a configuration error, and a run
  * with nothing to do writes one INFO line and nothing else.
  */
+import { ip } from '../support/ip-address';
 import assert from 'node:assert/strict';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,14 +138,14 @@ describe('maintenance mode (param mode=maintenance), packaged action', function 
   it('removes a block whose expiry passed and writes its expired event', async () => {
     const layout = dataLayout(dataDir);
     const now = Date.now();
-    assert.ok(blockAddress(layout, '198.51.100.7', 'MALICIOUS', 'old block', now - 7_200_000, { baseSeconds: 60, maxSeconds: 60 }).ok);
-    assert.ok(blockAddress(layout, '198.51.100.8', 'MALICIOUS', 'current block', now, { baseSeconds: 3600, maxSeconds: 3600 }).ok);
+    assert.ok(blockAddress(layout, ip('198.51.100.7'), 'MALICIOUS', 'old block', now - 7_200_000, { baseSeconds: 60, maxSeconds: 60 }).ok);
+    assert.ok(blockAddress(layout, ip('198.51.100.8'), 'MALICIOUS', 'current block', now, { baseSeconds: 3600, maxSeconds: 3600 }).ok);
 
     const run = await maintenanceRun();
     assert.equal(run.code, 0, run.stderr);
     const left = listBlocks(layout, Number.MIN_SAFE_INTEGER + 1);
     assert.ok(left.ok);
-    assert.deepEqual(left.value.map((b) => b.ip), ['198.51.100.8'], 'the expired block is gone from blocklist.csv, the current one stays');
+    assert.deepEqual(left.value.map((b) => b.address.text), ['198.51.100.8'], 'the expired block is gone from blocklist.csv, the current one stays');
     const expired = events().filter((e) => e.event === 'expired');
     assert.deepEqual(expired.map((e) => e.src_ip), ['198.51.100.7']);
     assert.equal(withSignature(run.lines, 'Expired simulated blocks removed')[0]?.fields.ips, '198.51.100.7');

@@ -7,6 +7,7 @@ import type { AbuseIpdbSummary, Incident, VirusTotalSummary } from '../../src/re
 import { firewallCommands } from '../../src/respond/firewall-commands';
 
 import { corpusPath } from '../support/paths';
+import { ip } from '../support/ip-address';
 
 export { corpusPath } from '../support/paths';
 
@@ -114,7 +115,7 @@ export function realisticIncident(): Incident {
   const time = logTimeToIso(attack.last);
   const nowEpochSec = Math.floor(Date.parse(time) / 1000);
   const expiresEpochSec = nowEpochSec + BLOCK_SECONDS;
-  const commands = firewallCommands(ATTACKER, 4, { nowEpochSec, expiresEpochSec });
+  const commands = firewallCommands(ip(ATTACKER), { nowEpochSec, expiresEpochSec });
   if (!commands.ok) throw new Error(commands.error.message);
   return {
     incidentId: `20241210T${time.slice(11, 19).replace(/:/g, '')}Z-183-62-140-253`,

@@ -1,6 +1,7 @@
 /** The incident event builder: one JSON line per change, whatever the attacker typed. */
 import assert from 'node:assert/strict';
 import { blockLapsedEvent, IncidentEvent, incidentEventLine, MAX_EVENT_USERS_CHARS, MAX_EVENT_VALUE_CHARS } from '../../src/respond/incident-event';
+import { ip } from '../support/ip-address';
 
 const T = Date.UTC(2026, 11, 6, 15, 36, 13, 123);
 const subject = { incidentId: 'INC-20261206-153613-abcdef', srcIp: '203.0.113.7', verdict: 'MALICIOUS', reason: 'VirusTotal: 12 engines say malicious', detection: 'SSH brute force', sid: 'sid1', rid: '0' };
@@ -33,7 +34,7 @@ describe('incident event builder', () => {
   });
 
   it('expired and unblocked events carry the block: address, verdict, expiry and count', () => {
-    const e = parsed(blockLapsedEvent('expired', { ip: '198.51.100.9', family: 4, firstSeenMs: 0, lastSeenMs: 0, expiresMs: T, count: 3, verdict: 'MALICIOUS', reason: 'r' }, T + 1000));
+    const e = parsed(blockLapsedEvent('expired', { address: ip('198.51.100.9'), firstSeenMs: 0, lastSeenMs: 0, expiresMs: T, count: 3, verdict: 'MALICIOUS', reason: 'r' }, T + 1000));
     assert.deepEqual([e.event, e.src_ip, e.verdict, e.block_expires, e.block_count, e.time], ['expired', '198.51.100.9', 'MALICIOUS', '2026-12-06T15:36:13.123Z', 3, '2026-12-06T15:36:14.123Z']);
   });
 

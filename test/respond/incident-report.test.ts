@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { firewallCommands, NFT_SETUP_COMMANDS } from '../../src/respond/firewall-commands';
 import type { Incident } from '../../src/respond/incident';
 import { renderIncidentReport, reportFileName } from '../../src/respond/incident-report';
+import { ip } from '../support/ip-address';
 import {
   abuseFromCheck,
   ATTACKER,
@@ -162,7 +163,7 @@ describe('respond/incident-report', () => {
     });
 
     it('for an IPv6 block and for commands a block would run alike; never without an nft element to add', () => {
-      const v6 = firewallCommands('2001:db8::7', 6, { nowEpochSec: 1_764_000_000, expiresEpochSec: 1_764_086_400 });
+      const v6 = firewallCommands(ip('2001:db8::7'), { nowEpochSec: 1_764_000_000, expiresEpochSec: 1_764_086_400 });
       assert.ok(v6.ok);
       const blocked6 = renderIncidentReport({ ...incident, srcIp: '2001:db8::7', action: { ...incident.action, commands: v6.value } });
       assert.deepEqual(setupBlock(blocked6), [...NFT_SETUP_COMMANDS]);

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
 import { checkedHttpLink, intelLinks, MAX_LINK_CHARS } from '../../src/respond/links';
 import { ATTACKER, splunkPayload } from './corpus';
+import { ip } from '../support/ip-address';
 
 describe('respond/links', () => {
   it('builds the VirusTotal and AbuseIPDB pages from a valid address, in canonical form', () => {
-    assert.deepEqual(intelLinks(ATTACKER), {
+    assert.deepEqual(intelLinks(ip(ATTACKER)), {
       virusTotal: `https://www.virustotal.com/gui/ip-address/${ATTACKER}`,
       abuseIpdb: `https://www.abuseipdb.com/check/${ATTACKER}`,
     });
-    assert.equal(intelLinks('2001:DB8::1')?.virusTotal, 'https://www.virustotal.com/gui/ip-address/2001:db8::1');
+    assert.equal(intelLinks(ip('2001:DB8::1')).virusTotal, 'https://www.virustotal.com/gui/ip-address/2001:db8::1');
   });
 
-  it('builds nothing from text that is not an address', () => {
-    for (const text of ['1.2.3.4; rm -rf /', 'evil.example/x', '', '1.2.3.4/../../x']) assert.equal(intelLinks(text), null, text);
-  });
 
   it('accepts the real Splunk results_link unchanged', () => {
     const link = splunkPayload().results_link;

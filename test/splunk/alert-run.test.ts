@@ -77,7 +77,7 @@ describe('splunk/alert-run (in-process)', function () {
     assert.equal(summary.exitCode, EXIT.OK);
     assert.equal(received.length, 100_000);
     assert.equal(received[99_999]!.rid, '99999');
-    assert.equal(received[99_999]!.attacker.address, rows[99_999]!.src_ip);
+    assert.equal(received[99_999]!.attacker.address.text, rows[99_999]!.src_ip);
     assert.deepEqual(received[3]!.row.users, ['root', 'admin']);
     const closing = withSignature(parseLogLines(out.join('')), 'Modular action script duration')[0]!;
     assert.equal(closing.fields.handed_off, '100000');

@@ -13,6 +13,7 @@ import type { VtIpReport } from '../../src/intel/virustotal-report';
 import type { AbuseReport } from '../../src/intel/abuseipdb-report';
 import type { IncidentDraft } from '../../src/respond/incident-store';
 import type { SharedState } from '../../src/state/shared-state';
+import { ip } from '../support/ip-address';
 
 export interface StateFixture {
   /** Two views of one store (two members, or two processes). */
@@ -171,17 +172,17 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
 
     describe('notification ledger', () => {
       it('tells exactly one of many concurrent claims to notify; a worse verdict notifies again', async () => {
-        const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? f.a : f.b).notifications.claim('203.0.113.50', 'SUSPICIOUS', T0, 3600, `INC-${i}`)));
+        const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? f.a : f.b).notifications.claim(ip('203.0.113.50'), 'SUSPICIOUS', T0, 3600, `INC-${i}`)));
         assert.equal(claims.map(unwrap).filter((d) => d.notify).length, 1);
-        assert.equal(unwrap(await f.a.notifications.claim('203.0.113.50', 'SUSPICIOUS', T0 + 60_000, 3600, 'INC-x')).notify, false);
-        const worse = unwrap(await f.b.notifications.claim('203.0.113.50', 'MALICIOUS', T0 + 61_000, 3600, 'INC-y'));
+        assert.equal(unwrap(await f.a.notifications.claim(ip('203.0.113.50'), 'SUSPICIOUS', T0 + 60_000, 3600, 'INC-x')).notify, false);
+        const worse = unwrap(await f.b.notifications.claim(ip('203.0.113.50'), 'MALICIOUS', T0 + 61_000, 3600, 'INC-y'));
         assert.equal(worse.notify, true);
         assert.match(worse.reason, /SUSPICIOUS → MALICIOUS/);
-        assert.equal(unwrap(await f.a.notifications.claim('203.0.113.50', 'MALICIOUS', T0 + 61_000 + 3600_000, 3600, 'INC-z')).notify, true, 'again after the window');
+        assert.equal(unwrap(await f.a.notifications.claim(ip('203.0.113.50'), 'MALICIOUS', T0 + 61_000 + 3600_000, 3600, 'INC-z')).notify, true, 'again after the window');
       });
 
       it('refuses a negative window', async () => {
-        const r = await f.a.notifications.claim('203.0.113.51', 'SAFE', T0, -1, null);
+        const r = await f.a.notifications.claim(ip('203.0.113.51'), 'SAFE', T0, -1, null);
         assert.equal(r.ok, false);
       });
     });
@@ -189,44 +190,44 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
     describe('blocklist', () => {
       const policy = { baseSeconds: 3600, maxSeconds: 86_400 };
       it('blocks, escalates per offence (not per row), and every member sees it', async () => {
-        const first = unwrap(await f.a.blocklist.block('203.0.113.77', 'MALICIOUS', 'five engines', T0, policy, 'sid-A'));
+        const first = unwrap(await f.a.blocklist.block(ip('203.0.113.77'), 'MALICIOUS', 'five engines', T0, policy, 'sid-A'));
         assert.equal(first.entry.count, 1);
         assert.equal(first.durationSeconds, 3600);
         assert.ok(first.commands.some((c) => c.includes('203.0.113.77')));
-        const sameFiring = unwrap(await f.b.blocklist.block('203.0.113.77', 'MALICIOUS', 'five engines', T0 + 1000, policy, 'sid-A'));
+        const sameFiring = unwrap(await f.b.blocklist.block(ip('203.0.113.77'), 'MALICIOUS', 'five engines', T0 + 1000, policy, 'sid-A'));
         assert.equal(sameFiring.entry.count, 1, 'another row of the same firing does not escalate');
-        const next = unwrap(await f.b.blocklist.block('203.0.113.77', 'MALICIOUS', 'again', T0 + 2000, policy, 'sid-B'));
+        const next = unwrap(await f.b.blocklist.block(ip('203.0.113.77'), 'MALICIOUS', 'again', T0 + 2000, policy, 'sid-B'));
         assert.equal(next.entry.count, 2);
         assert.equal(next.durationSeconds, 7200);
         const seen = unwrap(await f.a.blocklist.list(T0 + 3000));
-        assert.deepEqual(seen.map((e) => [e.ip, e.count]), [['203.0.113.77', 2]]);
+        assert.deepEqual(seen.map((e) => [e.address.text, e.count]), [['203.0.113.77', 2]]);
       });
 
       it('concurrent offences from two members all count', async () => {
-        await Promise.all(['s1', 's2', 's3', 's4'].map((sid, i) => (i % 2 ? f.a : f.b).blocklist.block('203.0.113.78', 'MALICIOUS', 'r', T0 + i, policy, sid)));
+        await Promise.all(['s1', 's2', 's3', 's4'].map((sid, i) => (i % 2 ? f.a : f.b).blocklist.block(ip('203.0.113.78'), 'MALICIOUS', 'r', T0 + i, policy, sid)));
         const [entry] = unwrap(await f.a.blocklist.list(T0 + 10));
         assert.equal(entry?.count, 4, 'no offence lost to a concurrent writer');
       });
 
       it('expires blocks, keeps their count for the next block, and an unblock forgets it', async () => {
-        unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0, policy, 'o1'));
+        unwrap(await f.a.blocklist.block(ip('203.0.113.79'), 'MALICIOUS', 'r', T0, policy, 'o1'));
         const expired = unwrap(await f.b.blocklist.purgeExpired(T0 + 3600_000 + 1000));
-        assert.deepEqual(expired.map((e) => e.ip), ['203.0.113.79']);
+        assert.deepEqual(expired.map((e) => e.address.text), ['203.0.113.79']);
         assert.deepEqual(unwrap(await f.a.blocklist.purgeExpired(T0 + 3600_000 + 2000)), [], 'purged once');
         assert.deepEqual(unwrap(await f.a.blocklist.list(T0 + 3600_000 + 2000)), []);
-        const repeat = unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0 + 3600_000 + 5000, policy, 'o2'));
+        const repeat = unwrap(await f.a.blocklist.block(ip('203.0.113.79'), 'MALICIOUS', 'r', T0 + 3600_000 + 5000, policy, 'o2'));
         assert.equal(repeat.entry.count, 2, 'the expired block still counts within the lookback');
-        const lifted = unwrap(await f.b.blocklist.unblock('203.0.113.79'));
-        assert.equal(lifted.removed?.ip, '203.0.113.79');
+        const lifted = unwrap(await f.b.blocklist.unblock(ip('203.0.113.79')));
+        assert.equal(lifted.removed?.address.text, '203.0.113.79');
         assert.ok(lifted.commands.length > 0);
         assert.deepEqual(unwrap(await f.a.blocklist.list(T0 + 3600_000 + 6000)), [], 'the unblock is seen by the other member');
-        const fresh = unwrap(await f.a.blocklist.block('203.0.113.79', 'MALICIOUS', 'r', T0 + 3600_000 + 7000, policy, 'o3'));
+        const fresh = unwrap(await f.a.blocklist.block(ip('203.0.113.79'), 'MALICIOUS', 'r', T0 + 3600_000 + 7000, policy, 'o3'));
         assert.equal(fresh.entry.count, 1, 'an unblock forgets the history');
-        assert.equal(unwrap(await f.a.blocklist.unblock('198.51.100.200')).removed, null);
+        assert.equal(unwrap(await f.a.blocklist.unblock(ip('198.51.100.200'))).removed, null);
       });
 
-      it('refuses an address that is not canonical', async () => {
-        const r = await f.a.blocklist.block('203.000.113.1', 'MALICIOUS', 'r', T0, policy);
+      it('refuses a policy that is not whole seconds', async () => {
+        const r = await f.a.blocklist.block(ip('203.0.113.1'), 'MALICIOUS', 'r', T0, { baseSeconds: 0.5, maxSeconds: 10 });
         assert.equal(r.ok, false);
       });
     });

@@ -20,7 +20,7 @@
  *   client must read the text).
  * It counts requests and TCP connections, so a test can show a client kept one connection.
  */
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type StubDocument = Record<string, unknown> & { _key: string };
@@ -74,6 +74,8 @@ export interface KvStoreStub {
   /** Called before the handler: an answer here replaces the stub's (for malformed-answer tests). */
   override: ((req: KvStubRequest) => { status: number; body: string } | undefined) | undefined;
   docs(collection: string): StubDocument[];
+  /** The stub's request handler, for a splunkd stub that serves the KV store beside other endpoints. */
+  readonly listener: RequestListener;
   close(): Promise<void>;
 }
 
@@ -255,6 +257,7 @@ export async function startKvStoreStub(options: KvStubOptions = {}): Promise<KvS
     duplicateStyle: 'documented',
     override: undefined,
     docs: (c) => [...(collections.get(c)?.values() ?? [])],
+    listener: () => undefined,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -349,7 +352,7 @@ export async function startKvStoreStub(options: KvStubOptions = {}): Promise<KvS
     return { status: 405, body: errorBody('Method Not Allowed') };
   }
 
-  server = createServer(async (req, res) => {
+  const listener: RequestListener = async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const record: KvStubRequest = { method: req.method ?? '', path: url.pathname, search: url.search, auth: req.headers.authorization };
     stub.requests.push(record);
@@ -367,7 +370,9 @@ export async function startKvStoreStub(options: KvStubOptions = {}): Promise<KvS
       if (e instanceof StubError) send(res, e.status, errorBody(e.message));
       else send(res, 500, errorBody(`stub failure: ${(e as Error).message}`));
     }
-  });
+  };
+  (stub as { listener: RequestListener }).listener = listener;
+  server = createServer(listener);
   server.on('connection', () => ((stub as { connections: number }).connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

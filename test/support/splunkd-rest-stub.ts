@@ -4,11 +4,13 @@
  * uses with output_mode=json (entry[].content.clear_password, realm, username), and 401 with
  * splunkd's message when the session key is wrong. Over HTTPS when given a key and a
  * certificate (PEM), like splunkd's management port; every request that got past the TLS
- * handshake is recorded, so a test can show that nothing was sent.
+ * handshake is recorded, so a test can show that nothing was sent. With `kvstore: true` it also
+ * serves the KV store's collection data endpoints (kvstore-stub.ts), as splunkd does on the same port.
  */
 import { createServer, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { KvStoreStub, startKvStoreStub } from './kvstore-stub';
 
 export interface StoredPassword {
   realm: string;
@@ -27,6 +29,10 @@ export interface RestStub {
   readonly handshakes: number;
   /** Answer every request with this status (e.g. 403, 500) when set. */
   failWith: number | undefined;
+  /** TCP connections accepted (a run keeps one). */
+  readonly connections: number;
+  /** The KV store behind storage/collections/data, when started with `kvstore: true`. */
+  readonly kv: KvStoreStub | undefined;
   close(): Promise<void>;
 }
 
@@ -63,6 +69,8 @@ export interface StubOptions {
   admin?: { user: string; password: string };
   /** Serve HTTPS with this key and certificate chain (PEM). */
   tls?: { key: string; cert: string };
+  /** Serve the KV store's collection data endpoints too (an in-memory KV store stub with the same session key). */
+  kvstore?: boolean;
 }
 
 export async function startRestStub(options: StubOptions = {}): Promise<RestStub> {
@@ -70,6 +78,7 @@ export async function startRestStub(options: StubOptions = {}): Promise<RestStub
   const admin = options.admin ?? { user: 'admin', password: 'changeme-Adm1n' };
   const passwords: StoredPassword[] = [];
   const requests: RestStub['requests'] = [];
+  const kv = options.kvstore ? await startKvStoreStub({ sessionKey }) : undefined;
   let server: Server;
   const stub: RestStub = {
     url: '',
@@ -79,8 +88,11 @@ export async function startRestStub(options: StubOptions = {}): Promise<RestStub
     requests,
     handshakes: 0,
     failWith: undefined,
+    connections: 0,
+    kv,
     close: () =>
       new Promise((resolve) => {
+        void kv?.close();
         server.close(() => resolve());
         // Keep-alive clients in this process would otherwise hold close() open.
         server.closeAllConnections();
@@ -90,6 +102,7 @@ export async function startRestStub(options: StubOptions = {}): Promise<RestStub
   const handler: RequestListener = async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? '', path: url.pathname, auth: req.headers.authorization });
+    if (kv !== undefined && url.pathname.includes('/storage/collections/data/')) return kv.listener(req, res);
     const origin = `${scheme}://127.0.0.1:${stub.port}`;
     if (url.pathname.endsWith('/auth/login') && req.method === 'POST') {
       const form = await readBody(req);
@@ -141,6 +154,7 @@ export async function startRestStub(options: StubOptions = {}): Promise<RestStub
   } else {
     server = createServer(handler);
   }
+  server.on('connection', () => ((stub as { connections: number }).connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   (stub as { port: number }).port = port;
