@@ -40,6 +40,7 @@ import type { ResultFields } from './splunk/results-file';
 import type { ResolvedSecrets } from './splunk/secrets';
 import { readJsonIfExists, syncFile, writeFileAtomic } from './store/durable-file';
 import type { DataLayout } from './store/data-dir';
+import type { SharedState } from './state/shared-state';
 
 /** The outside world the pipeline works with; tests pass loopback stubs and a temp directory. */
 export interface PipelineDeps {
@@ -54,6 +55,11 @@ export interface PipelineDeps {
   readonly random: () => number;
   /** The host's limits (soar_edr.conf), read on first call; absent: the shipped defaults. */
   readonly hostLimits?: () => HostLimitsRead;
+  /**
+   * Where the run's shared state lives (src/state/): the KV store for the alert action inside
+   * Splunk and for the CLI with --host; absent: this host's data directory (fileState).
+   */
+  readonly stateFor?: (context: RunContext) => SharedState;
 }
 
 /**
