@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { classifyAddress } from '../intel/address-gate';
-import { parseDuration } from '../pipeline-settings';
+import { parseDuration } from '../pipeline/settings';
 import { blockAddress } from '../respond/blocklist';
 import { NFT_SETUP_COMMANDS, needsNftSetup } from '../respond/firewall-commands';
 import { parseIpAddress } from '../address/ip-address';

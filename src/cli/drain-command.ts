@@ -5,8 +5,8 @@
  */
 import { Command } from 'commander';
 import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
-import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline';
-import { parseDuration } from '../pipeline-settings';
+import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline/incident-pipeline';
+import { parseDuration } from '../pipeline/settings';
 import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
 import { outboxSize, waitingNotifications } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';

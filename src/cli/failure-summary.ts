@@ -15,7 +15,7 @@ import {
   type UserCount,
 } from '../analysis/bruteforce';
 import type { CodeCount, LogonTypeCount, WinLogCounts } from '../analysis/winlog';
-import { parseDuration } from '../pipeline-settings';
+import { parseDuration } from '../pipeline/settings';
 import { safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 import { CellValue, Column, groupedCount, jsonPieces, OutputFormat, renderCsv, renderTable } from './output-format';

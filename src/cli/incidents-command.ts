@@ -7,7 +7,7 @@
 import { constants, createReadStream, openSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
-import { parseDuration } from '../pipeline-settings';
+import { parseDuration } from '../pipeline/settings';
 import { Verdict } from '../respond/incident';
 import { safeCsvCell, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';

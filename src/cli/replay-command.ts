@@ -13,7 +13,7 @@
 import { existsSync, realpathSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { createIncidentPipeline, systemPipelineDeps } from '../pipeline';
+import { createIncidentPipeline, systemPipelineDeps } from '../pipeline/incident-pipeline';
 import { DeadLetter, inspectDeadLetter, InspectedDeadLetter, listDeadLetters, notificationOf, requeueDeadLetter } from '../respond/outbox';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';

@@ -20,7 +20,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { THRESHOLD_PARAMS, PRESET_PARAM } from '../intel/verdict';
-import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HostLimits, parseDuration, parsePipelineSettings, PipelineSettings } from '../pipeline-settings';
+import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HostLimits, parseDuration, parsePipelineSettings, PipelineSettings } from '../pipeline/settings';
 import { appDirFor, HostLimitsRead, readHostLimits } from '../splunk/app-conf';
 import type { Secrets, SplunkConnection } from '../splunk/secrets';
 import { secretsFromEnv } from '../splunk/secrets';

@@ -14,7 +14,7 @@ import { CachedValue, LookupCache } from '../intel/lookup-cache';
 import { lookupVirusTotalObject, VtObjectReport, VtSubject } from '../intel/virustotal-object';
 import { asJsonObject } from '../intel/json-fields';
 import type { VtIpReport } from '../intel/virustotal-report';
-import { EnrichDeps, Enrichment, enrichSubject, EnrichmentSubject } from '../pipeline-enrich';
+import { EnrichDeps, Enrichment, enrichSubject, EnrichmentSubject } from '../pipeline/enrich';
 
 export function vtObjectCacheKey(subject: VtSubject): string {
   return `${subject.kind}:${subject.id}`;

@@ -5,8 +5,8 @@
  */
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { createIncidentPipeline, PipelineDeps, systemPipelineDeps } from '../pipeline';
-import { maintainIncidents } from '../pipeline-maintenance';
+import { createIncidentPipeline, PipelineDeps, systemPipelineDeps } from '../pipeline/incident-pipeline';
+import { maintainIncidents } from '../pipeline/maintenance';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
 import { appDirFor } from '../splunk/app-conf';

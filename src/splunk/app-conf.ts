@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_HOST_LIMITS, HOST_LIMITED, HostLimits, parseBoundedCount, parseBoundedDuration } from '../pipeline-settings';
+import { DEFAULT_HOST_LIMITS, HOST_LIMITED, HostLimits, parseBoundedCount, parseBoundedDuration } from '../pipeline/settings';
 import type { Failure } from '../result';
 
 export const APP_NAME = 'soar_edr';

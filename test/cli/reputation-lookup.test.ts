@@ -18,7 +18,7 @@ import { dataLayout } from '../../src/store/data-dir';
 import { VT_OPENCTI_IP } from '../support/intel-stubs';
 import { CapturedOutput } from '../support/writables';
 import { capturedObjects, corpusJson, useReputationStubs } from './reputation-fixtures';
-import { DEFAULT_HOST_LIMITS } from '../../src/pipeline-settings';
+import { DEFAULT_HOST_LIMITS } from '../../src/pipeline/settings';
 
 interface Run {
   readonly code: number;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { parseActionConfig } from '../../src/splunk/action-config';
-import { parsePipelineSettings } from '../../src/pipeline-settings';
+import { parsePipelineSettings } from '../../src/pipeline/settings';
 import { ConfStanza, parseConf } from '../support/conf-file';
 import { checkConf, SpecSection } from '../support/conf-spec';
 import { REPO_ROOT } from '../support/paths';

@@ -12,7 +12,7 @@ import { checkConf, SpecSection } from '../support/conf-spec';
 import { packagePath, packageVersion } from '../support/paths';
 import { specsFor, splunkSpec } from '../support/splunk-facts';
 import { parseActionConfig } from '../../src/splunk/action-config';
-import { DEFAULT_SETTINGS, parsePipelineSettings } from '../../src/pipeline-settings';
+import { DEFAULT_SETTINGS, parsePipelineSettings } from '../../src/pipeline/settings';
 import { actionConfiguration, InstalledApp, installApp } from '../support/splunkd-emulator';
 
 interface Entry {

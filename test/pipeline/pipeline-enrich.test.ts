@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LookupCache } from '../../src/intel/lookup-cache';
 import { QuotaLimiter } from '../../src/intel/quota-limiter';
-import { EnrichDeps, enrichAddress } from '../../src/pipeline-enrich';
+import { EnrichDeps, enrichAddress } from '../../src/pipeline/enrich';
 import { DataLayout, dataLayout } from '../../src/store/data-dir';
 import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP, VtAnswer } from '../support/intel-stubs';
 import { closedPort, ResetServer, startResetOnAccept } from '../support/net-faults';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SEED_COMPATIBLE } from '../../src/intel/verdict';
-import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HOST_LIMITED, HostLimits, parseDuration, parsePipelineSettings } from '../../src/pipeline-settings';
+import { clampMessage, DEFAULT_HOST_LIMITS, DEFAULT_SETTINGS, HOST_LIMITED, HostLimits, parseDuration, parsePipelineSettings } from '../../src/pipeline/settings';
 
 describe('pipeline settings', () => {
   it('no params: the documented defaults', () => {

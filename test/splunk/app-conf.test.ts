@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_HOST_LIMITS } from '../../src/pipeline-settings';
+import { DEFAULT_HOST_LIMITS } from '../../src/pipeline/settings';
 import { parseActionConfig } from '../../src/splunk/action-config';
 import { DEFAULT_ADDRESS_FIELDS } from '../../src/splunk/alert-address';
 import { appDirFor, hostLimitsFromConf, parseConfText, readHostLimits } from '../../src/splunk/app-conf';

@@ -9,11 +9,11 @@
  * them, never raise them. A param above the host's value is clamped to it and reported
  * (`clamped`), not refused: the alert still runs, within the host's budget.
  */
-import { Cidr, parseCidrList } from './intel/address-gate';
-import { DEFAULT_THRESHOLDS, parseThresholds, Verdict, VerdictThresholds } from './intel/verdict';
-import type { Failure } from './result';
-import { fail, ok, Result } from './result';
-import { ownValue } from './splunk/field-map';
+import { Cidr, parseCidrList } from '../intel/address-gate';
+import { DEFAULT_THRESHOLDS, parseThresholds, Verdict, VerdictThresholds } from '../intel/verdict';
+import type { Failure } from '../result';
+import { fail, ok, Result } from '../result';
+import { ownValue } from '../splunk/field-map';
 
 export interface PipelineSettings {
   /** Never sent to a third party, never blocked (unless blockPrivate). */

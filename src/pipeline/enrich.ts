@@ -11,15 +11,15 @@
  * refused, DNS failure, TLS handshake failure, connect timeout, reset while connecting, a
  * check before the request (bad base URL, deadline) — gives its slot back.
  */
-import { lookupAbuseIpdb } from './intel/abuseipdb-client';
-import { addressFilePart, apiKeyHash, CachedValue, IntelProvider, LookupCache, ProviderReports } from './intel/lookup-cache';
-import type { FetchFn } from './intel/http-request';
-import type { LookupError, ProviderClientOptions, ProviderLookup } from './intel/provider-lookup';
-import { QuotaLimiter } from './intel/quota-limiter';
-import type { LookupOutcome } from './intel/verdict';
-import { lookupVirusTotalIp } from './intel/virustotal-client';
+import { lookupAbuseIpdb } from '../intel/abuseipdb-client';
+import { addressFilePart, apiKeyHash, CachedValue, IntelProvider, LookupCache, ProviderReports } from '../intel/lookup-cache';
+import type { FetchFn } from '../intel/http-request';
+import type { LookupError, ProviderClientOptions, ProviderLookup } from '../intel/provider-lookup';
+import { QuotaLimiter } from '../intel/quota-limiter';
+import type { LookupOutcome } from '../intel/verdict';
+import { lookupVirusTotalIp } from '../intel/virustotal-client';
 import * as path from 'node:path';
-import { LockTimeoutError, withFileLockAsync } from './store/file-lock';
+import { LockTimeoutError, withFileLockAsync } from '../store/file-lock';
 
 /** What enrichment produced for one provider and address. */
 export type Enrichment<R> =

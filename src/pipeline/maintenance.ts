@@ -6,12 +6,12 @@
  * retries) and due queued addresses enriched. The queue and the secrets are only touched when
  * the outbox or the queue holds something: a run with nothing to do reads a few folders.
  */
-import { EnrichmentQueue } from './intel/enrichment-queue';
-import { drainAll, IncidentPipeline } from './pipeline';
-import { outboxSize } from './respond/outbox';
-import type { MaintenanceReport } from './splunk/maintenance-run';
-import type { Logger } from './splunk/log';
-import type { DataLayout } from './store/data-dir';
+import { EnrichmentQueue } from '../intel/enrichment-queue';
+import { drainAll, IncidentPipeline } from './incident-pipeline';
+import { outboxSize } from '../respond/outbox';
+import type { MaintenanceReport } from '../splunk/maintenance-run';
+import type { Logger } from '../splunk/log';
+import type { DataLayout } from '../store/data-dir';
 
 /** Notifications delivered, and queued addresses enriched, per maintenance run at most (the time budget may stop it sooner). */
 export const MAINTENANCE_ITEMS = 25;
