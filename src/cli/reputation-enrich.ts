@@ -44,13 +44,13 @@ function vtObjectSubject(subject: VtSubject, cache: LookupCache): EnrichmentSubj
     provider: 'virustotal',
     key: vtObjectCacheKey(subject),
     noun: 'object',
-    cached: (keyHash, nowMs) => cachedVtObject(cache, subject, keyHash, nowMs),
-    store: (keyHash, value, nowMs) => cacheVtObject(cache, subject, keyHash, value, nowMs),
+    cached: async (keyHash, nowMs) => cachedVtObject(cache, subject, keyHash, nowMs),
+    store: async (keyHash, value, nowMs) => cacheVtObject(cache, subject, keyHash, value, nowMs),
     lookup: (options) => lookupVirusTotalObject(subject, options),
   };
 }
 
 /** @param quotaWaitUntilMs how long this caller may wait for a per-minute slot (epoch ms). */
-export function enrichVirusTotalObject(subject: VtSubject, apiKey: string, deps: EnrichDeps, quotaWaitUntilMs: number): Promise<Enrichment<VtObjectReport>> {
-  return enrichSubject(vtObjectSubject(subject, deps.cache), apiKey, deps, quotaWaitUntilMs);
+export function enrichVirusTotalObject(subject: VtSubject, cache: LookupCache, apiKey: string, deps: EnrichDeps, quotaWaitUntilMs: number): Promise<Enrichment<VtObjectReport>> {
+  return enrichSubject(vtObjectSubject(subject, cache), apiKey, deps, quotaWaitUntilMs);
 }

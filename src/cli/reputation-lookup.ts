@@ -19,6 +19,7 @@ import { QuotaLimiter } from '../intel/quota-limiter';
 import { decideVerdict, Verdict, VtEvidence } from '../intel/verdict';
 import type { VtObjectReport, VtSubject } from '../intel/virustotal-object';
 import { VtIpReport, virusTotalGuiLink } from '../intel/virustotal-report';
+import { fileState } from '../state/file-state';
 import { EnrichDeps, enrichAddress, Enrichment, enrichmentOutcome } from '../pipeline/enrich';
 import type { PipelineSettings } from '../pipeline/settings';
 import type { DataLayout } from '../store/data-dir';
@@ -290,10 +291,12 @@ export async function lookupTargets(targets: readonly Target[], setup: Reputatio
   };
 
   const providerLabel = (provider: IntelProvider): string => (provider === 'virustotal' ? 'VirusTotal' : 'AbuseIPDB');
+  // The same files the quota estimate above reads (outside Splunk the CLI's state is the data directory's).
+  const state = fileState(setup.layout, { cacheTtlMs: s.cacheTtlSeconds * 1000 });
+  const limits = { virustotal: quota.limitsFor('virustotal'), abuseipdb: quota.limitsFor('abuseipdb') };
   const depsFor = (provider: IntelProvider): EnrichDeps => ({
-    cache,
-    quota,
-    locksDir: setup.layout.locks,
+    state,
+    limits,
     fetch: async (input, init) => {
       requests[provider]++;
       const t0 = setup.now();
@@ -333,7 +336,7 @@ export async function lookupTargets(targets: readonly Target[], setup: Reputatio
     let answer: Enrichment<VtReport> | Enrichment<AbuseReport>;
     if (block !== undefined && setup.now() < block.retryAtMs) answer = { state: 'deferred', reason: block.reason, retryAtMs: block.retryAtMs };
     else if (provider === 'abuseipdb') answer = await enrichAddress('abuseipdb', p.target.value, key, depsFor(provider), waitUntilMs);
-    else if (p.subject !== undefined) answer = await enrichVirusTotalObject(p.subject, key, depsFor(provider), waitUntilMs);
+    else if (p.subject !== undefined) answer = await enrichVirusTotalObject(p.subject, cache, key, depsFor(provider), waitUntilMs);
     else answer = await enrichAddress('virustotal', p.target.value, key, depsFor(provider), waitUntilMs);
     if (provider === 'abuseipdb') p.answers.abuse = answer as Enrichment<AbuseReport>;
     else p.answers.vt = answer as Enrichment<VtReport>;

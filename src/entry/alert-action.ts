@@ -6,6 +6,7 @@
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createIncidentPipeline, PipelineDeps, systemPipelineDeps } from '../pipeline/incident-pipeline';
+import { alertStateFor } from '../pipeline/deps';
 import { maintainIncidents } from '../pipeline/maintenance';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
@@ -18,7 +19,6 @@ import { fetchStoredSecrets } from '../splunk/secrets';
 import { DataLayout, dataLayout, resolveDataDir } from '../store/data-dir';
 import { prepareDataDir } from '../store/data-dir-safety';
 import { spoolStore } from '../store/spool';
-import { FileMaintenanceLease } from '../state/maintenance-lease';
 
 function writeStderr(text: string): void {
   const buf = Buffer.from(text, 'utf8');
@@ -85,9 +85,11 @@ const providerFetch: typeof fetch = (input, init) => {
 // Replaced by the real (link-resolved) directory once the start-up check has passed.
 let layout: DataLayout = dataLayout(resolveDataDir(process.env, homedir()));
 
+// The app's soar_edr.conf is found from this bundle's folder (<app>/bin).
+const appDir = appDirFor(process.env, __dirname);
+
 function pipelineDeps(): PipelineDeps {
-  // The app's soar_edr.conf is found from this bundle's folder (<app>/bin).
-  return { ...systemPipelineDeps(layout, process.env, appDirFor(process.env, __dirname)), fetch: providerFetch };
+  return { ...systemPipelineDeps(layout, process.env, appDir), fetch: providerFetch, stateFor: alertStateFor(layout, process.env, appDir) };
 }
 
 runAlertAction(
@@ -118,7 +120,7 @@ runAlertAction(
     // Getters too: the lease and the work live in the resolved data directory.
     get maintenance(): MaintenanceSetup {
       return {
-        lease: new FileMaintenanceLease(layout.locks),
+        leasesFor: (context) => alertStateFor(layout, process.env, appDir)(context, {}).leases,
         maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), layout, context.log),
       };
     },

@@ -64,6 +64,8 @@ export interface AddressClass {
    * well-known prefix (64:ff9b::/96) becomes the embedded IPv4 address.
    */
   readonly address: string;
+  /** The same address as a typed value, for the blocklist, the ledger and the firewall commands. */
+  readonly ip: IpAddress;
   readonly family: 4 | 6;
   /** true: may be looked up. false: stays on this host (see `reason`). */
   readonly public: boolean;
@@ -248,7 +250,7 @@ function allowlistMatch(candidates: readonly (IPv4 | IPv6)[], allowlist: readonl
 // ---------------------------------------------------------------------------------------
 // Classification
 
-function notPublic(address: string, family: 4 | 6, reason: string, translatedFrom?: string): AddressClass {
+function notPublic(address: string, family: 4 | 6, reason: string, translatedFrom?: string): Omit<AddressClass, 'ip'> {
   return translatedFrom === undefined
     ? { address, family, public: false, reason }
     : { address, family, public: false, reason, translatedFrom };
@@ -259,7 +261,7 @@ function mixedNotation(prefixText: string, v4: IPv4): string {
   return prefixText + v4.toString();
 }
 
-function classifyIpv4(v4: IPv4, allowlist: readonly Cidr[], translatedFrom?: IPv6, prefixText?: string, via?: string): AddressClass {
+function classifyIpv4(v4: IPv4, allowlist: readonly Cidr[], translatedFrom?: IPv6, prefixText?: string, via?: string): Omit<AddressClass, 'ip'> {
   const address = v4.toString();
   const seenAs = prefixText === undefined ? undefined : mixedNotation(prefixText, v4);
   const special = specialRange(v4, V4_TABLE);
@@ -271,6 +273,15 @@ function classifyIpv4(v4: IPv4, allowlist: readonly Cidr[], translatedFrom?: IPv
 
 /** Classify one address. */
 export function classifyAddress(ip: IpAddress, allowlist: readonly Cidr[] = []): AddressClass {
+  const c = classifyParsed(ip, allowlist);
+  if (c.address === ip.text) return { ...c, ip };
+  // NAT64: the embedded IPv4 address, written by ipaddr.js from the parsed value, is what is looked up.
+  const embedded = parseIpAddress(c.address);
+  if (!embedded.ok) throw new Error(`address gate: derived address ${c.address} does not parse`);
+  return { ...c, ip: embedded.value };
+}
+
+function classifyParsed(ip: IpAddress, allowlist: readonly Cidr[]): Omit<AddressClass, 'ip'> {
   const value = ipaddrValue(ip);
   if (value.kind() === 'ipv4') return classifyIpv4(value as IPv4, allowlist);
 

@@ -1,6 +1,6 @@
 /**
- * Enrichment of one public address by one provider, as every process on the host must do
- * it: the cache first (a hit makes no request), then a per-address lock so concurrent
+ * Enrichment of one public address by one provider, as every process (on every member) must
+ * do it: the cache first (a hit makes no request), then a per-address claim so concurrent
  * processes ask the provider once and the rest read the cache, then the shared quota (a
  * spent budget defers the lookup instead of provoking a 429), then the request.
  * `soar-edr reputation` enriches domains and file hashes by the same flow (enrichSubject).
@@ -12,14 +12,13 @@
  * check before the request (bad base URL, deadline) — gives its slot back.
  */
 import { lookupAbuseIpdb } from '../intel/abuseipdb-client';
-import { addressFilePart, apiKeyHash, CachedValue, IntelProvider, LookupCache, ProviderReports } from '../intel/lookup-cache';
+import { apiKeyHash, CachedValue, IntelProvider, ProviderReports } from '../intel/lookup-cache';
 import type { FetchFn } from '../intel/http-request';
 import type { LookupError, ProviderClientOptions, ProviderLookup } from '../intel/provider-lookup';
-import { QuotaLimiter } from '../intel/quota-limiter';
+import type { QuotaDecision, QuotaLimits } from '../intel/quota-limiter';
 import type { LookupOutcome } from '../intel/verdict';
 import { lookupVirusTotalIp } from '../intel/virustotal-client';
-import * as path from 'node:path';
-import { LockTimeoutError, withFileLockAsync } from '../store/file-lock';
+import type { IntelStore, SharedState } from '../state/shared-state';
 
 /** What enrichment produced for one provider and address. */
 export type Enrichment<R> =
@@ -31,9 +30,10 @@ export type Enrichment<R> =
   | { readonly state: 'error'; readonly error: LookupError; readonly retryable: boolean };
 
 export interface EnrichDeps {
-  readonly cache: LookupCache;
-  readonly quota: QuotaLimiter;
-  readonly locksDir: string;
+  /** The shared state: the address cache, the flights (one asker per subject) and the quota. */
+  readonly state: Pick<SharedState, 'intel' | 'flights' | 'quota'>;
+  /** The request budget per provider (the run's, within the host's limits). */
+  readonly limits: Readonly<Record<IntelProvider, QuotaLimits>>;
   readonly fetch: FetchFn;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now: () => number;
@@ -53,14 +53,14 @@ export interface EnrichmentSubject<R> {
   readonly key: string;
   /** What it is called when another process holds its lock: "address", "object". */
   readonly noun: string;
-  /** A fresh cached answer, or undefined. */
-  cached(keyHash: string, nowMs: number): CachedValue<R> | undefined;
-  store(keyHash: string, value: CachedValue<R>, nowMs: number): void;
+  /** A fresh cached answer, or undefined (a cache that cannot be read is a miss). */
+  cached(keyHash: string, nowMs: number): Promise<CachedValue<R> | undefined>;
+  store(keyHash: string, value: CachedValue<R>, nowMs: number): Promise<void>;
   lookup(options: ProviderClientOptions): Promise<ProviderLookup<R>>;
 }
 
-function fromCache<R>(subject: EnrichmentSubject<R>, keyHash: string, deps: EnrichDeps): Enrichment<R> | undefined {
-  const hit = subject.cached(keyHash, deps.now());
+async function fromCache<R>(subject: EnrichmentSubject<R>, keyHash: string, deps: EnrichDeps): Promise<Enrichment<R> | undefined> {
+  const hit = await subject.cached(keyHash, deps.now());
   if (hit === undefined) return undefined;
   return hit.state === 'report' ? { state: 'report', report: hit.report, source: 'cache' } : { state: 'not_found', source: 'cache' };
 }
@@ -87,58 +87,79 @@ function clientOptions(provider: IntelProvider, apiKey: string, deps: EnrichDeps
 export async function enrichSubject<R>(subject: EnrichmentSubject<R>, apiKey: string, deps: EnrichDeps, quotaWaitUntilMs: number): Promise<Enrichment<R>> {
   const { provider } = subject;
   const keyHash = apiKeyHash(apiKey);
-  const cached = fromCache(subject, keyHash, deps);
+  const cached = await fromCache(subject, keyHash, deps);
   if (cached) return cached;
-  const lockFile = path.join(deps.locksDir, `lookup-${provider}-${addressFilePart(subject.key)}.lock`);
-  try {
-    return await withFileLockAsync(
-      lockFile,
-      async (): Promise<Enrichment<R>> => {
-        // Another process may have asked while we waited for the lock.
-        const again = fromCache(subject, keyHash, deps);
-        if (again) return again;
-        const slot = await deps.quota.acquireBefore(provider, Math.min(quotaWaitUntilMs, deps.deadlineMs), deps.sleep, deps.now, deps.random);
-        if (!slot.granted) {
-          return { state: 'deferred', reason: `enrichment deferred: quota (${slot.reason})`, retryAtMs: slot.availableAtMs };
-        }
-        const answer = await subject.lookup(clientOptions(provider, apiKey, deps));
-        const t = deps.now();
-        if (answer.sent === 0) deps.quota.release(provider, slot, t);
-        if (answer.state === 'report') {
-          subject.store(keyHash, { state: 'report', report: answer.report }, t);
-          return { state: 'report', report: answer.report, source: 'request' };
-        }
-        if (answer.state === 'not_found') {
-          subject.store(keyHash, { state: 'not_found' }, t);
-          return { state: 'not_found', source: 'request' };
-        }
-        if (answer.error.kind === 'quota') {
-          // Every process backs off, not only this one.
-          const until = answer.error.retryAtMs ?? t + QUOTA_RETRY_AFTER_429_MS;
-          deps.quota.penalize(provider, until, t);
-          return { state: 'deferred', reason: `enrichment deferred: quota (${provider} answered 429)`, retryAtMs: until };
-        }
-        return { state: 'error', error: answer.error, retryable: answer.error.kind === 'transient' };
-      },
-      { timeoutMs: Math.max(0, Math.min(deps.deadlineMs, quotaWaitUntilMs + deps.requestTimeoutMs * 3) - deps.now()), sleep: deps.sleep },
-    );
-  } catch (e) {
-    if (e instanceof LockTimeoutError) {
-      return { state: 'deferred', reason: `enrichment deferred: another process is asking about this ${subject.noun}`, retryAtMs: deps.now() + 60_000 };
-    }
-    throw e;
+  const flown = await deps.state.flights.exclusive(
+    provider,
+    subject.key,
+    async (): Promise<Enrichment<R>> => {
+      // Another process may have asked while we waited for the claim.
+      const again = await fromCache(subject, keyHash, deps);
+      if (again) return again;
+      const slot = await acquireBefore(deps, provider, Math.min(quotaWaitUntilMs, deps.deadlineMs));
+      if (!slot.granted) {
+        return { state: 'deferred', reason: `enrichment deferred: quota (${slot.reason})`, retryAtMs: slot.availableAtMs };
+      }
+      const answer = await subject.lookup(clientOptions(provider, apiKey, deps));
+      const t = deps.now();
+      if (answer.sent === 0) await deps.state.quota.release(provider, slot, t);
+      if (answer.state === 'report') {
+        await subject.store(keyHash, { state: 'report', report: answer.report }, t);
+        return { state: 'report', report: answer.report, source: 'request' };
+      }
+      if (answer.state === 'not_found') {
+        await subject.store(keyHash, { state: 'not_found' }, t);
+        return { state: 'not_found', source: 'request' };
+      }
+      if (answer.error.kind === 'quota') {
+        // Every process backs off, not only this one.
+        const until = answer.error.retryAtMs ?? t + QUOTA_RETRY_AFTER_429_MS;
+        await deps.state.quota.penalize(provider, until, t);
+        return { state: 'deferred', reason: `enrichment deferred: quota (${provider} answered 429)`, retryAtMs: until };
+      }
+      return { state: 'error', error: answer.error, retryable: answer.error.kind === 'transient' };
+    },
+    { timeoutMs: Math.max(0, Math.min(deps.deadlineMs, quotaWaitUntilMs + deps.requestTimeoutMs * 3) - deps.now()), sleep: deps.sleep, now: deps.now },
+  );
+  if (!flown.ok) {
+    // The shared state cannot be reached: nothing is asked (the quota could not be kept).
+    return { state: 'deferred', reason: `enrichment deferred: shared state unavailable (${flown.error.kind})`, retryAtMs: deps.now() + 60_000 };
+  }
+  if (flown.value === 'busy') {
+    return { state: 'deferred', reason: `enrichment deferred: another process is asking about this ${subject.noun}`, retryAtMs: deps.now() + 60_000 };
+  }
+  return flown.value;
+}
+
+/**
+ * Take a quota slot, waiting for it only when it frees before `deadlineMs`; otherwise the
+ * denial at once (a daily limit or a long penalty never makes a run wait). Waiters wake with
+ * a little jitter so they do not all retry in the same millisecond.
+ */
+export async function acquireBefore(deps: Pick<EnrichDeps, 'state' | 'limits' | 'now' | 'sleep' | 'random'>, provider: IntelProvider, deadlineMs: number): Promise<QuotaDecision> {
+  for (;;) {
+    const t = deps.now();
+    const decision = await deps.state.quota.tryAcquire(provider, deps.limits[provider], t);
+    if (decision.granted) return decision;
+    const wakeAt = decision.availableAtMs + Math.floor(deps.random() * 50);
+    if (wakeAt >= deadlineMs) return decision;
+    await deps.sleep(Math.max(1, wakeAt - t));
   }
 }
 
 /** A public address (canonical) as `provider` is asked about it. */
-function addressSubject<P extends IntelProvider>(provider: P, address: string, cache: LookupCache): EnrichmentSubject<ProviderReports[P]> {
+function addressSubject<P extends IntelProvider>(provider: P, address: string, intel: IntelStore): EnrichmentSubject<ProviderReports[P]> {
   return {
     provider,
     key: address,
     noun: 'address',
-    cached: (keyHash, nowMs) => cache.get(provider, address, keyHash, nowMs)?.value,
-    store: (keyHash, value, nowMs) => {
-      cache.put(provider, address, keyHash, value, nowMs);
+    cached: async (keyHash, nowMs) => {
+      const hit = await intel.get(provider, address, keyHash, nowMs);
+      return hit.ok ? hit.value : undefined;
+    },
+    // A cache that cannot be written costs a request later, nothing now.
+    store: async (keyHash, value, nowMs) => {
+      await intel.put(provider, address, keyHash, value, nowMs);
     },
     lookup: (options) =>
       (provider === 'virustotal' ? lookupVirusTotalIp(address, options) : lookupAbuseIpdb(address, options)) as Promise<ProviderLookup<ProviderReports[P]>>,
@@ -156,7 +177,7 @@ export function enrichAddress<P extends IntelProvider>(
   deps: EnrichDeps,
   quotaWaitUntilMs: number,
 ): Promise<Enrichment<ProviderReports[P]>> {
-  return enrichSubject(addressSubject(provider, address, deps.cache), apiKey, deps, quotaWaitUntilMs);
+  return enrichSubject(addressSubject(provider, address, deps.state.intel), apiKey, deps, quotaWaitUntilMs);
 }
 
 /**

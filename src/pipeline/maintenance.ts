@@ -17,7 +17,7 @@ import type { DataLayout } from '../store/data-dir';
 export const MAINTENANCE_ITEMS = 25;
 
 export async function maintainIncidents(pipeline: IncidentPipeline, layout: DataLayout, log: Logger): Promise<MaintenanceReport> {
-  const expiredBlocks = pipeline.expireBlocks(log);
+  const expiredBlocks = await pipeline.expireBlocks(log);
   pipeline.sweepFullDisk(log);
   const pending = outboxSize(layout) > 0 || new EnrichmentQueue(layout.queue).size() > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;

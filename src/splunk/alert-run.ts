@@ -40,7 +40,9 @@ export interface AlertRowInput {
 /** What the pipeline made of one row: handled (possibly degraded: kept for later), or failed. */
 export type RowOutcome =
   | { readonly status: 'handled'; readonly degraded?: string }
-  | { readonly status: 'failed'; readonly error: Failure };
+  | { readonly status: 'failed'; readonly error: Failure }
+  /** Not handled now: the shared state (the KV store) is down or read-only; the row is spooled for a later run. */
+  | { readonly status: 'unavailable'; readonly error: Failure };
 
 /** Everything about this run the pipeline may use. */
 export interface RunContext {
@@ -198,10 +200,22 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   const spool = io.spool;
   const deadlineMs = pipeline.deadlineMs;
   let marginMs = 0;
+  /** Why the rows stopped before the end: the time budget, or the shared state (spool either way). */
+  let stopReason: { kind: 'time' } | { kind: 'state'; message: string } = { kind: 'time' };
   const handleRow = async (row: ResultRow): Promise<RowAnswer> => {
     // Out of time: the rest is spooled rather than cut off by splunkd's maxtime.
     if (spool !== undefined && deadlineMs !== undefined && io.now().getTime() >= deadlineMs - marginMs) return 'stop';
-    tally.add(await handleOneRow(row, config, pipeline, log.child({ rid: row.rid })));
+    const result = await handleOneRow(row, config, pipeline, log.child({ rid: row.rid }));
+    if (typeof result === 'object') {
+      // The KV store is down or read-only: this row and the rest wait in the spool.
+      if (spool !== undefined) {
+        stopReason = { kind: 'state', message: result.unavailable };
+        return 'stop';
+      }
+      tally.add('failed');
+      return undefined;
+    }
+    tally.add(result);
   };
   // A skipped record is a rejected row: it took its row number.
   const onMalformed = (m: MalformedRecord): void => {
@@ -220,7 +234,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
       const stoppedAt = read.ok ? read.value.stoppedAt : undefined;
       if (read.ok && stoppedAt !== undefined && spool !== undefined) {
         const left = read.value.indexes - stoppedAt;
-        const kept = await spoolRest(spool, opened.value, payload, layout, stoppedAt, read.value.indexes, pipeline, log, tally);
+        const kept = await spoolRest(spool, opened.value, payload, layout, stoppedAt, read.value.indexes, pipeline, log, tally, stopReason);
         if (kept) {
           spooled = left;
           exitCode = worseExit(exitCode, EXIT.DEGRADED);
@@ -306,6 +320,7 @@ async function spoolRest(
   pipeline: RowPipeline,
   log: Logger,
   tally: RowTally,
+  why: { kind: 'time' } | { kind: 'state'; message: string },
 ): Promise<boolean> {
   tally.addLate(await pipeline.flush?.(log));
   const context = {
@@ -322,6 +337,15 @@ async function spoolRest(
   if (!put.ok) {
     log.error('Cannot spool the rows the time budget left no time for', { reason: put.error.kind, message: put.error.message, rows_left: indexes - stoppedAt, action_status: 'failure' });
     return false;
+  }
+  if (why.kind === 'state') {
+    log.warn('KV store unavailable; rows spooled for a later run or the maintenance search', {
+      spooled: indexes - stoppedAt,
+      resume_index: stoppedAt,
+      spool_entry: put.value,
+      message: `${why.message}. The next run or the maintenance search records them once the KV store answers, each exactly once`,
+    });
+    return true;
   }
   log.warn('Time budget running short; rows spooled for a later run or soar-edr drain', {
     spooled: indexes - stoppedAt,

@@ -148,3 +148,27 @@ export function readHostLimits(appDir: string | undefined, dataDir?: string): Ho
   const parsed = hostLimitsFromConf(read.layers);
   return { ...parsed, problems: [...read.problems, ...parsed.problems] };
 }
+
+/** Where the alert action keeps its shared state ([state] store; README/soar_edr.conf.spec). */
+export type StateStoreSetting = 'auto' | 'kvstore' | 'file';
+const STATE_STORES: readonly StateStoreSetting[] = ['auto', 'kvstore', 'file'];
+
+/** [state] store from the layers (last non-empty wins); a bad value is reported and auto is used. */
+export function stateStoreFromConf(layers: readonly ConfLayer[]): { store: StateStoreSetting; problems: Failure<AppConfProblemKind>[] } {
+  let chosen: { value: string; file: string } | undefined;
+  for (const layer of layers) {
+    const value = parseConfText(layer.text).get('state')?.get('store');
+    if (value !== undefined && value !== '') chosen = { value, file: layer.file };
+  }
+  if (chosen === undefined) return { store: 'auto', problems: [] };
+  const store = STATE_STORES.find((s) => s === chosen.value.toLowerCase());
+  if (store !== undefined) return { store, problems: [] };
+  return { store: 'auto', problems: [{ kind: 'invalid_setting', message: `${chosen.file} [state] store: ${JSON.stringify(chosen.value.slice(0, 40))} is not auto, kvstore or file; using auto` }] };
+}
+
+/** [state] store of the app in `appDir` (the shell: reads the files). */
+export function readStateStore(appDir: string | undefined, dataDir?: string): { store: StateStoreSetting; problems: Failure<AppConfProblemKind>[] } {
+  const read = readAppConfLayers(appDir, dataDir);
+  const parsed = stateStoreFromConf(read.layers);
+  return { store: parsed.store, problems: [...read.problems, ...parsed.problems] };
+}

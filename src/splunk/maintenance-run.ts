@@ -12,7 +12,7 @@
  * so in one INFO line and exits 0. A run with nothing to do writes one INFO line, the
  * closing one every run writes, marked mode=maintenance.
  */
-import type { MaintenanceLease } from '../state/maintenance-lease';
+import type { LeaseStore } from '../state/shared-state';
 import type { ActionConfig } from './action-config';
 import { AlertRunIO, PipelineFactory, recordSpooled, RunContext, RunSummary } from './alert-run';
 import { EXIT, ExitCode, worseExit } from './exit-codes';
@@ -34,9 +34,13 @@ export interface MaintenanceReport {
 export type MaintenanceTask = (context: RunContext) => Promise<MaintenanceReport>;
 
 export interface MaintenanceSetup {
-  readonly lease: MaintenanceLease;
+  /** Where the lease is kept: the run's shared state (the KV store inside Splunk: one lease per cluster). */
+  readonly leasesFor: (context: RunContext) => LeaseStore;
   readonly maintain: MaintenanceTask;
 }
+
+/** The lease's name in the shared state. */
+export const MAINTENANCE_LEASE = 'maintenance';
 
 /**
  * A maintenance run stops starting new work after this long, so it ends inside its minute:
@@ -77,21 +81,22 @@ export async function runMaintenance(input: MaintenanceRunInput): Promise<RunSum
     return { ...NOTHING, exitCode: worseExit(exitCode, EXIT.BAD_PAYLOAD) };
   }
   const holder = input.payload.sid || `pid-${process.pid}`;
-  let lease;
-  try {
-    lease = await setup.lease.tryAcquire(holder, startedMs, MAINTENANCE_LEASE_TTL_MS);
-  } catch (e) {
-    log.error('Cannot take the maintenance lease; nothing done', { reason: 'io_error', mode: 'maintenance', message: (e as Error).message });
+  const deadlineMs = startedMs + MAINTENANCE_BUDGET_MS;
+  const context: RunContext = { payload: input.payload, config: input.config, mode: 'digest', log, secrets: input.secrets, startedMs, deadlineMs };
+  const leases = setup.leasesFor(context);
+  const taken = await leases.tryAcquire(MAINTENANCE_LEASE, holder, startedMs, MAINTENANCE_LEASE_TTL_MS);
+  if (!taken.ok) {
+    log.error('Cannot take the maintenance lease; nothing done', { reason: taken.error.kind, mode: 'maintenance', message: taken.error.message });
     log.flush();
     return { ...NOTHING, exitCode: worseExit(exitCode, EXIT.DEGRADED) };
   }
+  const lease = taken.value;
   if (lease === undefined) {
     log.info('Maintenance already running elsewhere; nothing done', { mode: 'maintenance', duration: now() - startedMs, exit_code: exitCode });
     log.flush();
     return { ...NOTHING, exitCode };
   }
 
-  const deadlineMs = startedMs + MAINTENANCE_BUDGET_MS;
   const done: Record<string, number> = {};
   let spool: Awaited<ReturnType<typeof recordSpooled>>;
   let work: MaintenanceReport | undefined;
@@ -99,17 +104,14 @@ export async function runMaintenance(input: MaintenanceRunInput): Promise<RunSum
     // Spooled rows first: the incidents they record join the outbox and queue worked below.
     spool = io.spool === undefined ? undefined : await recordSpooled(io.spool, io, input.createPipeline, input.secrets, log, startedMs, deadlineMs);
     try {
-      work = await setup.maintain({ payload: input.payload, config: input.config, mode: 'digest', log, secrets: input.secrets, startedMs, deadlineMs });
+      work = await setup.maintain(context);
     } catch (e) {
       log.error('Maintenance work failed', { reason: 'internal', mode: 'maintenance', message: (e as Error).stack ?? String(e) });
       exitCode = worseExit(exitCode, EXIT.INTERNAL);
     }
   } finally {
-    try {
-      await setup.lease.release(lease);
-    } catch (e) {
-      log.warn('Cannot release the maintenance lease', { reason: 'io_error', message: (e as Error).message, ttl_s: MAINTENANCE_LEASE_TTL_MS / 1000 });
-    }
+    const released = await leases.release(lease);
+    if (!released.ok) log.warn('Cannot release the maintenance lease', { reason: released.error.kind, message: released.error.message, ttl_s: MAINTENANCE_LEASE_TTL_MS / 1000 });
   }
 
   const tally = spool?.tally;

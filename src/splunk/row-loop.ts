@@ -11,7 +11,12 @@ import type { MalformedRecord, ResultRow } from './results-file';
 
 export type RowResult = 'handed_off' | 'degraded' | 'rejected' | 'failed';
 
-export async function handleOneRow(row: ResultRow, config: ActionConfig, pipeline: RowPipeline, log: Logger): Promise<RowResult> {
+/** A row the shared state could not take now (the KV store down or read-only): not counted, spooled by the caller. */
+export interface RowUnavailable {
+  readonly unavailable: string;
+}
+
+export async function handleOneRow(row: ResultRow, config: ActionConfig, pipeline: RowPipeline, log: Logger): Promise<RowResult | RowUnavailable> {
   const address = alertAddress(row.fields, config.addressFields);
   if (!address.ok) {
     log.error('Result row rejected', { reason: address.error.kind, message: address.error.message, action_status: 'failure' });
@@ -20,6 +25,7 @@ export async function handleOneRow(row: ResultRow, config: ActionConfig, pipelin
   try {
     const outcome = await pipeline.handleRow({ row: row.fields, attacker: address.value, rid: row.rid }, log);
     if (outcome.status === 'handled') return outcome.degraded ? 'degraded' : 'handed_off';
+    if (outcome.status === 'unavailable') return { unavailable: outcome.error.message };
     log.error('Incident pipeline failed', { reason: outcome.error.kind, message: outcome.error.message, action_status: 'failure' });
     return 'failed';
   } catch (e) {

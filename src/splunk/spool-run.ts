@@ -139,7 +139,10 @@ async function processEntry(o: SpoolRunOptions, claim: SpoolClaim, tally: RowTal
         o.store.checkpoint(claim, row.index);
         lastCheckpoint = now;
       }
-      tally.add(await handleOneRow(row, config, pipeline, log.child({ rid: row.rid })));
+      const result = await handleOneRow(row, config, pipeline, log.child({ rid: row.rid }));
+      // The KV store is still unavailable: the entry waits for a later run, from this row on.
+      if (typeof result === 'object') return 'stop';
+      tally.add(result);
     };
     const read = await readResults(opened.value, layout, onRow, {
       fromIndex: entry.resumeIndex,

@@ -17,10 +17,8 @@ import { claimNotification } from '../respond/notify-ledger';
 import { guardStorage } from '../respond/storage-failure';
 import { fail, ok } from '../result';
 import type { DataLayout } from '../store/data-dir';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
-import { LockTimeoutError, withFileLock, withFileLockAsync } from '../store/file-lock';
-import { rmSync } from 'node:fs';
-import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
+import { LockTimeoutError, releaseFileLock, tryFileLock, withFileLockAsync } from '../store/file-lock';
+import type { IncidentChange, SharedState, StateResult } from './shared-state';
 
 export interface FileStateOptions {
   /** How long a report stays a cache hit (the run's cache_ttl). */
@@ -35,8 +33,10 @@ function asState<T>(r: { ok: true; value: T } | { ok: false; error: { kind: stri
   return fail(kind, r.error.message);
 }
 
+/** The lease's lock file: `maintenance.lock` for the maintenance lease (a known name in the locks folder). */
 function leaseFile(layout: DataLayout, name: string): string {
-  return path.join(layout.ledger, 'leases', `${addressFilePart(name)}.json`);
+  // Lease names are the app's own constants; anything else is hashed into a safe file name.
+  return path.join(layout.locks, `${/^[a-z][a-z0-9-]{0,40}$/.test(name) ? name : addressFilePart(name)}.lock`);
 }
 
 export function fileState(layout: DataLayout, options: FileStateOptions = {}): SharedState {
@@ -133,29 +133,19 @@ export function fileState(layout: DataLayout, options: FileStateOptions = {}): S
       },
     },
     leases: {
-      async tryAcquire(name, holder, nowMs, ttlMs) {
-        const file = leaseFile(layout, name);
-        return guardStorage('taking the lease', () =>
-          withFileLock(`${file}.lock`, () => {
-            const read = readJsonIfExists(file);
-            const held = read !== undefined && 'value' in read ? (read.value as Partial<LeaseHandle>) : undefined;
-            if (held && typeof held.expiresMs === 'number' && held.expiresMs > nowMs && held.holder !== holder) return ok(undefined);
-            const lease: LeaseHandle = { name, holder, expiresMs: nowMs + ttlMs };
-            writeFileAtomic(file, JSON.stringify(lease), { durable: false });
-            return ok(lease);
-          }, lock()),
-        );
+      // A lock file held without waiting: taken over when its process is gone or it is older than the ttl (store/file-lock.ts).
+      async tryAcquire(name, _holder, nowMs, ttlMs) {
+        return guardStorage('taking the lease', () => {
+          const identity = tryFileLock(leaseFile(layout, name), { staleMs: ttlMs, nowMs });
+          return ok(identity === undefined ? undefined : { name, holder: identity, expiresMs: nowMs + ttlMs });
+        });
       },
+      // A lease taken over in the meantime is left to its new holder.
       async release(lease) {
-        const file = leaseFile(layout, lease.name);
-        return guardStorage('giving the lease back', () =>
-          withFileLock(`${file}.lock`, () => {
-            const read = readJsonIfExists(file);
-            const held = read !== undefined && 'value' in read ? (read.value as Partial<LeaseHandle>) : undefined;
-            if (held?.holder === lease.holder) rmSync(file, { force: true });
-            return ok(undefined);
-          }, lock()),
-        );
+        return guardStorage('giving the lease back', () => {
+          releaseFileLock(leaseFile(layout, lease.name), lease.holder);
+          return ok(undefined);
+        });
       },
     },
     roundTrips: () => 0,

@@ -3,11 +3,11 @@
  * and `soar-edr reputation` lookup takes) against loopback servers that refuse, reset on
  * accept, read and hang up, or answer; the shared quota state is read before and after.
  */
+import { fileState } from '../../src/state/file-state';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LookupCache } from '../../src/intel/lookup-cache';
 import { QuotaLimiter } from '../../src/intel/quota-limiter';
 import { EnrichDeps, enrichAddress } from '../../src/pipeline/enrich';
 import { DataLayout, dataLayout } from '../../src/store/data-dir';
@@ -39,9 +39,8 @@ describe('pipeline-enrich: the quota slot of a request that never reached the pr
 
   function deps(baseUrl: string): EnrichDeps {
     return {
-      cache: new LookupCache(layout.cache),
-      quota,
-      locksDir: layout.locks,
+      state: fileState(layout),
+      limits: { virustotal: quota.limitsFor('virustotal'), abuseipdb: quota.limitsFor('abuseipdb') },
       fetch: globalThis.fetch,
       env: { SOAR_VIRUSTOTAL_URL: baseUrl },
       now: Date.now,

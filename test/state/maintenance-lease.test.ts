@@ -7,11 +7,28 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { FileMaintenanceLease, MAINTENANCE_LEASE_FILE } from '../../src/state/maintenance-lease';
+import { fileState } from '../../src/state/file-state';
+import type { LeaseHandle } from '../../src/state/shared-state';
+import { dataLayout } from '../../src/store/data-dir';
+
+const MAINTENANCE_LEASE_FILE = 'maintenance.lock';
+
+/** The file store's leases, as the maintenance run uses them. */
+function fileLease(locks: string) {
+  const leases = fileState(dataLayout(path.dirname(locks))).leases;
+  const unwrap = <T>(r: { ok: true; value: T } | { ok: false; error: { message: string } }): T => {
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  };
+  return {
+    tryAcquire: async (holder: string, nowMs: number, ttlMs: number) => unwrap(await leases.tryAcquire('maintenance', holder, nowMs, ttlMs)),
+    release: async (h: LeaseHandle) => unwrap(await leases.release(h)),
+  };
+}
 
 const TTL = 60_000;
 
-describe('FileMaintenanceLease', () => {
+describe('the file store\'s maintenance lease', () => {
   let root: string;
   let locks: string;
   beforeEach(() => {
@@ -21,11 +38,10 @@ describe('FileMaintenanceLease', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('is held by one holder at a time, without waiting; free again after release', async () => {
-    const lease = new FileMaintenanceLease(locks);
+    const lease = fileLease(locks);
     const now = Date.now();
     const first = await lease.tryAcquire('run-1', now, TTL);
     assert.ok(first, 'the first run takes it (the locks folder is made on first use)');
-    assert.equal(first.holder, 'run-1');
     assert.equal(readFileSync(path.join(locks, MAINTENANCE_LEASE_FILE), 'utf8').trim(), String(process.pid));
     const started = Date.now();
     assert.equal(await lease.tryAcquire('run-2', now, TTL), undefined, 'a live holder keeps it');
@@ -38,7 +54,7 @@ describe('FileMaintenanceLease', () => {
   });
 
   it('takes over a lease older than its ttl even though its holder still runs, and the old holder releasing it leaves the new one', async () => {
-    const lease = new FileMaintenanceLease(locks);
+    const lease = fileLease(locks);
     const now = Date.now();
     const old = await lease.tryAcquire('stuck', now, TTL);
     assert.ok(old);
@@ -59,7 +75,7 @@ describe('FileMaintenanceLease', () => {
     writeFileSync(file, '4194999\n');
     const t = new Date();
     utimesSync(file, t, t);
-    const lease = new FileMaintenanceLease(locks);
+    const lease = fileLease(locks);
     const h = await lease.tryAcquire('after-kill', Date.now(), TTL);
     assert.ok(h);
     assert.equal(readFileSync(file, 'utf8').trim(), String(process.pid));

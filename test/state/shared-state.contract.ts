@@ -234,15 +234,19 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
 
     describe('leases', () => {
       it('one holder at a time; taken over after expiry; given back', async () => {
-        const [x, y] = await Promise.all([f.a.leases.tryAcquire('maintenance', 'run-a', T0, 55_000), f.b.leases.tryAcquire('maintenance', 'run-b', T0, 55_000)]);
+        // Real time: the file store's lease is a lock file, judged by its modification time.
+        const t = Date.now();
+        const [x, y] = await Promise.all([f.a.leases.tryAcquire('maintenance', 'run-a', t, 55_000), f.b.leases.tryAcquire('maintenance', 'run-b', t, 55_000)]);
         const held = [unwrap(x), unwrap(y)].filter((l) => l !== undefined);
         assert.equal(held.length, 1);
-        assert.equal(unwrap(await f.b.leases.tryAcquire('maintenance', 'run-c', T0 + 10_000, 55_000)), undefined);
+        assert.equal(unwrap(await f.b.leases.tryAcquire('maintenance', 'run-c', t + 10_000, 55_000)), undefined);
         unwrap(await f.a.leases.release(held[0]!));
-        const after = unwrap(await f.b.leases.tryAcquire('maintenance', 'run-d', T0 + 11_000, 55_000));
+        const after = unwrap(await f.b.leases.tryAcquire('maintenance', 'run-d', t + 11_000, 55_000));
         assert.ok(after !== undefined, 'free once given back');
-        const takeover = unwrap(await f.a.leases.tryAcquire('maintenance', 'run-e', T0 + 11_000 + 56_000, 55_000));
+        const takeover = unwrap(await f.a.leases.tryAcquire('maintenance', 'run-e', t + 11_000 + 56_000, 55_000));
         assert.ok(takeover !== undefined, 'a holder that never gave it back loses it after the ttl');
+        unwrap(await f.b.leases.release(after));
+        assert.equal(unwrap(await f.b.leases.tryAcquire('maintenance', 'run-f', t + 12_000, 55_000)), undefined, "the old holder's release leaves the new holder's lease");
       });
     });
   });

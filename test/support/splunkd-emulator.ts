@@ -27,12 +27,29 @@ export interface InstalledApp {
   readonly actionStanza: ReadonlyMap<string, string>;
 }
 
-export async function installApp(tgz = packagePath()): Promise<InstalledApp> {
+/**
+ * Where the installed app keeps its shared state ([state] store in soar_edr.conf). The shipped
+ * default is `auto` (the KV store at the alert's server_uri); tests written for the data
+ * directory's files install with `file` (the default here), as an admin with one search head
+ * may configure it, and the KV store tests with `auto` or `kvstore` against a splunkd stub that
+ * serves the KV store. The setting goes into the installed copy's default/soar_edr.conf, so a
+ * test's own local/soar_edr.conf (raised quotas) does not undo it.
+ */
+export interface InstallOptions {
+  readonly stateStore?: 'auto' | 'kvstore' | 'file';
+}
+
+export async function installApp(tgz = packagePath(), options: InstallOptions = {}): Promise<InstalledApp> {
   const splunkHome = mkdtempSync(path.join(tmpdir(), 'soar-splunk-'));
   const apps = path.join(splunkHome, 'etc', 'apps');
   mkdirSync(apps, { recursive: true });
   await tar.x({ file: tgz, cwd: apps, preservePaths: false });
   const appDir = path.join(apps, APP);
+  const store = options.stateStore ?? 'file';
+  if (store !== 'auto') {
+    const conf = path.join(appDir, 'default', 'soar_edr.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^store = auto$/m, `store = ${store}`));
+  }
   const conf = stanzaMap(readFileSync(path.join(appDir, 'default', 'alert_actions.conf'), 'utf8'));
   const stanza = conf.get(ACTION);
   if (!stanza) throw new Error(`installed app has no [${ACTION}] stanza`);

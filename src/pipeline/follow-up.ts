@@ -1,0 +1,219 @@
+/**
+ * The follow-up stage: what waits after the rows — notifications in the outbox, addresses in
+ * the enrichment queue whose incidents are updated once the answer is in, and blocks whose
+ * time is up. Every alert run does a little of it at its end; the maintenance search and
+ * `soar-edr drain` do more.
+ */
+import * as path from 'node:path';
+import { parseIpAddress } from '../address/ip-address';
+import { DEFAULT_QUEUE_MAX_AGE_MS, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
+import type { IntelProvider } from '../intel/lookup-cache';
+import { decideVerdict, verdictRank } from '../intel/verdict';
+import { buildDiscordUpdateMessage } from '../respond/discord-embed';
+import { webhookDeliverer } from '../respond/discord-delivery';
+import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
+import type { Incident } from '../respond/incident';
+import { blockLapsedEvent } from '../respond/incident-event';
+import { updateIncidentReport } from '../respond/incident-store';
+import { drainOutbox, DrainReport, outboxSize } from '../respond/outbox';
+import type { Logger } from '../splunk/log';
+import type { ResolvedSecrets } from '../splunk/secrets';
+import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { blockEvent, blockStage } from './block';
+import { abuseResult, Enriched, NO_VT_KEY_PENDING, retryAt, vtResult, waitingFor } from './decide';
+import { enrichmentOutcome } from './enrich';
+import { notifyStage } from './notify';
+import { eventSubject, snapshotFile } from './record';
+import type { PipelineRun } from './run';
+
+/** Follow-up work needs at least this much of the run's time left. */
+export const FOLLOW_UP_MIN_MS = 5_000;
+
+/** Queued addresses a drain left because a provider they wait for has no key (with no key at all: every queued address). */
+export interface WaitingForKey {
+  readonly virustotal: number;
+  readonly abuseipdb: number;
+  readonly addresses: number;
+}
+
+/** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */
+export async function drainOutboxStage(run: PipelineRun, log: Logger, maxItems: number, includeWaiting = false): Promise<DrainReport | undefined> {
+  const d = run.deps;
+  if (outboxSize(d.layout) === 0) return undefined;
+  const webhook = run.webhookTarget(await run.context.secrets());
+  if (!webhook.target) return undefined;
+  const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: run.settings.requestTimeoutMs });
+  const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: run.deadlineMs, maxItems, random: d.random, includeWaiting });
+  if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
+  else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
+    log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });
+  }
+  if (r.ok) outboxEvents(run, r.value, log);
+  return r.ok ? r.value : undefined;
+}
+
+/** A `notified` or `dead_lettered` event per outbox item a drain settled; the incident is known by its id. */
+function outboxEvents(run: PipelineRun, report: DrainReport, log: Logger): void {
+  for (const { key, result } of report.results) {
+    const at = key.lastIndexOf(':');
+    const subject = { incidentId: key.slice(0, at) };
+    const notificationKind = key.slice(at + 1);
+    if (result.status === 'delivered') {
+      run.events.add({ timeMs: run.deps.now(), event: 'notified', subject, details: { notificationKind, discordMessageId: result.delivery.status === 'delivered' ? result.delivery.messageId : null } });
+    } else if (result.status === 'dead_lettered') {
+      const reason = result.delivery && 'reason' in result.delivery ? result.delivery.reason : 'unreadable outbox file';
+      run.events.add({ timeMs: run.deps.now(), event: 'dead_lettered', subject, details: { notificationKind, deadLetterReason: reason, deadLetterFile: path.basename(result.deadLetter) } });
+    }
+  }
+  run.events.flush(log);
+}
+
+/**
+ * Enrich queued addresses that are due; update their incidents and send an update. An address
+ * waiting for a provider without a key is left as it is (nothing is spent, no attempt counted)
+ * and counted for the run's one WARN.
+ */
+export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number): Promise<{ done: number; waitingForKey: WaitingForKey }> {
+  const d = run.deps;
+  const queue = run.queue;
+  queue.recoverStaleClaims(d.now());
+  const expired = queue.expireNow(d.now());
+  if (expired.refs > 0) {
+    log.info('Queued enrichment expired', { addresses: expired.addresses, incidents: expired.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+  }
+  const secrets = await run.context.secrets();
+  const keys: Readonly<Record<IntelProvider, string | undefined>> = { virustotal: secrets.values.virustotal_api_key, abuseipdb: secrets.values.abuseipdb_api_key };
+  if (!keys.virustotal && !keys.abuseipdb) {
+    // Nothing can be looked up: count what waits by file name, without reading it (every
+    // per-result run of an install without keys comes here).
+    const size = queue.size();
+    return { done: 0, waitingForKey: { virustotal: size, abuseipdb: 0, addresses: size } };
+  }
+  const due = queue.list(d.now());
+  const ready: QueueEntry[] = [];
+  const waiting = { virustotal: 0, abuseipdb: 0, addresses: 0 };
+  for (const entry of due) {
+    const missing = waitingProviders(entry.waitingFor).filter((p) => !keys[p]);
+    for (const p of missing) waiting[p] += 1;
+    if (missing.length === 0) ready.push(entry);
+    else waiting.addresses += 1;
+  }
+  if (ready.length === 0) return { done: 0, waitingForKey: waiting };
+  // Without a key, or with no budget left now, nothing can be looked up: leave the queue.
+  const now = d.now();
+  const s = run.limited();
+  const limits = { virustotal: { perMinute: s.vtPerMinute, perDay: s.vtPerDay }, abuseipdb: { perMinute: null, perDay: s.abusePerDay } };
+  const canAsk = async (provider: IntelProvider): Promise<boolean> => {
+    if (!keys[provider]) return false;
+    const u = await run.state.quota.usage(provider, limits[provider], now);
+    return u.penaltyUntilMs <= now && (u.limits.perMinute === null || u.minuteUsed < u.limits.perMinute) && (u.limits.perDay === null || u.dayUsed < u.limits.perDay);
+  };
+  if (!(await canAsk('virustotal')) && !(await canAsk('abuseipdb'))) return { done: 0, waitingForKey: waiting };
+  let done = 0;
+  for (const entry of ready.slice(0, maxItems)) {
+    if (run.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;
+    const claim = queue.claim(entry.address, d.now());
+    if (!claim) continue;
+    const enriched = await run.enrich(entry.address, secrets, 0, true);
+    const still = waitingFor(enriched);
+    if (waitingProviders(still).length > 0) {
+      const failure = [enriched.vt, enriched.abuse].find((e) => e?.state === 'deferred' || e?.state === 'error');
+      const why = failure?.state === 'deferred' ? failure.reason : failure?.state === 'error' ? failure.error.message : enriched.vtNoKey ? NO_VT_KEY_PENDING : undefined;
+      queue.release(claim, d.now(), retryAt(enriched, d.now()), why, still);
+      continue;
+    }
+    for (const ref of claim.entry.refs) await updateIncident(run, ref.incidentId, enriched, secrets, log);
+    queue.complete(claim);
+    done += 1;
+  }
+  return { done, waitingForKey: waiting };
+}
+
+/** An incident recorded while its address waited: its new verdict, report, events and update card. */
+async function updateIncident(run: PipelineRun, incidentId: string, enriched: Enriched, secrets: ResolvedSecrets, log: Logger): Promise<void> {
+  const d = run.deps;
+  const file = snapshotFile(d.layout, incidentId);
+  const snap = readJsonIfExists(file);
+  // The snapshot is read back from disk: its address is parsed again at this edge.
+  const before = snap !== undefined && 'value' in snap ? (snap.value as Incident) : undefined;
+  const address = before ? parseIpAddress(String(before.srcIp)) : undefined;
+  if (before === undefined || !address?.ok) {
+    log.warn('Deferred enrichment finished, but the incident snapshot is missing', { incident_id: incidentId });
+    return;
+  }
+  const decision = decideVerdict(
+    { vt: enrichmentOutcome(enriched.vt, enriched.vtNote), abuse: enriched.abuse ? enrichmentOutcome(enriched.abuse, '') : undefined },
+    run.settings.thresholds,
+  );
+  const nowMs = d.now();
+  const action = before.action.kind === 'blocked' ? before.action : await blockStage(run, address.value, true, undefined, decision.verdict, decision.reason, nowMs, before.sid, log);
+  const after: Incident = {
+    ...before,
+    verdict: decision.verdict,
+    reason: decision.reason,
+    vt: vtResult(enriched.vt, enriched.vtNote, enriched.vtNoKey),
+    abuse: abuseResult(enriched.abuse, '') ?? before.abuse,
+    action,
+  };
+  writeFileAtomic(file, JSON.stringify(after), { durable: false });
+  const updated = updateIncidentReport(d.layout, after);
+  if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
+  log.info('Deferred enrichment completed', { incident_id: incidentId, src_ip: after.srcIp, verdict: after.verdict, previous_verdict: before.verdict, reason: after.reason });
+  run.events.add({ timeMs: nowMs, event: 'enriched', subject: eventSubject(after), details: { previousVerdict: before.verdict, vt: after.vt, abuse: after.abuse } });
+  if (after.verdict !== before.verdict) run.events.add({ timeMs: nowMs, event: 'verdict_changed', subject: eventSubject(after), details: { previousVerdict: before.verdict } });
+  if (run.state.kind !== 'file') {
+    const noted = await run.state.incidents.changed(after, { status: 'enriched' }, nowMs);
+    if (!noted.ok) log.warn('Cannot record the new verdict on the incident', { incident_id: incidentId, reason: noted.error.kind, message: noted.error.message });
+  }
+  if (before.action.kind !== 'blocked') blockEvent(run, after);
+  if (verdictRank(after.verdict) !== verdictRank(before.verdict) || after.verdict !== before.verdict) {
+    await notifyStage(run, after, address.value, 'update', buildDiscordUpdateMessage(after, before.verdict), secrets, log.child({ incident_id: incidentId }));
+  }
+  run.events.flush(log);
+}
+
+/** Remove the simulated blocks whose time is up, each with an 'expired' incident event; how many. */
+export async function expireBlocksStage(run: PipelineRun, log: Logger): Promise<number> {
+  const d = run.deps;
+  const purged = await run.state.blocklist.purgeExpired(d.now());
+  if (!purged.ok) {
+    log.error('Expired simulated blocks could not be removed', { reason: purged.error.kind, message: purged.error.message });
+    return 0;
+  }
+  if (purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.address.text).join(',') });
+  for (const e of purged.value) run.events.add(blockLapsedEvent('expired', e, d.now()));
+  return purged.value.length;
+}
+
+/** Clean up what a full disk left behind (see respond/full-disk-sweep.ts). */
+export function sweepFullDiskStage(run: PipelineRun, log: Logger): void {
+  logSweep(sweepAfterFullDisk(run.deps.layout, run.deps.now()), run.deps.layout, log);
+}
+
+/** What a drain did (`soar-edr drain`, maintenance, and the end of every alert run with small limits). */
+export interface DrainAllReport {
+  /** One report per outbox pass that tried something (before the queue, and after it for the updates). */
+  readonly outbox: readonly DrainReport[];
+  /** Queued addresses enriched (their incidents updated). */
+  readonly enriched: number;
+  /** Queued addresses left because a provider they wait for has no key (with no key at all: every queued address). */
+  readonly waitingForKey: number;
+}
+
+/**
+ * The follow-up work with the caller's limits: at most `maxItems` notifications delivered and
+ * `maxItems` addresses enriched. `includeWaiting` (an admin's drain): notifications waiting
+ * for their backoff are tried now.
+ */
+export async function drainAllStage(run: PipelineRun, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport & { waiting: WaitingForKey }> {
+  const outbox: DrainReport[] = [];
+  const first = await drainOutboxStage(run, log, limits.maxItems, limits.includeWaiting ?? false);
+  if (first) outbox.push(first);
+  const queued = await drainQueueStage(run, log, limits.maxItems);
+  const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;
+  if (queued.done > 0 && sent < limits.maxItems) {
+    const second = await drainOutboxStage(run, log, limits.maxItems - sent);
+    if (second) outbox.push(second);
+  }
+  return { outbox, enriched: queued.done, waitingForKey: queued.waitingForKey.addresses, waiting: queued.waitingForKey };
+}
