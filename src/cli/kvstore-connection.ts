@@ -14,6 +14,7 @@ import { nodeRequest, NodeRequest, NodeResponse } from '../net/node-request';
 import { certificateFailureMessage, certificateReason, splunkdTlsOptions } from '../net/tls-trust';
 import { fail, ok, Result } from '../result';
 import type { SplunkConnection, SplunkRestErrorKind } from '../splunk/secrets';
+import { PipelineDeps, systemPipelineDeps } from '../pipeline';
 import { fileState } from '../state/file-state';
 import { kvState } from '../state/kv-state';
 import type { SharedState } from '../state/shared-state';
@@ -158,4 +159,14 @@ export async function cliSharedState(opts: ConnectionOptions | undefined, io: Cl
 
 export function isStateFailure(s: CliSharedState | CliStateFailure): s is CliStateFailure {
   return 'exitCode' in s;
+}
+
+/**
+ * The pipeline's outside world for a CLI run (drain, replay): the system's, on the KV store's
+ * state when the command has a connection; without one, the pipeline's default (this host's
+ * data directory).
+ */
+export function cliPipelineDeps(layout: DataLayout, env: CliIO['env'], shared: SharedState | undefined): PipelineDeps {
+  const deps = systemPipelineDeps(layout, env);
+  return shared === undefined ? deps : { ...deps, stateFor: () => shared };
 }
