@@ -20,7 +20,7 @@ import { spoolStore } from '../store/spool';
 import type { DataLayout } from '../store/data-dir';
 import type { ResolvedSecrets, SplunkConnection } from '../splunk/secrets';
 import type { SharedState } from '../state/shared-state';
-import { cliPipelineDeps, isStateFailure, kvStateForConnection } from './kvstore-connection';
+import { cliPipelineDeps, isStateFailure, kvStateForConnection, splunkdLogin } from './kvstore-connection';
 import {
   addConnectionOptions,
   CliIO,
@@ -203,7 +203,13 @@ Exit codes:
     if (connectionRequested(cmd, io.env)) {
       const conn = await connectionFrom(opts, io);
       if (typeof conn === 'string') return usage(conn);
-      connection = conn;
+      // One login: its session key reads storage/passwords and opens the KV store.
+      const key = await splunkdLogin(conn);
+      if (!key.ok) {
+        complain(io, key.error.message);
+        return io.setExitCode(restExitCode(key.error.kind));
+      }
+      connection = { ...conn, sessionKey: key.value };
     }
     const secrets = await resolveCliSecrets(connection, io.env);
     if (!secrets.ok) {

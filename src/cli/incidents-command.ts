@@ -184,12 +184,14 @@ export function incidentsCommand(io: CliIO): Command {
   cmd.addHelpText(
     'after',
     `
-Without a connection option: this host's incidents.csv. Columns: ${INCIDENT_LIST_COLUMNS.map((c) => c.name).join(', ')}
+Without a connection option: this host's incidents.csv. Columns:
+  ${INCIDENT_LIST_COLUMNS.map((c) => c.name).join(', ')}
 (the TXT report under reports/ holds the rest). incidents.csv is read as a stream: any size
 lists in flat memory.
 With a connection option (--host, --port, --scheme, --user, --password, or SPLUNK_HOST /
 SPLUNK_PASSWORD): the KV store's soar_incidents collection, what every member of a search
-head cluster recorded, read ${KV_PAGE_ROWS} at a time. Columns: ${KV_INCIDENT_LIST_COLUMNS.map((c) => c.name).join(', ')}.
+head cluster recorded, read ${KV_PAGE_ROWS} at a time. Columns:
+  ${KV_INCIDENT_LIST_COLUMNS.map((c) => c.name).join(', ')}
 CSV output is formula-safe (a cell starting with = + - @ is prefixed with ').
 
 Exit codes:
@@ -198,7 +200,7 @@ Exit codes:
      an unreadable --ca-file
   3  splunkd refused the credentials or the KV store refused the user
   4  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
-  5  incidents.csv, the KV store or --out could not be read or written
+  5  incidents.csv or --out could not be read or written, or the KV store failed
   7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
   );
   cmd.action(async (opts: ConnectionOptions & { since?: string; verdict?: string; format: OutputFormat; out?: string }) => {
