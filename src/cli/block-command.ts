@@ -6,15 +6,17 @@
 import { Command } from 'commander';
 import { classifyAddress } from '../intel/address-gate';
 import { parseDuration } from '../pipeline/settings';
-import { blockAddress } from '../respond/blocklist';
+import { blockAddress, BlockResult } from '../respond/blocklist';
 import { NFT_SETUP_COMMANDS, needsNftSetup } from '../respond/firewall-commands';
 import { parseIpAddress } from '../address/ip-address';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 import { appDirFor, readHostLimits } from '../splunk/app-conf';
-import { CliIO, complain, safeDataLayout, UNSAFE_DATA_DIR_EXIT } from './runtime';
+import { cliSharedState, isStateFailure, kvExitCode } from './kvstore-connection';
+import { addConnectionOptions, CliIO, complain, ConnectionOptions, connectionRequested, REST_EXIT, safeDataLayout, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
-export const BLOCK_EXIT = { OK: 0, USAGE: 2, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
+/** AUTH and UNREACHABLE: splunkd's, with a connection (the KV store); FAILED is the store's, either one. */
+export const BLOCK_EXIT = { OK: 0, USAGE: 2, AUTH: REST_EXIT.AUTH, UNREACHABLE: REST_EXIT.UNREACHABLE, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
 
 const MAX_REASON_CHARS = 200;
 
@@ -41,8 +43,8 @@ export function manualBlockReason(text: string | undefined): Result<string, 'usa
 }
 
 export function blockCommand(io: CliIO): Command {
-  return new Command('block')
-    .description('add a manual simulated block (blocklist.csv, with expiry) and print the commands a real block would run (never runs them)')
+  const cmd = new Command('block')
+    .description('add a manual simulated block (blocklist.csv, or the KV store with a connection option; with expiry) and print the commands a real block would run (never runs them)')
     .argument('<ip>', 'the IPv4 or IPv6 address to block')
     .option('--reason <text>', 'why (required; stored in blocklist.csv as "manual: TEXT")')
     .option('--for <duration>', "how long, e.g. 3600s, 12h, 7d (default: the host's block_duration; at most its block_max_duration)")
@@ -51,7 +53,9 @@ export function blockCommand(io: CliIO): Command {
       'after',
       `
 The block is recorded in blocklist.csv with verdict MALICIOUS and reason "manual: TEXT",
-expires by itself, shows in "soar-edr unblock --list" and is lifted by "soar-edr unblock IP".
+or, with a connection option (--host, --port, --scheme, --user, --password, or SPLUNK_HOST /
+SPLUNK_PASSWORD), in the KV store's soar_blocklist collection: what every member of a search
+head cluster sees. It expires by itself, shows in "soar-edr unblock --list" and is lifted by "soar-edr unblock IP".
 Blocking an address already blocked renews it (count + 1, the later expiry wins).
 The commands (iptables/ip6tables -I and nft add element, with the one-time nft setup) go to
 stdout, one per line; nothing is run. The limits come from soar_edr.conf [blocking]
@@ -60,52 +64,81 @@ stdout, one per line; nothing is run. The limits come from soar_edr.conf [blocki
 Exit codes:
   0  blocked (simulated)
   2  usage: not a valid IPv4 or IPv6 address, a private or reserved address without
-     --allow-private, no --reason, a bad --for, or a --for above block_max_duration
-  5  blocklist.csv could not be read or updated (corrupt, locked, or a disk error)
+     --allow-private, no --reason, a bad --for, or a --for above block_max_duration;
+     with a connection: no Splunk password, an unreadable --ca-file
+  3  splunkd refused the credentials or the KV store refused the user
+  4  splunkd unreachable, or its TLS certificate not trusted (nothing was sent)
+  5  blocklist.csv (or the KV store) could not be read or updated (corrupt, locked, a disk error,
+     the KV store down or read-only)
   7  the data directory is unsafe (writable by others, another owner, a link): nothing done`,
-    )
-    .action((ip: string, opts: { reason?: string; for?: string; allowPrivate?: boolean }) => {
-      const usage = (message: string): void => {
-        complain(io, message);
-        io.setExitCode(BLOCK_EXIT.USAGE);
-      };
-      // Parsed once, by the one address parser (as unblock does): the IpAddress is what every later step takes.
-      const parsed = parseIpAddress(ip);
-      if (!parsed.ok) return usage(parsed.error.message);
-      const address = parsed.value.text;
-      // The action's rule: a non-public address is never blocked unless block_private says so.
-      const gate = classifyAddress(parsed.value);
-      if (!gate.public && !opts.allowPrivate) {
-        return usage(`${address} is not public (${gate.reason}): not blocked; pass --allow-private to block it anyway (the alert param block_private)`);
-      }
-      const reason = manualBlockReason(opts.reason);
-      if (!reason.ok) return usage(reason.error.message);
+    );
+  addConnectionOptions(cmd, io.env);
+  return cmd.action(async (ip: string, opts: ConnectionOptions & { reason?: string; for?: string; allowPrivate?: boolean }) => {
+    const usage = (message: string): void => {
+      complain(io, message);
+      io.setExitCode(BLOCK_EXIT.USAGE);
+    };
+    // Parsed once, by the one address parser (as unblock does): the IpAddress is what every later step takes.
+    const parsed = parseIpAddress(ip);
+    if (!parsed.ok) return usage(parsed.error.message);
+    const address = parsed.value.text;
+    // The action's rule: a non-public address is never blocked unless block_private says so.
+    const gate = classifyAddress(parsed.value);
+    if (!gate.public && !opts.allowPrivate) {
+      return usage(`${address} is not public (${gate.reason}): not blocked; pass --allow-private to block it anyway (the alert param block_private)`);
+    }
+    const reason = manualBlockReason(opts.reason);
+    if (!reason.ok) return usage(reason.error.message);
 
-      const data = safeDataLayout(io);
-      if (data === undefined) return;
-      const { layout } = data;
-      const host = readHostLimits(appDirFor(io.env), layout.root);
-      for (const p of host.problems) complain(io, `WARN ${p.message}`);
-      const seconds = opts.for === undefined ? ok(host.limits.blockSeconds) : manualBlockSeconds(opts.for, host.limits.blockMaxSeconds);
-      if (!seconds.ok) return usage(seconds.error.message);
+    const data = safeDataLayout(io);
+    if (data === undefined) return;
+    const { layout } = data;
+    const host = readHostLimits(appDirFor(io.env), layout.root);
+    for (const p of host.problems) complain(io, `WARN ${p.message}`);
+    const seconds = opts.for === undefined ? ok(host.limits.blockSeconds) : manualBlockSeconds(opts.for, host.limits.blockMaxSeconds);
+    if (!seconds.ok) return usage(seconds.error.message);
 
-      // base = max = the asked length: a manual block lasts what was asked, repeat or not.
-      const r = blockAddress(layout, parsed.value, 'MALICIOUS', reason.value, Date.now(), { baseSeconds: seconds.value, maxSeconds: seconds.value });
+    // base = max = the asked length: a manual block lasts what was asked, repeat or not.
+    const policy = { baseSeconds: seconds.value, maxSeconds: seconds.value };
+    let result: BlockResult;
+    let where = '';
+    if (!connectionRequested(cmd, io.env)) {
+      // This host's blocklist.csv, exactly as before the KV store.
+      const r = blockAddress(layout, parsed.value, 'MALICIOUS', reason.value, Date.now(), policy);
       if (!r.ok) {
         complain(io, r.error.message);
         return io.setExitCode(BLOCK_EXIT.FAILED);
       }
-      const { entry } = r.value;
-      complain(
-        io,
-        `${address} added to the simulated blocklist until ${new Date(entry.expiresMs).toISOString()} (block #${entry.count}${r.value.repeat ? ', renewed' : ''}). ` +
-          'Simulation only: nothing was run. The commands a real block would run follow on stdout.',
-      );
-      // As the incident report prints them; the setup as a shell comment line plus commands, so stdout pastes into a shell.
-      const commands = needsNftSetup(r.value.commands)
-        ? [...r.value.commands, '# One-time nftables setup (run once per host, before the nft command above; not needed for iptables):', ...NFT_SETUP_COMMANDS]
-        : r.value.commands;
-      for (const c of commands) io.stdout.write(c + '\n');
-      io.setExitCode(BLOCK_EXIT.OK);
-    });
+      result = r.value;
+    } else {
+      const shared = await cliSharedState(opts, io, layout);
+      if (isStateFailure(shared)) {
+        complain(io, shared.message);
+        return io.setExitCode(shared.exitCode);
+      }
+      try {
+        const r = await shared.state.blocklist.block(parsed.value, 'MALICIOUS', reason.value, Date.now(), policy);
+        if (!r.ok) {
+          complain(io, r.error.message);
+          return io.setExitCode(r.error.kind === 'invalid_input' ? BLOCK_EXIT.FAILED : kvExitCode(r.error.kind));
+        }
+        result = r.value;
+        where = ` in ${shared.description} (what every cluster member sees)`;
+      } finally {
+        shared.state.close();
+      }
+    }
+    const { entry } = result;
+    complain(
+      io,
+      `${address} added to the simulated blocklist${where} until ${new Date(entry.expiresMs).toISOString()} (block #${entry.count}${result.repeat ? ', renewed' : ''}). ` +
+        'Simulation only: nothing was run. The commands a real block would run follow on stdout.',
+    );
+    // As the incident report prints them; the setup as a shell comment line plus commands, so stdout pastes into a shell.
+    const commands = needsNftSetup(result.commands)
+      ? [...result.commands, '# One-time nftables setup (run once per host, before the nft command above; not needed for iptables):', ...NFT_SETUP_COMMANDS]
+      : result.commands;
+    for (const c of commands) io.stdout.write(c + '\n');
+    io.setExitCode(BLOCK_EXIT.OK);
+  });
 }

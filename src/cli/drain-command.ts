@@ -5,20 +5,22 @@
  */
 import { Command } from 'commander';
 import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
-import { createIncidentPipeline, DrainAllReport, drainAll, systemPipelineDeps } from '../pipeline/incident-pipeline';
+import { createIncidentPipeline, DrainAllReport, drainAll } from '../pipeline/incident-pipeline';
 import { parseDuration } from '../pipeline/settings';
 import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
 import { outboxSize, waitingNotifications } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
 import { fail, ok, Result } from '../result';
-import { parseActionConfig } from '../splunk/action-config';
+import { ActionConfig, parseActionConfig } from '../splunk/action-config';
 import { alertLogBase } from '../splunk/alert-run';
 import { fieldMap } from '../splunk/field-map';
 import type { AlertPayload } from '../splunk/payload';
 import { processSpool, SpoolRunReport } from '../splunk/spool-run';
 import { spoolStore } from '../store/spool';
 import type { DataLayout } from '../store/data-dir';
-import type { SplunkConnection } from '../splunk/secrets';
+import type { ResolvedSecrets, SplunkConnection } from '../splunk/secrets';
+import type { SharedState } from '../state/shared-state';
+import { cliPipelineDeps, isStateFailure, kvStateForConnection, splunkdLogin } from './kvstore-connection';
 import {
   addConnectionOptions,
   CliIO,
@@ -151,7 +153,9 @@ export function drainCommand(io: CliIO): Command {
     `
 Secrets come from the SOAR_* environment variables, or from storage/passwords (realm soar_edr)
 when a connection option (--host, --port, --user, --password) or SPLUNK_HOST / SPLUNK_PASSWORD
-is given; storage/passwords wins where both have a value. Progress goes to stderr in the
+is given; storage/passwords wins where both have a value. With a connection the shared state
+(incidents, blocks, intel cache, quota) is the KV store, what every cluster member sees;
+without one, this host's data directory. Progress goes to stderr in the
 alert action's log format; one summary line goes to stdout:
   delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME] [waiting_for_key=N]
     [spool_recorded=N spool_left=N spool_entries=N spool_refused=N]
@@ -199,7 +203,13 @@ Exit codes:
     if (connectionRequested(cmd, io.env)) {
       const conn = await connectionFrom(opts, io);
       if (typeof conn === 'string') return usage(conn);
-      connection = conn;
+      // One login: its session key reads storage/passwords and opens the KV store.
+      const key = await splunkdLogin(conn);
+      if (!key.ok) {
+        complain(io, key.error.message);
+        return io.setExitCode(restExitCode(key.error.kind));
+      }
+      connection = { ...conn, sessionKey: key.value };
     }
     const secrets = await resolveCliSecrets(connection, io.env);
     if (!secrets.ok) {
@@ -208,119 +218,151 @@ Exit codes:
     }
 
     const { layout } = data;
-    const startedMs = Date.now();
-    const log = stderrLogger(io, { action_name: 'soar-edr drain', sid: DRAIN_SID }, config.logLevel);
-    for (const value of Object.values(secrets.value.values)) log.redact(value);
-    const pipeline = createIncidentPipeline(
-      { payload: drainPayload(config.params), config, mode: 'digest', log, secrets: () => Promise.resolve(secrets.value), startedMs },
-      systemPipelineDeps(layout, io.env),
-    );
-    if (pipeline.configProblems.length > 0) return usage(pipeline.configProblems.map((p) => p.message).join('\n'));
-
-    const queue = new EnrichmentQueue(layout.queue);
-    if (opts.retryWaiting) {
-      // Queued again, due now: the queue's merge keeps each incident once and takes the earlier due time.
-      for (const entry of wholeQueue(layout.queue, startedMs)) {
-        if (entry.nextAttemptAt > startedMs && entry.refs[0] !== undefined) {
-          queue.enqueue(entry.address, entry.refs[0], startedMs, startedMs);
-          log.info('Waiting address made due now', { src_ip: entry.address, was_due: new Date(entry.nextAttemptAt).toISOString(), last_error: entry.lastError });
-        }
+    // With a connection the shared state (blocks, incidents, intel cache, quota) is the KV
+    // store every cluster member sees; without one, this host's data directory (the pipeline's default).
+    let shared: SharedState | undefined;
+    if (connection !== undefined) {
+      const opened = await kvStateForConnection(connection, layout);
+      if (isStateFailure(opened)) {
+        complain(io, opened.message);
+        return io.setExitCode(opened.exitCode);
       }
+      shared = opened.state;
     }
-    const dueBefore = queue.list(startedMs).length;
-    const outboxBefore = outboxSize(layout);
-    const keys = secrets.value.values;
-    log.info('Draining the outbox and the enrichment queue', {
-      outbox: outboxBefore,
-      queue_due: dueBefore,
-      max_items: Number.isFinite(maxItems.value) ? maxItems.value : 'unlimited',
-      time_budget_s: budget.value,
-      secrets: Object.entries(secrets.value.origin).map(([name, origin]) => `${name}:${origin}`).join(',') || 'none',
-    });
-
-    // Spooled rows first: the incidents they record join the outbox and queue drained below.
-    const spooled = await processSpool({
-      store: spoolStore(layout),
-      createPipeline: (context) => createIncidentPipeline(context, systemPipelineDeps(layout, io.env)),
-      secrets: () => Promise.resolve(secrets.value),
-      log,
-      logFor: (c) => {
-        const l = stderrLogger(io, { ...alertLogBase(c, c.mode), spool: 1 }, parseActionConfig(c.configuration).config.logLevel);
-        for (const value of Object.values(secrets.value.values)) l.redact(value);
-        return l;
-      },
-      now: Date.now,
-      startedMs,
-      deadlineMs: startedMs + budget.value * 1000,
-      maxRows: maxSpoolRows.value,
-    });
-
-    // Addresses waiting for a key that is still missing are left as they are (nothing spent);
-    // reportQueueProblems says so once, with what to configure.
-    // A drain run by hand means now: notifications waiting for their backoff are tried too
-    // (backoff paces the alert runs' automatic retries, not an admin's command).
-    const report = await drainAll(pipeline, log, { maxItems: maxItems.value, includeWaiting: true });
-    logSweep(sweepAfterFullDisk(layout, Date.now(), { force: true }), layout, log);
-    pipeline.reportQueueProblems(log);
-
-    let left = false;
-    if (outboxBefore > 0 && report.outbox.length === 0) {
-      left = true;
-      const url = keys.discord_webhook_url;
-      const target = url ? parseWebhookTarget(url, parseAllowedHosts(io.env.SOAR_WEBHOOK_ALLOWED_HOSTS)) : undefined;
-      log.warn('Outbox not delivered', {
-        outbox: outboxBefore,
-        message: !url
-          ? 'no Discord webhook configured: set SOAR_DISCORD_WEBHOOK_URL or store discord_webhook_url (soar-edr secrets set discord_webhook_url)'
-          : target && !target.ok
-            ? target.error.message
-            : 'the outbox could not be read (see the error above)',
-      });
+    try {
+      await drainWith(io, opts, { layout, config, budgetSeconds: budget.value, maxItems: maxItems.value, maxSpoolRows: maxSpoolRows.value, secrets: secrets.value, shared }, usage);
+    } finally {
+      shared?.close();
     }
-    for (const r of report.outbox) {
-      if (r.retryLater + r.deadLettered + r.leftForLater > 0 || r.stoppedBecause !== null) left = true;
-    }
-    if (report.enriched < dueBefore) left = true;
-    const spoolLeft = spoolRowsLeft(spooled, layout);
-    if (spoolLeft.rows > 0 || spoolLeft.entries > 0 || spooled.refused > 0 || spooled.tally.failed + spooled.tally.rejected > 0) left = true;
-
-    // Name what could not be delivered, so "outbox_left=N" is never a bare number.
-    const stillWaiting = waitingNotifications(layout);
-    if (stillWaiting.length > 0) left = true;
-    for (const w of stillWaiting) {
-      log.warn('Left in the outbox', {
-        notification: w.key,
-        attempts: w.attempts,
-        ...(w.claimed ? { message: 'being sent by another process right now' } : {}),
-        ...(w.lastError !== null ? { last_error: w.lastError } : {}),
-        ...(w.nextAttemptAtMs !== null ? { next_automatic_retry: new Date(w.nextAttemptAtMs).toISOString() } : {}),
-      });
-    }
-
-    const nowMs = Date.now();
-    const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);
-    const exitCode = left ? DRAIN_EXIT.LEFT : DRAIN_EXIT.OK;
-    log.info('Drain finished', {
-      action_status: exitCode === DRAIN_EXIT.OK ? 'success' : 'failure',
-      duration: nowMs - startedMs,
-      delivered: summary.delivered,
-      enriched: summary.enriched,
-      dead_lettered: summary.deadLettered,
-      outbox_left: summary.outboxLeft,
-      queue_left: summary.queueLeft,
-      queue_waiting: summary.queueWaiting,
-      spool_recorded: spooled.tally.rows,
-      spool_left: spoolLeft.rows,
-      exit_code: exitCode,
-    });
-    log.flush();
-    const spoolPart = spooled.entries + spooled.refused + spoolLeft.entries > 0
-      ? ` spool_recorded=${spooled.tally.rows} spool_left=${spoolLeft.rows} spool_entries=${spoolLeft.entries} spool_refused=${spooled.refused}`
-      : '';
-    io.stdout.write(formatDrainSummary(summary) + spoolPart + '\n');
-    io.setExitCode(exitCode);
   });
   return cmd;
+}
+
+interface DrainRun {
+  readonly layout: DataLayout;
+  readonly config: ActionConfig;
+  readonly budgetSeconds: number;
+  readonly maxItems: number;
+  readonly maxSpoolRows: number;
+  readonly secrets: ResolvedSecrets;
+  /** The KV store's state with a connection; undefined: the data directory. */
+  readonly shared: SharedState | undefined;
+}
+
+async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (message: string) => void): Promise<void> {
+  const { layout, config } = run;
+  const deps = cliPipelineDeps(layout, io.env, run.shared);
+  const startedMs = Date.now();
+  const log = stderrLogger(io, { action_name: 'soar-edr drain', sid: DRAIN_SID }, config.logLevel);
+  for (const value of Object.values(run.secrets.values)) log.redact(value);
+  const pipeline = createIncidentPipeline(
+    { payload: drainPayload(config.params), config, mode: 'digest', log, secrets: () => Promise.resolve(run.secrets), startedMs },
+    deps,
+  );
+  if (pipeline.configProblems.length > 0) return usage(pipeline.configProblems.map((p) => p.message).join('\n'));
+
+  const queue = new EnrichmentQueue(layout.queue);
+  if (opts.retryWaiting) {
+    // Queued again, due now: the queue's merge keeps each incident once and takes the earlier due time.
+    for (const entry of wholeQueue(layout.queue, startedMs)) {
+      if (entry.nextAttemptAt > startedMs && entry.refs[0] !== undefined) {
+        queue.enqueue(entry.address, entry.refs[0], startedMs, startedMs);
+        log.info('Waiting address made due now', { src_ip: entry.address, was_due: new Date(entry.nextAttemptAt).toISOString(), last_error: entry.lastError });
+      }
+    }
+  }
+  const dueBefore = queue.list(startedMs).length;
+  const outboxBefore = outboxSize(layout);
+  const keys = run.secrets.values;
+  log.info('Draining the outbox and the enrichment queue', {
+    outbox: outboxBefore,
+    queue_due: dueBefore,
+    max_items: Number.isFinite(run.maxItems) ? run.maxItems : 'unlimited',
+    time_budget_s: run.budgetSeconds,
+    secrets: Object.entries(run.secrets.origin).map(([name, origin]) => `${name}:${origin}`).join(',') || 'none',
+  });
+
+  // Spooled rows first: the incidents they record join the outbox and queue drained below.
+  const spooled = await processSpool({
+    store: spoolStore(layout),
+    createPipeline: (context) => createIncidentPipeline(context, deps),
+    secrets: () => Promise.resolve(run.secrets),
+    log,
+    logFor: (c) => {
+      const l = stderrLogger(io, { ...alertLogBase(c, c.mode), spool: 1 }, parseActionConfig(c.configuration).config.logLevel);
+      for (const value of Object.values(run.secrets.values)) l.redact(value);
+      return l;
+    },
+    now: Date.now,
+    startedMs,
+    deadlineMs: startedMs + run.budgetSeconds * 1000,
+    maxRows: run.maxSpoolRows,
+  });
+
+  // Addresses waiting for a key that is still missing are left as they are (nothing spent);
+  // reportQueueProblems says so once, with what to configure.
+  // A drain run by hand means now: notifications waiting for their backoff are tried too
+  // (backoff paces the alert runs' automatic retries, not an admin's command).
+  const report = await drainAll(pipeline, log, { maxItems: run.maxItems, includeWaiting: true });
+  logSweep(sweepAfterFullDisk(layout, Date.now(), { force: true }), layout, log);
+  pipeline.reportQueueProblems(log);
+
+  let left = false;
+  if (outboxBefore > 0 && report.outbox.length === 0) {
+    left = true;
+    const url = keys.discord_webhook_url;
+    const target = url ? parseWebhookTarget(url, parseAllowedHosts(io.env.SOAR_WEBHOOK_ALLOWED_HOSTS)) : undefined;
+    log.warn('Outbox not delivered', {
+      outbox: outboxBefore,
+      message: !url
+        ? 'no Discord webhook configured: set SOAR_DISCORD_WEBHOOK_URL or store discord_webhook_url (soar-edr secrets set discord_webhook_url)'
+        : target && !target.ok
+          ? target.error.message
+          : 'the outbox could not be read (see the error above)',
+    });
+  }
+  for (const r of report.outbox) {
+    if (r.retryLater + r.deadLettered + r.leftForLater > 0 || r.stoppedBecause !== null) left = true;
+  }
+  if (report.enriched < dueBefore) left = true;
+  const spoolLeft = spoolRowsLeft(spooled, layout);
+  if (spoolLeft.rows > 0 || spoolLeft.entries > 0 || spooled.refused > 0 || spooled.tally.failed + spooled.tally.rejected > 0) left = true;
+
+  // Name what could not be delivered, so "outbox_left=N" is never a bare number.
+  const stillWaiting = waitingNotifications(layout);
+  if (stillWaiting.length > 0) left = true;
+  for (const w of stillWaiting) {
+    log.warn('Left in the outbox', {
+      notification: w.key,
+      attempts: w.attempts,
+      ...(w.claimed ? { message: 'being sent by another process right now' } : {}),
+      ...(w.lastError !== null ? { last_error: w.lastError } : {}),
+      ...(w.nextAttemptAtMs !== null ? { next_automatic_retry: new Date(w.nextAttemptAtMs).toISOString() } : {}),
+    });
+  }
+
+  const nowMs = Date.now();
+  const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);
+  const exitCode = left ? DRAIN_EXIT.LEFT : DRAIN_EXIT.OK;
+  log.info('Drain finished', {
+    action_status: exitCode === DRAIN_EXIT.OK ? 'success' : 'failure',
+    duration: nowMs - startedMs,
+    delivered: summary.delivered,
+    enriched: summary.enriched,
+    dead_lettered: summary.deadLettered,
+    outbox_left: summary.outboxLeft,
+    queue_left: summary.queueLeft,
+    queue_waiting: summary.queueWaiting,
+    spool_recorded: spooled.tally.rows,
+    spool_left: spoolLeft.rows,
+    exit_code: exitCode,
+  });
+  log.flush();
+  const spoolPart = spooled.entries + spooled.refused + spoolLeft.entries > 0
+    ? ` spool_recorded=${spooled.tally.rows} spool_left=${spoolLeft.rows} spool_entries=${spoolLeft.entries} spool_refused=${spooled.refused}`
+    : '';
+  io.stdout.write(formatDrainSummary(summary) + spoolPart + '\n');
+  io.setExitCode(exitCode);
 }
 
 /** Rows left in the entries this drain put back, and the entries waiting in the spool (put back or not reached). */

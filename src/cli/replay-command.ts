@@ -13,7 +13,7 @@
 import { existsSync, realpathSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { createIncidentPipeline, systemPipelineDeps } from '../pipeline/incident-pipeline';
+import { createIncidentPipeline } from '../pipeline/incident-pipeline';
 import { DeadLetter, inspectDeadLetter, InspectedDeadLetter, listDeadLetters, notificationOf, requeueDeadLetter } from '../respond/outbox';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
@@ -22,7 +22,9 @@ import { EXIT } from '../splunk/exit-codes';
 import { AlertPayload, parsePayload } from '../splunk/payload';
 import { fetchStoredSecrets, SECRET_NAMES, secretsFromEnv } from '../splunk/secrets';
 import type { DataLayout } from '../store/data-dir';
-import { CliIO, complain, safeDataLayout, stderrLogger, UNSAFE_DATA_DIR_EXIT } from './runtime';
+import type { SharedState } from '../state/shared-state';
+import { cliPipelineDeps, cliSharedState, isStateFailure } from './kvstore-connection';
+import { addConnectionOptions, CliIO, complain, ConnectionOptions, connectionRequested, safeDataLayout, stderrLogger, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
 /** For payloads the exit code is the alert action's (0, 1, 3, 4, 6); these are the command's own. */
 export const REPLAY_EXIT = { OK: 0, USAGE: 2, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
@@ -148,7 +150,7 @@ async function parseXml(text: string): Promise<unknown> {
   return xml2js.parseStringPromise(text, { explicitArray: true });
 }
 
-async function replayPayload(io: CliIO, layout: DataLayout, file: string, letter: DeadLetter, keep: boolean): Promise<number> {
+async function replayPayload(io: CliIO, layout: DataLayout, file: string, letter: DeadLetter, keep: boolean, shared: SharedState | undefined): Promise<number> {
   const text = payloadText(letter, file);
   if (!text.ok) {
     complain(io, text.error.message);
@@ -189,7 +191,7 @@ async function replayPayload(io: CliIO, layout: DataLayout, file: string, letter
       // The dead letter being replayed stays where it is; no second copy.
       keepDeadLetter: () => undefined,
     },
-    (context) => createIncidentPipeline(context, systemPipelineDeps(layout, io.env)),
+    (context) => createIncidentPipeline(context, cliPipelineDeps(layout, io.env, shared)),
   );
   let line = runSummaryLine(file, summary);
   if ((summary.exitCode === EXIT.OK || summary.exitCode === EXIT.DEGRADED) && !keep) {
@@ -244,50 +246,72 @@ secrets from the SOAR_* environment variables (SOAR_VIRUSTOTAL_API_KEY,
 SOAR_ABUSEIPDB_API_KEY, SOAR_DISCORD_WEBHOOK_URL), never from storage/passwords. A result
 already recorded as an incident (same sid and rid) is not recorded twice. A notification
 dead letter is removed once it is back in the outbox.
+With a connection option (--host, --port, --scheme, --user, --password, or SPLUNK_HOST /
+SPLUNK_PASSWORD) a payload is replayed on the KV store's shared state (incidents, blocks,
+intel cache, quota: what every cluster member sees); without one, on this host's data
+directory. The connection is used for nothing else: secrets still come from SOAR_*.
 
 Exit codes:
   payload       the alert action's exit code: 0 handled, 1 internal error, 3 bad payload or
                 results file (rows that could be read were handled), 4 a row rejected or
                 failed, 6 degraded (enrichment or notification kept for later)
   notification  0 back in the outbox, 5 the outbox could not be written
+  5             with a connection: splunkd refused the login, could not be reached or its
+                certificate is not trusted (nothing was replayed)
   2             usage: no FILE, no such file, not a SOAR-EDR dead letter, not written by
                 this install (no MAC or a wrong one), a kind that cannot be replayed, or a
                 results_file outside the dispatch and spool folders
   7             the data directory is unsafe (see docs/operations.md); nothing was done`,
-    )
-    .action(async (file: string | undefined, opts: { keep?: boolean; list?: boolean; trustUnsealed?: boolean }) => {
-      if (opts.list && file !== undefined) {
-        complain(io, '--list takes no FILE');
-        return io.setExitCode(REPLAY_EXIT.USAGE);
+    );
+  addConnectionOptions(cmd, io.env);
+  cmd.action(async (file: string | undefined, opts: ConnectionOptions & { keep?: boolean; list?: boolean; trustUnsealed?: boolean }) => {
+    if (opts.list && file !== undefined) {
+      complain(io, '--list takes no FILE');
+      return io.setExitCode(REPLAY_EXIT.USAGE);
+    }
+    if (!opts.list && file === undefined) {
+      complain(io, 'replay needs a dead-letter FILE (soar-edr replay --list shows them)');
+      return io.setExitCode(REPLAY_EXIT.USAGE);
+    }
+    const data = safeDataLayout(io);
+    if (data === undefined) return;
+    const { layout, key } = data;
+    if (opts.list) {
+      const files = listDeadLetters(layout);
+      if (files.length === 0) io.stdout.write(`no dead letters in ${shown(layout.deadLetters)}\n`);
+      for (const f of files) io.stdout.write(formatDeadLetterLine(f, inspectDeadLetter(f, key)) + '\n');
+      return io.setExitCode(REPLAY_EXIT.OK);
+    }
+    const located = locateDeadLetter(layout, file!, existsSync);
+    const inspected = inspectDeadLetter(located, key);
+    if (!inspected.ok) {
+      complain(io, safeText(inspected.error.message));
+      return io.setExitCode(REPLAY_EXIT.USAGE);
+    }
+    const letter = inspected.value.letter;
+    const trustUnsealed = opts.trustUnsealed === true;
+    if (letter.kind === 'notification' || letter.kind === 'forged') return io.setExitCode(replayNotification(io, layout, located, letter, trustUnsealed));
+    if (PAYLOAD_KINDS.has(letter.kind)) {
+      if (!trusted(io, located, inspected.value, trustUnsealed)) return io.setExitCode(REPLAY_EXIT.USAGE);
+      // Only a payload runs the pipeline, so only a payload logs in for the KV store.
+      let shared: SharedState | undefined;
+      if (connectionRequested(cmd, io.env)) {
+        const opened = await cliSharedState(opts, io, layout);
+        if (isStateFailure(opened)) {
+          complain(io, opened.message);
+          // The alert action's codes 3 and 4 mean other things here: a connection failure is 5.
+          return io.setExitCode(opened.exitCode === REPLAY_EXIT.USAGE ? REPLAY_EXIT.USAGE : REPLAY_EXIT.FAILED);
+        }
+        shared = opened.state;
       }
-      if (!opts.list && file === undefined) {
-        complain(io, 'replay needs a dead-letter FILE (soar-edr replay --list shows them)');
-        return io.setExitCode(REPLAY_EXIT.USAGE);
+      try {
+        return io.setExitCode(await replayPayload(io, layout, located, letter, opts.keep === true, shared));
+      } finally {
+        shared?.close();
       }
-      const data = safeDataLayout(io);
-      if (data === undefined) return;
-      const { layout, key } = data;
-      if (opts.list) {
-        const files = listDeadLetters(layout);
-        if (files.length === 0) io.stdout.write(`no dead letters in ${shown(layout.deadLetters)}\n`);
-        for (const f of files) io.stdout.write(formatDeadLetterLine(f, inspectDeadLetter(f, key)) + '\n');
-        return io.setExitCode(REPLAY_EXIT.OK);
-      }
-      const located = locateDeadLetter(layout, file!, existsSync);
-      const inspected = inspectDeadLetter(located, key);
-      if (!inspected.ok) {
-        complain(io, safeText(inspected.error.message));
-        return io.setExitCode(REPLAY_EXIT.USAGE);
-      }
-      const letter = inspected.value.letter;
-      const trustUnsealed = opts.trustUnsealed === true;
-      if (letter.kind === 'notification' || letter.kind === 'forged') return io.setExitCode(replayNotification(io, layout, located, letter, trustUnsealed));
-      if (PAYLOAD_KINDS.has(letter.kind)) {
-        if (!trusted(io, located, inspected.value, trustUnsealed)) return io.setExitCode(REPLAY_EXIT.USAGE);
-        return io.setExitCode(await replayPayload(io, layout, located, letter, opts.keep === true));
-      }
-      complain(io, `${shown(located)} holds a dead letter of kind ${JSON.stringify(shown(String(letter.kind), 40))}, which cannot be replayed (only payload and notification); its reason: ${shown(String(letter.reason))}`);
-      io.setExitCode(REPLAY_EXIT.USAGE);
-    });
+    }
+    complain(io, `${shown(located)} holds a dead letter of kind ${JSON.stringify(shown(String(letter.kind), 40))}, which cannot be replayed (only payload and notification); its reason: ${shown(String(letter.reason))}`);
+    io.setExitCode(REPLAY_EXIT.USAGE);
+  });
   return cmd;
 }
