@@ -155,6 +155,8 @@ export function connectionFromServerUri(serverUri: string, sessionKey: string, t
 /** What we use of splunk-sdk's Service; the SDK ships no type declarations. */
 interface SdkService {
   login(): Promise<unknown>;
+  /** Set by login(). */
+  readonly sessionKey?: string | null;
   storagePasswords(ns: { owner: string; app: string }): SdkCollection;
 }
 interface SdkEntity {
@@ -308,6 +310,22 @@ export async function fetchStoredSecrets(conn: SplunkConnection): Promise<Result
     return ok(secretsFromCredentials(entities.map((e) => e.properties() as StoredCredential)));
   } catch (err) {
     const f = restFailure(err, 'storage/passwords');
+    return fail(f.kind, f.message);
+  }
+}
+
+/**
+ * A session key for a user and password (POST /services/auth/login, through the SDK: the same
+ * certificate rules as every other request), for the REST clients that take one (the KV store's).
+ */
+export async function loginSessionKey(conn: SplunkConnection): Promise<Result<string, SplunkRestErrorKind>> {
+  if (conn.sessionKey) return ok(conn.sessionKey);
+  try {
+    const service = makeService(conn);
+    await service.login();
+    return service.sessionKey ? ok(service.sessionKey) : fail('bad_response', 'splunkd answered the login without a session key');
+  } catch (err) {
+    const f = restFailure(err, 'the login (auth/login)');
     return fail(f.kind, f.message);
   }
 }
