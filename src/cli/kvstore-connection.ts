@@ -132,6 +132,19 @@ export async function kvClientFrom(opts: ConnectionOptions, io: CliIO): Promise<
   return client.ok ? client.value : client.error.message;
 }
 
+/** A logged-in KV store client, or why not with the exit code to use (2 usage, 3 refused, 4 unreachable, 5 otherwise). */
+export async function kvClientOrFailure(opts: ConnectionOptions, io: CliIO): Promise<KvStoreClient | CliStateFailure> {
+  const conn = await connectionFrom(opts, io);
+  if (typeof conn === 'string') return { message: conn, exitCode: KV_CONNECT_EXIT.USAGE };
+  const client = await kvClientForConnection(conn);
+  return client.ok ? client.value : { message: client.error.message, exitCode: restExitCode(client.error.kind) };
+}
+
+/** Whether kvClientOrFailure answered a failure. */
+export function isKvConnectFailure(r: KvStoreClient | CliStateFailure): r is CliStateFailure {
+  return 'exitCode' in r;
+}
+
 /** The exit code of a KV store failure during a command: 3 refused, 4 unreachable, 5 otherwise. */
 export function kvExitCode(kind: KvErrorKind | string): number {
   if (kind === 'unauthorized') return REST_EXIT.AUTH;

@@ -12,6 +12,7 @@ import { replayCommand } from '../cli/replay-command';
 import { reputationCommand } from '../cli/reputation-command';
 import type { CliIO } from '../cli/runtime';
 import { secretsCommand } from '../cli/secrets-command';
+import { stateCommand } from '../cli/state-command';
 import { unblockCommand } from '../cli/unblock-command';
 import { winlogCommand } from '../cli/winlog-command';
 
@@ -43,6 +44,7 @@ program.addCommand(reputationCommand(io));
 program.addCommand(authlogCommand(io));
 program.addCommand(winlogCommand(io));
 program.addCommand(iocsCommand(io));
+program.addCommand(stateCommand(io));
 
 /** Commander exits with 1 on its own errors; ours say 2 for usage, so throw instead and decide. */
 function throwOnExit(cmd: Command): void {

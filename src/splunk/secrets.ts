@@ -155,6 +155,8 @@ export function connectionFromServerUri(serverUri: string, sessionKey: string, t
 /** What we use of splunk-sdk's Service; the SDK ships no type declarations. */
 interface SdkService {
   login(): Promise<unknown>;
+  /** Set by login(). */
+  readonly sessionKey?: string | null;
   storagePasswords(ns: { owner: string; app: string }): SdkCollection;
 }
 interface SdkEntity {
@@ -311,6 +313,7 @@ export async function fetchStoredSecrets(conn: SplunkConnection): Promise<Result
     return fail(f.kind, f.message);
   }
 }
+
 
 /** Names (never values) of our secrets present in storage/passwords. */
 export async function listStoredSecrets(conn: SplunkConnection): Promise<Result<SecretName[], SplunkRestErrorKind>> {

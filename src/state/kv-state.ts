@@ -90,7 +90,8 @@ export function intelFromDocument<P extends IntelProvider>(doc: KvDocument, prov
   }
 }
 
-function blockDocument(entry: BlockEntry, history: BlockHistory, status: 'active' | 'expired'): Record<string, unknown> {
+/** The soar_blocklist document of a block and its history (the file-store import writes it too). */
+export function blockDocument(entry: BlockEntry, history: BlockHistory, status: 'active' | 'expired'): Record<string, unknown> {
   return {
     ip: entry.address.text,
     first_seen: seconds(entry.firstSeenMs),
@@ -105,7 +106,8 @@ function blockDocument(entry: BlockEntry, history: BlockHistory, status: 'active
   };
 }
 
-function blockFromDocument(doc: KvDocument): { entry: BlockEntry; history: BlockHistory; active: boolean } | undefined {
+/** A soar_blocklist document read back; undefined when it is not one. */
+export function blockFromDocument(doc: KvDocument): { entry: BlockEntry; history: BlockHistory; active: boolean } | undefined {
   const firstSeenMs = millis(doc.first_seen);
   const lastSeenMs = millis(doc.last_seen);
   const expiresMs = millis(doc.expires);
@@ -455,7 +457,7 @@ function local<T>(r: Result<T, string>): StateResult<T> {
  * The verdict a soar_intel lookup answers: the default thresholds applied to the cached
  * answers (an incident's own verdict, with the detection's thresholds, is in soar_incidents).
  */
-function combinedVerdict(doc: KvDocument): string {
+export function combinedVerdict(doc: KvDocument): string {
   const outcome = <P extends IntelProvider>(provider: P) => {
     const p = PROVIDER_PREFIX[provider];
     if (doc[`${p}_state`] === 'not_found') return { state: 'not_found' as const };

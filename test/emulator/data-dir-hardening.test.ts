@@ -122,7 +122,7 @@ describe('the data directory is ours alone (packaged action and built CLI)', fun
       const victim = path.join(work, 'victim.csv');
       writeFileSync(victim, 'v\n');
       symlinkSync(victim, path.join(dataDir, 'incidents.csv'));
-      for (const args of [['drain'], ['replay', '--list'], ['unblock', '--list'], ['replay', 'x.json']]) {
+      for (const args of [['drain'], ['replay', '--list'], ['unblock', '--list'], ['replay', 'x.json'], ['state', 'import']]) {
         const r = await cli(args);
         assert.equal(r.code, UNSAFE, `${args.join(' ')}: ${r.stderr}`);
         assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

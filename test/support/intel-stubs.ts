@@ -75,6 +75,8 @@ export interface StubRequest {
   /** The address asked about ('' when the request named none). */
   readonly ip: string;
   readonly headers: IncomingMessage['headers'];
+  /** When it arrived (epoch ms): quota tests count requests per window. */
+  readonly atMs: number;
 }
 
 export interface IntelStub<A extends string> {
@@ -113,7 +115,7 @@ async function startStub<A extends string>(spec: StubSpec, answers: Readonly<Rec
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const ip = spec.ipOf(url);
-    requests.push({ path: url.pathname, ip: ip ?? '', headers: req.headers });
+    requests.push({ path: url.pathname, ip: ip ?? '', headers: req.headers, atMs: Date.now() });
     if (ip === undefined) return send(res, { status: 404, body: 'Not Found', headers: { 'content-type': 'text/plain' } });
     if (req.headers[spec.keyHeader] !== apiKey) return send(res, spec.unauthorized);
     const queue = queues.get(ip)?.length ? queues.get(ip) : queues.get('*');

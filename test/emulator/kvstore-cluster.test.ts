@@ -1,0 +1,133 @@
+/**
+ * Two members of one search head cluster (issue 12): two SPLUNK_HOMEs with their own data
+ * folders, one splunkd stub serving storage/passwords and the KV store, the VirusTotal and
+ * Discord stubs. Each member runs the packaged action as splunkd would, with its state in the
+ * KV store ([state] store = kvstore). What a cluster must agree on is checked across the pair:
+ * one incident per result, one VirusTotal request per address, one card per address, the
+ * per-minute quota, blocks seen by both, an unblock seen by both; and a KV store that goes
+ * down in the middle: the rows are spooled and recorded once it is back, exactly once.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CLI, runBuiltCli } from '../support/built-cli';
+import { DiscordStub, startDiscordStub } from '../support/discord-stub';
+import { IntelStub, startVirusTotalStub, VtAnswer, VT_OPENCTI_IP } from '../support/intel-stubs';
+import { withSignature } from '../support/splunk-log';
+import { actionConfiguration, buildPayload, InstalledApp, installApp, runAction, writeDispatch } from '../support/splunkd-emulator';
+import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+
+const ADMIN_PASSWORD = 'changeme-Adm1n';
+/** Ten public addresses: the OpenCTI capture's (MALICIOUS) and nine the stub does not know (UNKNOWN). */
+const ADDRESSES = [VT_OPENCTI_IP, '45.155.205.233', '185.220.101.4', '103.145.13.87', '61.177.172.160', '218.92.0.107', '193.32.162.38', '141.98.11.11', '92.63.197.153', '80.94.95.115'];
+
+describe('two members, one cluster: state in the KV store', function () {
+  this.timeout(240_000);
+  let rest: RestStub;
+  let vt: IntelStub<VtAnswer>;
+  let discord: DiscordStub;
+  let members: { app: InstalledApp; dataDir: string }[];
+
+  before(async () => {
+    rest = await startRestStub({ kvstore: true });
+    vt = await startVirusTotalStub();
+    discord = await startDiscordStub();
+    rest.passwords.push(
+      { app: 'soar_edr', realm: 'soar_edr', username: 'virustotal_api_key', password: vt.apiKey },
+      { app: 'soar_edr', realm: 'soar_edr', username: 'discord_webhook_url', password: discord.webhookUrl },
+    );
+    members = [];
+    for (const name of ['a', 'b']) {
+      members.push({ app: await installApp(undefined, { stateStore: 'kvstore' }), dataDir: mkdtempSync(path.join(tmpdir(), `soar-member-${name}-`)) });
+    }
+  });
+  after(async () => {
+    await Promise.all([rest.close(), vt.close(), discord.close()]);
+    for (const m of members) {
+      rmSync(m.app.splunkHome, { recursive: true, force: true });
+      rmSync(m.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  const env = (m: { dataDir: string }) => ({ SOAR_DATA_DIR: m.dataDir, SOAR_VIRUSTOTAL_URL: vt.baseUrl, SOAR_WEBHOOK_ALLOWED_HOSTS: discord.hostPort });
+
+  /** One firing of a detection on a member: one per-result run per row, all started at once. */
+  function fire(m: { app: InstalledApp; dataDir: string }, addresses: readonly string[], sid: string, params: Record<string, string> = {}) {
+    const d = writeDispatch(m.app, addresses.map((ip) => ({ src_ip: ip, failure_count: '12', users: 'root' })), 'per_result', sid);
+    return d.resultsFiles.map((file) =>
+      runAction(m.app, buildPayload({ sid, resultsFile: file, configuration: { ...actionConfiguration(m.app), ...params }, serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) }),
+    );
+  }
+
+  it('50 per-result runs at once over 10 addresses, split across both: 50 incidents, one VirusTotal request and one card per address, never more than 4 requests a minute', async () => {
+    const rows = Array.from({ length: 50 }, (_, i) => ADDRESSES[i % ADDRESSES.length]!);
+    const runs = await Promise.all([
+      ...fire(members[0]!, rows.slice(0, 25), 'scheduler__admin__search__RMD5cluster_at_1765000000_1'),
+      ...fire(members[1]!, rows.slice(25), 'scheduler__admin__search__RMD5cluster_at_1765000000_2'),
+    ]);
+    for (const r of runs) assert.ok(r.code === 0 || r.code === 6, `exit ${r.code}: ${r.stderr.slice(-800)}`);
+
+    const incidents = rest.kv!.docs('soar_incidents');
+    assert.equal(incidents.length, 50, 'one incident per result');
+    assert.equal(new Set(incidents.map((d) => d.incident_id)).size, 50);
+
+    const asked = ADDRESSES.map((ip) => vt.requestsFor(ip));
+    assert.ok(asked.every((n) => n <= 1), `no address asked twice: ${asked.join(',')}`);
+    const times = vt.requests.map((r) => r.atMs).sort((x, y) => x - y);
+    for (let i = 4; i < times.length; i++) assert.ok(times[i]! - times[i - 4]! >= 60_000, 'at most 4 VirusTotal requests in any minute, across both members');
+    assert.equal(times.length, 4, 'the first minute\'s 4 slots are used; the other addresses wait in the queue for later minutes');
+    const grants = rest.kv!.docs('soar_state').filter((d) => d.kind === 'quota');
+    assert.equal(grants.length, 4);
+
+    const cards = discord.delivered();
+    const cardsPer = ADDRESSES.map((ip) => cards.filter((c) => JSON.stringify(c).includes(ip)).length);
+    assert.deepEqual(cardsPer, ADDRESSES.map(() => 1), 'one card per address across both members');
+
+    // Each member recorded its own incidents' TXT reports and CSV rows.
+    const recorded = runs.flatMap((r) => withSignature(r.lines, 'Incident recorded'));
+    assert.equal(recorded.length, 50);
+  });
+
+  it('a block made through member A is seen by member B, and a CLI unblock is seen by both', async () => {
+    const blocks = () => rest.kv!.docs('soar_blocklist').filter((d) => d.ip === VT_OPENCTI_IP);
+    // Both firings blocked the MALICIOUS address: member B's offence escalated member A's block.
+    assert.equal(blocks().length, 1);
+    assert.equal(blocks()[0]!.count, 2, 'two firings on two members: one shared block, escalated once');
+    const unblock = await runBuiltCli(['unblock', VT_OPENCTI_IP, '--host', '127.0.0.1', '--port', String(rest.port), '--scheme', 'http', '--user', 'admin'], {
+      env: { HOME: members[0]!.dataDir, SOAR_DATA_DIR: members[0]!.dataDir, SPLUNK_PASSWORD: ADMIN_PASSWORD },
+    });
+    assert.equal(unblock.code, 0, unblock.stderr);
+    assert.equal(blocks().length, 0);
+    // The next firing on either member starts a fresh block (count 1): neither still sees the old one.
+    const [again] = await Promise.all(fire(members[1]!, [VT_OPENCTI_IP], 'scheduler__admin__search__RMD5cluster_at_1765000060_3', { renotify_window: '0' }));
+    assert.ok(again!.code === 0 || again!.code === 6, again!.stderr);
+    assert.equal(blocks()[0]?.count, 1);
+    assert.equal(blocks()[0]?.status, 'active');
+    assert.ok(CLI.length > 0);
+  });
+
+  it('KV store down in the middle of a run: the row is spooled, recorded once it is back, exactly once, with one card', async () => {
+    const m = members[0]!;
+    const sid = 'scheduler__admin__search__RMD5cluster_at_1765000120_4';
+    const before = discord.delivered().length;
+    rest.kv!.unavailable = true;
+    const [down] = await Promise.all(fire(m, [VT_OPENCTI_IP], sid, { renotify_window: '0' }));
+    rest.kv!.unavailable = false;
+    assert.equal(down!.code, 6, down!.stderr);
+    assert.equal(withSignature(down!.lines, 'KV store unavailable; rows spooled for a later run or the maintenance search').length, 1);
+    assert.equal(rest.kv!.docs('soar_incidents').filter((d) => d.sid === sid).length, 0);
+    assert.equal(discord.delivered().length, before, 'nothing announced while nothing is recorded');
+
+    // The KV store is back: a maintenance run records the spooled row.
+    const d = writeDispatch(m.app, [{ _time: '1765000180' }], 'per_result', 'scheduler__admin__search__RMD5maint_at_1765000180_0');
+    const maint = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000180_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    assert.ok(maint.code === 0 || maint.code === 6, maint.stderr);
+    assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1, 'recorded once it is back');
+    // A second maintenance run finds nothing left: exactly once.
+    const maint2 = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000240_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    assert.ok(maint2.code === 0 || maint2.code === 6, maint2.stderr);
+    assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1);
+    assert.equal(discord.delivered().length, before + 1, 'one card, not two');
+  });
+});
