@@ -4,7 +4,9 @@
  * time is up. Every alert run does a little of it at its end; the maintenance search and
  * `soar-edr drain` do more.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { importFileStore, importMarkerFile } from '../state/file-store-import';
 import { parseIpAddress } from '../address/ip-address';
 import { DEFAULT_QUEUE_MAX_AGE_MS, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
 import type { IntelProvider } from '../intel/lookup-cache';
@@ -19,6 +21,7 @@ import { drainOutbox, DrainReport, outboxSize } from '../respond/outbox';
 import type { Logger } from '../splunk/log';
 import type { ResolvedSecrets } from '../splunk/secrets';
 import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { releaseFileLock, tryFileLock } from '../store/file-lock';
 import { blockEvent, blockStage } from './block';
 import { abuseResult, Enriched, NO_VT_KEY_PENDING, retryAt, vtResult, waitingFor } from './decide';
 import { enrichmentOutcome } from './enrich';
@@ -183,6 +186,38 @@ export async function expireBlocksStage(run: PipelineRun, log: Logger): Promise<
   if (purged.value.length > 0) log.info('Expired simulated blocks removed', { count: purged.value.length, ips: purged.value.map((e) => e.address.text).join(',') });
   for (const e of purged.value) run.events.add(blockLapsedEvent('expired', e, d.now()));
   return purged.value.length;
+}
+
+/**
+ * Once per member, on its first run with the KV store: what a 0.1.0 file store left in this
+ * data directory is imported (state/file-store-import.ts). The marker it writes makes every
+ * later run's check one stat; a failed import is tried again by the next run.
+ */
+export async function importFileStoreStage(run: PipelineRun, log: Logger): Promise<void> {
+  const kv = run.state.kvstore;
+  const { layout } = run.deps;
+  if (kv === undefined || existsSync(importMarkerFile(layout))) return;
+  // One importer per member: the runs that start with it leave the import to the one that holds the lock.
+  const lock = path.join(layout.locks, 'kvstore-import.lock');
+  const held = tryFileLock(lock, { staleMs: 10 * 60_000 });
+  if (held === undefined) return;
+  let r;
+  try {
+    // Another run may have finished the import between the check above and the lock.
+    if (existsSync(importMarkerFile(layout))) return;
+    r = await importFileStore(layout, kv, { now: run.deps.now, version: process.env.SOAR_EDR_VERSION ?? 'dev' });
+  } finally {
+    releaseFileLock(lock, held);
+  }
+  if (!r.ok) {
+    log.warn('Data directory not imported into the KV store yet', { reason: r.error.kind, message: `${r.error.message}; the next run tries again (or: soar-edr state import)` });
+    return;
+  }
+  if (r.value.status !== 'imported') return;
+  const counts = Object.fromEntries(Object.entries(r.value.counts).map(([kind, c]) => [kind, c.written]));
+  // A member that never ran 0.1.0 has nothing new for the KV store: its marker is written, nothing said.
+  if (Object.values(r.value.counts).every((c) => c.written === 0)) return;
+  log.info('Data directory imported into the KV store', { ...counts, marker: r.value.marker, message: 'the files stay in place; this member now keeps its state in the KV store' });
 }
 
 /** Clean up what a full disk left behind (see respond/full-disk-sweep.ts). */

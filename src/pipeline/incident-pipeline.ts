@@ -30,7 +30,7 @@ import { blockEvent, blockStage } from './block';
 import { decideIncident, describeWaiting, Enriched, NO_VT_KEY_NOTE, notLookedUp, retryAt, waitingFor } from './decide';
 import type { PipelineDeps } from './deps';
 import { EnrichDeps, enrichAddress } from './enrich';
-import { DrainAllReport, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, sweepFullDiskStage, WaitingForKey } from './follow-up';
+import { DrainAllReport, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, importFileStoreStage, sweepFullDiskStage, WaitingForKey } from './follow-up';
 import { notifyStage } from './notify';
 import { buildDraft, recordedEvent, snapshotFile } from './record';
 import type { PipelineRun } from './run';
@@ -371,6 +371,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
       await this.expireBlocks(log);
       this.sweepFullDisk(log);
       await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS });
+      await importFileStoreStage(this, log);
     }
     this.reportQueueProblems(log);
     this.closeEvents(log);
@@ -380,6 +381,11 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   /** Remove the simulated blocks whose time is up, each with an 'expired' incident event; how many. */
   expireBlocks(log: Logger): Promise<number> {
     return expireBlocksStage(this, log);
+  }
+
+  /** This member's 0.1.0 file store into the KV store, once (follow-up.ts). */
+  importFileStore(log: Logger): Promise<void> {
+    return importFileStoreStage(this, log);
   }
 
   /** Clean up what a full disk left behind (see respond/full-disk-sweep.ts). */

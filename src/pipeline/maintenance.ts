@@ -21,6 +21,7 @@ export async function maintainIncidents(pipeline: IncidentPipeline, layout: Data
   pipeline.sweepFullDisk(log);
   const pending = outboxSize(layout) > 0 || new EnrichmentQueue(layout.queue).size() > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;
+  await pipeline.importFileStore(log);
   const late = await pipeline.flush();
   pipeline.closeEvents(log);
   const outbox = drained?.outbox ?? [];

@@ -265,7 +265,7 @@ export async function runAlertAction(io: AlertRunIO, createPipeline: PipelineFac
   }
   let spoolRecorded: number | undefined;
   if (spool !== undefined && deadlineMs !== undefined && spooled === 0 && deadlineMs - io.now().getTime() >= SPOOL_FOLLOW_UP_MIN_MS) {
-    spoolRecorded = (await recordSpooled(spool, io, createPipeline, memoSecrets, log, started, deadlineMs))?.tally.rows;
+    spoolRecorded = (await recordSpooled(spool, io, createPipeline, memoSecrets, log, started, deadlineMs, { serverUri: payload.serverUri, sessionKey: payload.sessionKey }))?.tally.rows;
   }
   const { rows, rejected, failed, degraded } = tally;
   const handedOff = tally.handedOff;
@@ -365,6 +365,7 @@ export async function recordSpooled(
   log: Logger,
   started: number,
   deadlineMs: number,
+  splunkd?: { readonly serverUri: string; readonly sessionKey: string },
 ): Promise<SpoolRunReport | undefined> {
   try {
     spool.recoverStale();
@@ -379,6 +380,7 @@ export async function recordSpooled(
       startedMs: started,
       deadlineMs,
       maxRows: SPOOL_ROWS_PER_RUN,
+      ...(splunkd ? { splunkd } : {}),
     });
   } catch (e) {
     log.error('Spooled rows could not be recorded', { reason: 'internal', message: (e as Error).stack ?? String(e) });

@@ -102,7 +102,7 @@ export async function runMaintenance(input: MaintenanceRunInput): Promise<RunSum
   let work: MaintenanceReport | undefined;
   try {
     // Spooled rows first: the incidents they record join the outbox and queue worked below.
-    spool = io.spool === undefined ? undefined : await recordSpooled(io.spool, io, input.createPipeline, input.secrets, log, startedMs, deadlineMs);
+    spool = io.spool === undefined ? undefined : await recordSpooled(io.spool, io, input.createPipeline, input.secrets, log, startedMs, deadlineMs, { serverUri: input.payload.serverUri, sessionKey: input.payload.sessionKey });
     try {
       work = await setup.maintain(context);
     } catch (e) {

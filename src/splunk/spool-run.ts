@@ -32,6 +32,12 @@ export interface SpoolRunOptions {
   readonly deadlineMs: number;
   /** At most this many rows in this call. */
   readonly maxRows: number;
+  /**
+   * The splunkd of the run doing the work (its server_uri and session key), where the spooled
+   * rows' shared state lives: credentials are never spooled, and a spooled alert's own session
+   * key may have expired since.
+   */
+  readonly splunkd?: { readonly serverUri: string; readonly sessionKey: string };
 }
 
 export interface SpoolRunReport {
@@ -46,8 +52,8 @@ export interface SpoolRunReport {
   readonly rowsLeft: number;
 }
 
-/** The payload the spooled rows' pipeline sees: the alert's context, the spool copy, no credentials. */
-export function spoolPayload(context: SpoolContext, resultsFile: string): AlertPayload {
+/** The payload the spooled rows' pipeline sees: the alert's context, the spool copy, and the working run's splunkd (never spooled). */
+export function spoolPayload(context: SpoolContext, resultsFile: string, splunkd?: { readonly serverUri: string; readonly sessionKey: string }): AlertPayload {
   return {
     app: context.app,
     owner: context.owner,
@@ -55,8 +61,8 @@ export function spoolPayload(context: SpoolContext, resultsFile: string): AlertP
     resultsLink: context.resultsLink,
     searchUri: '',
     serverHost: '',
-    serverUri: '',
-    sessionKey: '',
+    serverUri: splunkd?.serverUri ?? '',
+    sessionKey: splunkd?.sessionKey ?? '',
     sid: context.sid,
     searchName: context.searchName,
     configuration: context.configuration,
@@ -109,9 +115,10 @@ async function processEntry(o: SpoolRunOptions, claim: SpoolClaim, tally: RowTal
   const log = o.logFor(entry);
   const secrets = await o.secrets();
   for (const v of Object.values(secrets.values)) log.redact(v);
+  if (o.splunkd?.sessionKey) log.redact(o.splunkd.sessionKey);
   const { config } = parseActionConfig(entry.configuration);
   const pipeline: RowPipeline = o.createPipeline({
-    payload: spoolPayload(entry, claim.copyFile),
+    payload: spoolPayload(entry, claim.copyFile, o.splunkd),
     config,
     mode: entry.mode,
     log,

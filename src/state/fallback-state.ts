@@ -49,6 +49,9 @@ export function fallbackState(primary: SharedState, fallback: () => SharedState,
     get kind() {
       return current.kind;
     },
+    get kvstore() {
+      return current.kvstore;
+    },
     intel: part('intel'),
     flights: part('flights'),
     quota: part('quota'),

@@ -412,6 +412,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         return r.ok ? ok(undefined) : r;
       },
     },
+    kvstore: kv,
     roundTrips: () => kv.roundTrips,
     close: () => kv.close(),
   };

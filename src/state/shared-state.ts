@@ -28,7 +28,7 @@ import type { Incident } from '../respond/incident';
 import type { IncidentDraft, RecordedIncident, RecordOptions } from '../respond/incident-store';
 import type { Result } from '../result';
 import type { IpAddress } from '../address/ip-address';
-import type { KvErrorKind } from '../store/kvstore-client';
+import type { KvErrorKind, KvStoreClient } from '../store/kvstore-client';
 import type { StorageErrorKind } from '../respond/storage-failure';
 
 /**
@@ -141,6 +141,8 @@ export interface SharedState {
   readonly notifications: NotificationLedger;
   readonly blocklist: BlocklistStore;
   readonly leases: LeaseStore;
+  /** The KV store's REST client when the state is the KV store (the one-time import of a 0.1.0 file store uses it). */
+  readonly kvstore?: KvStoreClient;
   /** REST round trips so far (0 for the file store): the benchmarks' budget. */
   roundTrips(): number;
   close(): void;

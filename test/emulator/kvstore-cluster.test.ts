@@ -8,10 +8,13 @@
  * down in the middle: the rows are spooled and recorded once it is back, exactly once.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CLI, runBuiltCli } from '../support/built-cli';
+import { blockAddress } from '../../src/respond/blocklist';
+import { dataLayout } from '../../src/store/data-dir';
+import { runBuiltCli } from '../support/built-cli';
+import { ip } from '../support/ip-address';
 import { DiscordStub, startDiscordStub } from '../support/discord-stub';
 import { IntelStub, startVirusTotalStub, VtAnswer, VT_OPENCTI_IP } from '../support/intel-stubs';
 import { withSignature } from '../support/splunk-log';
@@ -19,6 +22,8 @@ import { actionConfiguration, buildPayload, InstalledApp, installApp, runAction,
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 
 const ADMIN_PASSWORD = 'changeme-Adm1n';
+/** Blocked by member B while it ran 0.1.0 (its file store). */
+const LEGACY_BLOCK = '198.51.100.77';
 /** Ten public addresses: the OpenCTI capture's (MALICIOUS) and nine the stub does not know (UNKNOWN). */
 const ADDRESSES = [VT_OPENCTI_IP, '45.155.205.233', '185.220.101.4', '103.145.13.87', '61.177.172.160', '218.92.0.107', '193.32.162.38', '141.98.11.11', '92.63.197.153', '80.94.95.115'];
 
@@ -41,6 +46,8 @@ describe('two members, one cluster: state in the KV store', function () {
     for (const name of ['a', 'b']) {
       members.push({ app: await installApp(undefined, { stateStore: 'kvstore' }), dataDir: mkdtempSync(path.join(tmpdir(), `soar-member-${name}-`)) });
     }
+    // Member B was upgraded from 0.1.0: a block in its file store, imported on its first KV store run.
+    assert.ok(blockAddress(dataLayout(members[1]!.dataDir), ip(LEGACY_BLOCK), 'MALICIOUS', 'blocked by 0.1.0', Date.now(), { baseSeconds: 86_400, maxSeconds: 86_400 }).ok);
   });
   after(async () => {
     await Promise.all([rest.close(), vt.close(), discord.close()]);
@@ -62,9 +69,10 @@ describe('two members, one cluster: state in the KV store', function () {
 
   it('50 per-result runs at once over 10 addresses, split across both: 50 incidents, one VirusTotal request and one card per address, never more than 4 requests a minute', async () => {
     const rows = Array.from({ length: 50 }, (_, i) => ADDRESSES[i % ADDRESSES.length]!);
+    // quota_wait 0: a run does not wait for the next minute's slot; what finds none waits in the queue.
     const runs = await Promise.all([
-      ...fire(members[0]!, rows.slice(0, 25), 'scheduler__admin__search__RMD5cluster_at_1765000000_1'),
-      ...fire(members[1]!, rows.slice(25), 'scheduler__admin__search__RMD5cluster_at_1765000000_2'),
+      ...fire(members[0]!, rows.slice(0, 25), 'scheduler__admin__search__RMD5cluster_at_1765000000_1', { quota_wait: '0' }),
+      ...fire(members[1]!, rows.slice(25), 'scheduler__admin__search__RMD5cluster_at_1765000000_2', { quota_wait: '0' }),
     ]);
     for (const r of runs) assert.ok(r.code === 0 || r.code === 6, `exit ${r.code}: ${r.stderr.slice(-800)}`);
 
@@ -74,11 +82,12 @@ describe('two members, one cluster: state in the KV store', function () {
 
     const asked = ADDRESSES.map((ip) => vt.requestsFor(ip));
     assert.ok(asked.every((n) => n <= 1), `no address asked twice: ${asked.join(',')}`);
-    const times = vt.requests.map((r) => r.atMs).sort((x, y) => x - y);
-    for (let i = 4; i < times.length; i++) assert.ok(times[i]! - times[i - 4]! >= 60_000, 'at most 4 VirusTotal requests in any minute, across both members');
-    assert.equal(times.length, 4, 'the first minute\'s 4 slots are used; the other addresses wait in the queue for later minutes');
-    const grants = rest.kv!.docs('soar_state').filter((d) => d.kind === 'quota');
-    assert.equal(grants.length, 4);
+    assert.equal(vt.requests.length, 4, "the minute's 4 slots are used across both members; the other addresses wait in the queue for later minutes");
+    const grants = rest.kv!.docs('soar_state').filter((d) => d.kind === 'quota').map((d) => d.at_ms as number).sort((x, y) => x - y);
+    assert.equal(grants.length, 4, 'one quota grant per request sent');
+    for (let i = 4; i < grants.length; i++) assert.ok(grants[i]! - grants[i - 4]! >= 60_000, 'at most 4 grants in any minute');
+    const queued = runs.flatMap((r) => withSignature(r.lines, 'Enrichment queued for a later run or soar-edr drain'));
+    assert.ok(queued.length >= 6, `the addresses without a slot are queued (${queued.length})`);
 
     const cards = discord.delivered();
     const cardsPer = ADDRESSES.map((ip) => cards.filter((c) => JSON.stringify(c).includes(ip)).length);
@@ -87,24 +96,41 @@ describe('two members, one cluster: state in the KV store', function () {
     // Each member recorded its own incidents' TXT reports and CSV rows.
     const recorded = runs.flatMap((r) => withSignature(r.lines, 'Incident recorded'));
     assert.equal(recorded.length, 50);
+
+    // Member B's 0.1.0 block is in the KV store now, imported by one of its runs, once.
+    const imports = runs.flatMap((r) => withSignature(r.lines, 'Data directory imported into the KV store'));
+    assert.equal(imports.length, 1, JSON.stringify(imports.map((l) => l.fields)));
+    assert.deepEqual(rest.kv!.docs('soar_blocklist').filter((d) => d.ip === LEGACY_BLOCK).map((d) => [d.status, d.reason]), [['active', 'blocked by 0.1.0']]);
   });
 
   it('a block made through member A is seen by member B, and a CLI unblock is seen by both', async () => {
+    // The admin raised the VirusTotal limit on both members (the first test used the minute's 4).
+    for (const m of members) {
+      mkdirSync(path.join(m.app.appDir, 'local'), { recursive: true });
+      writeFileSync(path.join(m.app.appDir, 'local', 'soar_edr.conf'), '[quota]\nvt_requests_per_minute = 100\n');
+    }
     const blocks = () => rest.kv!.docs('soar_blocklist').filter((d) => d.ip === VT_OPENCTI_IP);
-    // Both firings blocked the MALICIOUS address: member B's offence escalated member A's block.
-    assert.equal(blocks().length, 1);
-    assert.equal(blocks()[0]!.count, 2, 'two firings on two members: one shared block, escalated once');
+    const before = blocks()[0]?.count ?? 0;
+    const [onA] = await Promise.all(fire(members[0]!, [VT_OPENCTI_IP], 'scheduler__admin__search__RMD5cluster_at_1765000060_3', { renotify_window: '0' }));
+    assert.ok(onA!.code === 0, onA!.stderr);
+    assert.equal(blocks()[0]?.count, (before as number) + 1);
+    const [onB] = await Promise.all(fire(members[1]!, [VT_OPENCTI_IP], 'scheduler__admin__search__RMD5cluster_at_1765000070_4', { renotify_window: '0' }));
+    assert.ok(onB!.code === 0, onB!.stderr);
+    assert.equal(blocks().length, 1, 'one shared block');
+    assert.equal(blocks()[0]!.count, (before as number) + 2, "member B's firing escalated member A's block: it saw it");
+    assert.match(withSignature(onB!.lines, `[SIMULATION] Blocking IP ${VT_OPENCTI_IP}`)[0]?.fields.repeat_offender ?? '', /yes/);
+
     const unblock = await runBuiltCli(['unblock', VT_OPENCTI_IP, '--host', '127.0.0.1', '--port', String(rest.port), '--scheme', 'http', '--user', 'admin'], {
       env: { HOME: members[0]!.dataDir, SOAR_DATA_DIR: members[0]!.dataDir, SPLUNK_PASSWORD: ADMIN_PASSWORD },
     });
     assert.equal(unblock.code, 0, unblock.stderr);
     assert.equal(blocks().length, 0);
-    // The next firing on either member starts a fresh block (count 1): neither still sees the old one.
-    const [again] = await Promise.all(fire(members[1]!, [VT_OPENCTI_IP], 'scheduler__admin__search__RMD5cluster_at_1765000060_3', { renotify_window: '0' }));
-    assert.ok(again!.code === 0 || again!.code === 6, again!.stderr);
-    assert.equal(blocks()[0]?.count, 1);
-    assert.equal(blocks()[0]?.status, 'active');
-    assert.ok(CLI.length > 0);
+    // The next firing on either member starts afresh (count 1): neither still sees the old block.
+    for (const [i, m] of members.entries()) {
+      const [again] = await Promise.all(fire(m, [VT_OPENCTI_IP], `scheduler__admin__search__RMD5cluster_at_1765000090_${5 + i}`, { renotify_window: '0' }));
+      assert.ok(again!.code === 0, again!.stderr);
+      assert.equal(blocks()[0]?.count, i + 1, `member ${i === 0 ? 'A' : 'B'} after the unblock`);
+    }
   });
 
   it('KV store down in the middle of a run: the row is spooled, recorded once it is back, exactly once, with one card', async () => {
@@ -123,7 +149,7 @@ describe('two members, one cluster: state in the KV store', function () {
     const d = writeDispatch(m.app, [{ _time: '1765000180' }], 'per_result', 'scheduler__admin__search__RMD5maint_at_1765000180_0');
     const maint = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000180_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
     assert.ok(maint.code === 0 || maint.code === 6, maint.stderr);
-    assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1, 'recorded once it is back');
+    assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1, `recorded once it is back: ${maint.stderr}`);
     // A second maintenance run finds nothing left: exactly once.
     const maint2 = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000240_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
     assert.ok(maint2.code === 0 || maint2.code === 6, maint2.stderr);
