@@ -5,6 +5,7 @@
  */
 import { benchAlertAction, BenchLine } from './alert-action.bench';
 import { benchDigest } from './digest.bench';
+import { benchKvStore } from './kvstore.bench';
 import { benchAuthlog } from './authlog.bench';
 import { benchIocs } from './iocs.bench';
 import { benchGenerator } from './generator.bench';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const lines: BenchLine[] = [];
   lines.push(...(await benchAlertAction(runs)));
   lines.push(...(await benchDigest(runs)));
+  lines.push(...(await benchKvStore(runs)));
   lines.push(...(await benchAuthlog(runs)));
   lines.push(...(await benchIocs(runs)));
   lines.push(...(await benchGenerator(runs)));

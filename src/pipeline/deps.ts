@@ -12,6 +12,7 @@ import { appDirFor, HostLimitsRead, readHostLimits, readStateStore, StateStoreSe
 import { alertActionTrust } from '../splunk/secrets';
 import type { DataLayout } from '../store/data-dir';
 import { kvStoreClient } from '../store/kvstore-client';
+import { sharedSplunkdAgent } from '../net/splunkd-agent';
 import { fallbackState } from '../state/fallback-state';
 import { fileState, FileStateOptions } from '../state/file-state';
 import { kvState } from '../state/kv-state';
@@ -76,7 +77,7 @@ export function alertStateFor(layout: DataLayout, env: Readonly<Record<string, s
 export function chooseState(store: StateStoreSetting, context: RunContext, layout: DataLayout, env: Readonly<Record<string, string | undefined>>, options: FileStateOptions): SharedState {
   const { serverUri, sessionKey } = context.payload;
   if (store === 'file' || !serverUri || !sessionKey) return fileState(layout, options);
-  const kv = kvState(kvStoreClient({ baseUrl: serverUri, sessionKey, trust: alertActionTrust(env), timeoutMs: KV_TIMEOUT_MS }), layout, {
+  const kv = kvState(kvStoreClient({ baseUrl: serverUri, sessionKey, trust: alertActionTrust(env), timeoutMs: KV_TIMEOUT_MS, agent: sharedSplunkdAgent(serverUri.startsWith('http:') ? 'http' : 'https') }), layout, {
     ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
     ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
   });

@@ -9,6 +9,7 @@ import { ActionConfig, parseActionConfig } from './action-config';
 import type { AlertAddress } from './alert-address';
 import { EXIT, ExitCode, worseExit } from './exit-codes';
 import { checkInvocation } from './invocation';
+import { sharedSplunkdAgent } from '../net/splunkd-agent';
 import { createLogger, Logger } from './log';
 import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
 import { closeResultsFile, MalformedRecord, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
@@ -392,7 +393,8 @@ async function resolveSecrets(payload: AlertPayload, io: AlertRunIO, log: Logger
   let stored: Secrets = {};
   if (payload.serverUri && payload.sessionKey) {
     const conn = connectionFromServerUri(payload.serverUri, payload.sessionKey, SECRETS_TIMEOUT_MS, alertActionTrust(io.env));
-    const fetched = conn.ok ? await io.fetchStoredSecrets(conn.value) : conn;
+    // The KV store's requests share this connection (pipeline/deps.ts).
+    const fetched = conn.ok ? await io.fetchStoredSecrets({ ...conn.value, agent: sharedSplunkdAgent(conn.value.scheme) }) : conn;
     if (fetched.ok) stored = fetched.value;
     else log.warn('Cannot read storage/passwords; using SOAR_* environment variables', { reason: fetched.error.kind, message: fetched.error.message });
   } else {

@@ -123,6 +123,8 @@ export interface SplunkConnection {
   readonly trust?: SplunkTrust;
   /** Name resolution; Node's when absent (tests map a made-up name to a loopback stub). */
   readonly lookup?: LookupFunction;
+  /** A connection pool shared with the KV store's requests (net/splunkd-agent.ts); the transport's own when absent. */
+  readonly agent?: Agent;
 }
 
 /** `certificate`: splunkd's TLS certificate is not trusted, and nothing was sent. */
@@ -219,7 +221,9 @@ function nodeTransport(Http: SdkHttpClass, conn: SplunkConnection): object {
       if (conn.scheme === 'https') {
         tls ??= splunkdTlsOptions(conn.host, trust, readUtf8);
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        agent ??= new (require('node:https') as typeof import('node:https')).Agent({ keepAlive: true });
+        agent ??= conn.agent ?? new (require('node:https') as typeof import('node:https')).Agent({ keepAlive: true });
+      } else {
+        agent ??= conn.agent;
       }
       return nodeRequest(url, {
         method: message.method,

@@ -94,6 +94,8 @@ export interface KvStoreClientOptions {
   readonly lookup?: LookupFunction;
   readonly timeoutMs?: number;
   readonly limits?: Partial<KvLimits>;
+  /** A connection pool shared with other splunkd requests (net/splunkd-agent.ts); the client's own when absent. close() leaves a given one open. */
+  readonly agent?: Agent;
 }
 
 export interface KvStoreClient {
@@ -262,7 +264,7 @@ export function kvStoreClient(options: KvStoreClientOptions): KvStoreClient {
     // One socket per client: the requests of a run queue on one kept-alive connection, which is
     // the round-trip budget the benchmarks report.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    agent ??= new ((https ? require('node:https') : require('node:http')) as typeof import('node:https')).Agent({ keepAlive: true, maxSockets: 1 });
+    agent ??= options.agent ?? new ((https ? require('node:https') : require('node:http')) as typeof import('node:https')).Agent({ keepAlive: true, maxSockets: 1 });
     const headers: Record<string, string> = { Authorization: `Splunk ${options.sessionKey}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     roundTrips += 1;
@@ -307,7 +309,7 @@ export function kvStoreClient(options: KvStoreClientOptions): KvStoreClient {
       return roundTrips;
     },
     close() {
-      agent?.destroy();
+      if (options.agent === undefined) agent?.destroy();
       agent = undefined;
     },
     async insert(collection, doc) {
