@@ -156,4 +156,25 @@ describe('two members, one cluster: state in the KV store', function () {
     assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1);
     assert.equal(discord.delivered().length, before + 1, 'one card, not two');
   });
+
+  it('maintenance on both members at once: one takes the cluster-wide lease, the other does nothing', async () => {
+    const maintenance = (m: { app: InstalledApp; dataDir: string }, i: number) => {
+      const sid = `scheduler__admin__soar_edr__RMD5maint_at_1765000300_${i}`;
+      const d = writeDispatch(m.app, [{ _time: '1765000300' }], 'per_result', sid);
+      return runAction(m.app, buildPayload({ sid, resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    };
+    // Hold the lease as a run on another member would, so the race is not left to timing.
+    const leaseDoc = { _key: 'lease:maintenance', kind: 'lease', holder: 'member-c', claim_id: 'c0ffee', expires_ms: Date.now() + 60_000 };
+    rest.kv!.collections.get('soar_state')!.set(leaseDoc._key, leaseDoc);
+    const [a, b] = await Promise.all(members.map(maintenance));
+    for (const r of [a!, b!]) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(withSignature(r.lines, 'Maintenance already running elsewhere; nothing done').length, 1, 'the lease is the cluster\'s, not the member\'s');
+    }
+    rest.kv!.collections.get('soar_state')!.delete(leaseDoc._key);
+    const [c, e] = await Promise.all(members.map((m, i) => maintenance(m, i + 2)));
+    const held = [c!, e!].filter((r) => withSignature(r.lines, 'Maintenance already running elsewhere; nothing done').length === 1);
+    assert.ok(held.length <= 1, 'at most one of two runs at once is turned away');
+    assert.equal(rest.kv!.docs('soar_state').filter((d) => d.kind === 'lease').length, 0, 'the lease is given back');
+  });
 });
