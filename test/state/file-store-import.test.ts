@@ -3,6 +3,7 @@
  * notifications, cached answers, incidents) imported into the KV store stub, then read back
  * through the KV store state as an alert run would read it.
  */
+import { incidentDraft } from '../support/incident-draft';
 import { strict as assert } from 'node:assert';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,20 +40,8 @@ const NOTIFIED = '203.0.113.50';
 const STALE_IP = '192.0.2.77';
 const fast = { now: () => NOW, version: '0.2.0-test', sleep: () => Promise.resolve(), random: () => 0 };
 
-function draft(sid: string, rid: string, srcIp: string): IncidentDraft {
-  return {
-    time: new Date(T0).toISOString(),
-    srcIp,
-    verdict: 'MALICIOUS',
-    reason: 'VirusTotal: 5 engines',
-    detection: 'SSH Brute Force',
-    sid,
-    rid,
-    users: ['root'],
-    vt: { state: 'not_looked_up', message: 'test' },
-    action: { kind: 'blocked', reason: 'malicious', expires: new Date(T0 + HOUR).toISOString() },
-  } as IncidentDraft;
-}
+const draft = (sid: string, rid: string, srcIp: string): IncidentDraft =>
+  incidentDraft(sid, rid, srcIp, T0, { kind: 'blocked', reason: 'malicious', expires: new Date(T0 + HOUR).toISOString() });
 
 /** What 0.1.0 leaves: two offences of one address, a lapsed block, a notification, cached answers, incidents. */
 function fileStore020(layout: DataLayout): { incidentIds: string[] } {

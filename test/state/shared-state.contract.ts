@@ -14,6 +14,7 @@ import type { AbuseReport } from '../../src/intel/abuseipdb-report';
 import type { IncidentDraft } from '../../src/respond/incident-store';
 import type { SharedState } from '../../src/state/shared-state';
 import { ip } from '../support/ip-address';
+import { incidentDraft } from '../support/incident-draft';
 
 export interface StateFixture {
   /** Two views of one store (two members, or two processes). */
@@ -36,20 +37,7 @@ const ABUSE_IP = '118.25.6.39';
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 30);
 const fast = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))), now: Date.now };
 
-function draft(sid: string, rid: string, srcIp = '203.0.113.9'): IncidentDraft {
-  return {
-    time: new Date(T0).toISOString(),
-    srcIp,
-    verdict: 'MALICIOUS',
-    reason: 'VirusTotal: 5 engines',
-    detection: 'SSH Brute Force',
-    sid,
-    rid,
-    users: ['root'],
-    vt: { state: 'not_looked_up', message: 'test' },
-    action: { kind: 'not_blocked', reason: 'test' },
-  } as IncidentDraft;
-}
+const draft = (sid: string, rid: string, srcIp = '203.0.113.9'): IncidentDraft => incidentDraft(sid, rid, srcIp, T0);
 
 let idCounter = 0;
 const newId = () => `INC-20261206-120030-${(idCounter++ % 0xffffff).toString(16).padStart(6, '0')}`;
