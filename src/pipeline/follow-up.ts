@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { importFileStore, importMarkerFile } from '../state/file-store-import';
 import { parseIpAddress } from '../address/ip-address';
-import { DEFAULT_QUEUE_MAX_AGE_MS, IncidentRef, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, IncidentRef, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
 import type { IntelProvider } from '../intel/lookup-cache';
 import { decideVerdict, verdictRank } from '../intel/verdict';
 import { buildDiscordUpdateMessage } from '../respond/discord-embed';
@@ -20,7 +20,7 @@ import { updateIncidentReport } from '../respond/incident-store';
 import { drainOutbox, DrainReport, outboxSize } from '../respond/outbox';
 import type { Logger } from '../splunk/log';
 import type { ResolvedSecrets } from '../splunk/secrets';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { releaseFileLock, tryFileLock } from '../store/file-lock';
 import { blockEvent, blockStage } from './block';
 import { abuseResult, Enriched, NO_VT_KEY_PENDING, retryAt, vtResult, waitingFor } from './decide';
@@ -78,6 +78,7 @@ function outboxEvents(run: PipelineRun, report: DrainReport, log: Logger): void 
  */
 export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number): Promise<{ done: number; waitingForKey: WaitingForKey }> {
   const d = run.deps;
+  await handOverLocalQueue(run, log);
   const queue = run.state.queue;
   const failed = (what: string, r: { ok: false; error: { kind: string; message: string } }) => log.error(`Enrichment queue: ${what} failed`, { reason: r.error.kind, message: r.error.message });
   const recovered = await queue.recoverStaleClaims(d.now());
@@ -146,6 +147,39 @@ export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: n
     done += 1;
   }
   return { done, waitingForKey: waiting };
+}
+
+/**
+ * On the KV store, what this member's own queue folder still holds — queued by a run that fell
+ * back to the data directory (the KV store was not usable) or by 0.1.0 — is handed to the KV
+ * store's queue once due, each reference with its snapshot, so it is not stranded here and any
+ * member can enrich it. An empty folder costs one directory read.
+ */
+async function handOverLocalQueue(run: PipelineRun, log: Logger): Promise<void> {
+  if (run.state.kind === 'file') return;
+  const { layout, now } = run.deps;
+  const local = new EnrichmentQueue(layout.queue);
+  if (local.size() === 0) return;
+  let moved = 0;
+  for (const entry of local.list(now())) {
+    const claim = local.claim(entry.address, now());
+    if (claim === undefined) continue;
+    const refs = claim.entry.refs.map((ref) => {
+      const snapshot = readTextIfExists(snapshotFile(layout, ref.incidentId));
+      return { incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, ...(snapshot !== undefined ? { snapshot } : {}) };
+    });
+    const handed = await run.state.queue.enqueueMany(entry.address, refs, now(), claim.entry.nextAttemptAt, claim.entry.waitingFor);
+    if (handed.ok && handed.value !== undefined) {
+      local.complete(claim);
+      moved += 1;
+      continue;
+    }
+    // Kept here for the next run (the KV store is down, or its queue is full).
+    local.release(claim, now(), now(), handed.ok ? 'the KV store queue is full' : handed.error.message);
+    if (!handed.ok) log.warn('Queued addresses not handed to the KV store yet', { reason: handed.error.kind, message: `${handed.error.message}; they stay in this member's queue folder for the next run` });
+    break;
+  }
+  if (moved > 0) log.info("This member's queued addresses handed to the KV store", { addresses: moved });
 }
 
 /**
