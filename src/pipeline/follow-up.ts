@@ -76,17 +76,19 @@ function outboxEvents(run: PipelineRun, report: DrainReport, log: Logger): void 
  * waiting for a provider without a key is left as it is (nothing is spent, no attempt counted)
  * and counted for the run's one WARN.
  */
-export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number): Promise<{ done: number; waitingForKey: WaitingForKey }> {
+export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number, upkeep = true): Promise<{ done: number; waitingForKey: WaitingForKey }> {
   const d = run.deps;
   await handOverLocalQueue(run, log);
   const queue = run.state.queue;
   const failed = (what: string, r: { ok: false; error: { kind: string; message: string } }) => log.error(`Enrichment queue: ${what} failed`, { reason: r.error.kind, message: r.error.message });
-  const recovered = await queue.recoverStaleClaims(d.now());
-  if (!recovered.ok) failed('recovering stale claims', recovered);
-  const expired = await queue.expireNow(d.now());
-  if (!expired.ok) failed('expiring old references', expired);
-  else if (expired.value.refs > 0) {
-    log.info('Queued enrichment expired', { addresses: expired.value.addresses, incidents: expired.value.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+  if (upkeep) {
+    const recovered = await queue.recoverStaleClaims(d.now());
+    if (!recovered.ok) failed('recovering stale claims', recovered);
+    const expired = await queue.expireNow(d.now());
+    if (!expired.ok) failed('expiring old references', expired);
+    else if (expired.value.refs > 0) {
+      log.info('Queued enrichment expired', { addresses: expired.value.addresses, incidents: expired.value.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+    }
   }
   const secrets = await run.context.secrets();
   const keys: Readonly<Record<IntelProvider, string | undefined>> = { virustotal: secrets.values.virustotal_api_key, abuseipdb: secrets.values.abuseipdb_api_key };
@@ -298,6 +300,17 @@ export function sweepFullDiskStage(run: PipelineRun, log: Logger): void {
   logSweep(sweepAfterFullDisk(run.deps.layout, run.deps.now()), run.deps.layout, log);
 }
 
+export interface DrainLimits {
+  readonly maxItems: number;
+  /** Notifications waiting for their backoff are tried now (an admin's drain). */
+  readonly includeWaiting?: boolean;
+  /**
+   * Put back stale queue claims and expire old references first (default). An alert run on the
+   * KV store leaves both to the maintenance search: two round trips less per run.
+   */
+  readonly queueUpkeep?: boolean;
+}
+
 /** What a drain did (`soar-edr drain`, maintenance, and the end of every alert run with small limits). */
 export interface DrainAllReport {
   /** One report per outbox pass that tried something (before the queue, and after it for the updates). */
@@ -313,11 +326,11 @@ export interface DrainAllReport {
  * `maxItems` addresses enriched. `includeWaiting` (an admin's drain): notifications waiting
  * for their backoff are tried now.
  */
-export async function drainAllStage(run: PipelineRun, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport & { waiting: WaitingForKey }> {
+export async function drainAllStage(run: PipelineRun, log: Logger, limits: DrainLimits): Promise<DrainAllReport & { waiting: WaitingForKey }> {
   const outbox: DrainReport[] = [];
   const first = await drainOutboxStage(run, log, limits.maxItems, limits.includeWaiting ?? false);
   if (first) outbox.push(first);
-  const queued = await drainQueueStage(run, log, limits.maxItems);
+  const queued = await drainQueueStage(run, log, limits.maxItems, limits.queueUpkeep ?? true);
   const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;
   if (queued.done > 0 && sent < limits.maxItems) {
     const second = await drainOutboxStage(run, log, limits.maxItems - sent);

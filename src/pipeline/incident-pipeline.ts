@@ -30,7 +30,7 @@ import { blockEvent, blockStage } from './block';
 import { decideIncident, describeWaiting, Enriched, NO_VT_KEY_NOTE, notLookedUp, retryAt, waitingFor } from './decide';
 import type { PipelineDeps } from './deps';
 import { EnrichDeps, enrichAddress } from './enrich';
-import { DrainAllReport, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, importFileStoreStage, sweepFullDiskStage, WaitingForKey } from './follow-up';
+import { DrainAllReport, DrainLimits, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, importFileStoreStage, sweepFullDiskStage, WaitingForKey } from './follow-up';
 import { notifyStage } from './notify';
 import { buildDraft, recordedEvent, snapshotFile } from './record';
 import type { PipelineRun } from './run';
@@ -379,7 +379,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
       // lapsed block already counts as lifted everywhere); a run here would spend a round trip on it.
       if (this.state.kind === 'file') await this.expireBlocks(log);
       this.sweepFullDisk(log);
-      await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS });
+      await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS, queueUpkeep: this.state.kind === 'file' });
       await importFileStoreStage(this, log);
     }
     this.reportQueueProblems(log);
@@ -403,7 +403,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   }
 
   /** The follow-up work with the caller's limits (soar-edr drain, maintenance, every run's end). */
-  async drainAll(log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport> {
+  async drainAll(log: Logger, limits: DrainLimits): Promise<DrainAllReport> {
     const r = await drainAllStage(this, log, limits);
     this.waitingForKey = r.waiting;
     return { outbox: r.outbox, enriched: r.enriched, waitingForKey: r.waitingForKey };
@@ -466,7 +466,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
  * small per-run ones — at most `maxItems` notifications delivered and `maxItems` addresses
  * enriched. Addresses waiting for a provider without a key are left alone.
  */
-export function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport> {
+export function drainAll(pipeline: IncidentPipeline, log: Logger, limits: DrainLimits): Promise<DrainAllReport> {
   return pipeline.drainAll(log, limits);
 }
 
