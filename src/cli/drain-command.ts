@@ -4,7 +4,8 @@
  * An admin runs it after fixing the webhook or a key, after a quota reset, or from cron.
  */
 import { Command } from 'commander';
-import { EnrichmentQueue, QueueEntry } from '../intel/enrichment-queue';
+import type { QueueEntry } from '../intel/enrichment-queue';
+import type { QueueStore } from '../state/shared-state';
 import { createIncidentPipeline, DrainAllReport, drainAll } from '../pipeline/incident-pipeline';
 import { parseDuration } from '../pipeline/settings';
 import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
@@ -105,19 +106,15 @@ export function formatDrainSummary(s: DrainSummary): string {
   return `delivered=${s.delivered} enriched=${s.enriched} dead_lettered=${s.deadLettered} outbox_left=${s.outboxLeft} queue_left=${s.queueLeft} queue_waiting=${s.queueWaiting}${next}${noKey}`;
 }
 
-/** Latest time a Date can hold: "due by then" means every queued address. */
-const END_OF_TIME_MS = 8.64e15;
-
 /**
- * Every queued address, waiting ones included. EnrichmentQueue.list(t) also puts back
- * claims it deems stale as of t, so listing as of the end of time with the default stale
- * age would take the claims of live processes and write a due time no file can hold. So:
- * abandoned claims (dead processes) are put back as of now first, and the listing itself
- * uses a queue that never deems a live process's claim stale.
+ * Every queued address, waiting ones included: abandoned claims put back as of now first, then
+ * the whole queue (`list(Infinity)` deems no live claim stale and moves nothing). [] when the
+ * queue cannot be read (the drain logged why).
  */
-function wholeQueue(dir: string, nowMs: number): QueueEntry[] {
-  new EnrichmentQueue(dir).recoverStaleClaims(nowMs);
-  return new EnrichmentQueue(dir, { claimStaleMs: Number.POSITIVE_INFINITY }).list(END_OF_TIME_MS);
+async function wholeQueue(queue: QueueStore, nowMs: number): Promise<QueueEntry[]> {
+  await queue.recoverStaleClaims(nowMs);
+  const listed = await queue.list(Number.POSITIVE_INFINITY);
+  return listed.ok ? listed.value : [];
 }
 
 /** A payload for the pipeline's context: drain handles no result row, so only the sid matters. */
@@ -261,17 +258,19 @@ async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (m
   );
   if (pipeline.configProblems.length > 0) return usage(pipeline.configProblems.map((p) => p.message).join('\n'));
 
-  const queue = new EnrichmentQueue(layout.queue);
+  const queue = pipeline.state.queue;
   if (opts.retryWaiting) {
     // Queued again, due now: the queue's merge keeps each incident once and takes the earlier due time.
-    for (const entry of wholeQueue(layout.queue, startedMs)) {
+    for (const entry of await wholeQueue(queue, startedMs)) {
       if (entry.nextAttemptAt > startedMs && entry.refs[0] !== undefined) {
-        queue.enqueue(entry.address, entry.refs[0], startedMs, startedMs);
+        await queue.enqueue(entry.address, entry.refs[0], startedMs, startedMs);
         log.info('Waiting address made due now', { src_ip: entry.address, was_due: new Date(entry.nextAttemptAt).toISOString(), last_error: entry.lastError });
       }
     }
   }
-  const dueBefore = queue.list(startedMs).length;
+  const listed = await queue.list(startedMs);
+  if (!listed.ok) log.error('Enrichment queue not readable', { reason: listed.error.kind, message: listed.error.message });
+  const dueBefore = listed.ok ? listed.value.length : 0;
   const outboxBefore = outboxSize(layout);
   const keys = run.secrets.values;
   log.info('Draining the outbox and the enrichment queue', {
@@ -342,7 +341,7 @@ async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (m
   }
 
   const nowMs = Date.now();
-  const summary = summarizeDrain(report, outboxSize(layout), wholeQueue(layout.queue, nowMs), nowMs);
+  const summary = summarizeDrain(report, outboxSize(layout), await wholeQueue(queue, nowMs), nowMs);
   const exitCode = left ? DRAIN_EXIT.LEFT : DRAIN_EXIT.OK;
   log.info('Drain finished', {
     action_status: exitCode === DRAIN_EXIT.OK ? 'success' : 'failure',

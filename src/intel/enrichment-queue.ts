@@ -48,6 +48,14 @@ export interface IncidentRef {
   readonly sid: string;
   readonly rid: string;
   readonly detection: string;
+  /**
+   * Where the KV store queue keeps what a member needs to update the incident (the file queue
+   * keeps neither: its incidents are on this host): the incident as recorded (JSON text, no
+   * secrets), so any member can decide the new verdict and send the update card, and the host
+   * that holds its TXT report.
+   */
+  readonly snapshot?: string;
+  readonly host?: string;
 }
 
 export interface QueuedRef extends IncidentRef {
@@ -132,7 +140,7 @@ function isTime(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-function parseWaitingFor(value: unknown): WaitingFor {
+export function parseWaitingFor(value: unknown): WaitingFor {
   const o = asJsonObject(value);
   const waiting: Partial<Record<IntelProvider, WaitReason>> = {};
   for (const p of PROVIDERS) {

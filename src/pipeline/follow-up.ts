@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { importFileStore, importMarkerFile } from '../state/file-store-import';
 import { parseIpAddress } from '../address/ip-address';
-import { DEFAULT_QUEUE_MAX_AGE_MS, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, IncidentRef, QueueEntry, waitingProviders } from '../intel/enrichment-queue';
 import type { IntelProvider } from '../intel/lookup-cache';
 import { decideVerdict, verdictRank } from '../intel/verdict';
 import { buildDiscordUpdateMessage } from '../respond/discord-embed';
@@ -20,7 +20,7 @@ import { updateIncidentReport } from '../respond/incident-store';
 import { drainOutbox, DrainReport, outboxSize } from '../respond/outbox';
 import type { Logger } from '../splunk/log';
 import type { ResolvedSecrets } from '../splunk/secrets';
-import { readJsonIfExists, writeFileAtomic } from '../store/durable-file';
+import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
 import { releaseFileLock, tryFileLock } from '../store/file-lock';
 import { blockEvent, blockStage } from './block';
 import { abuseResult, Enriched, NO_VT_KEY_PENDING, retryAt, vtResult, waitingFor } from './decide';
@@ -76,23 +76,35 @@ function outboxEvents(run: PipelineRun, report: DrainReport, log: Logger): void 
  * waiting for a provider without a key is left as it is (nothing is spent, no attempt counted)
  * and counted for the run's one WARN.
  */
-export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number): Promise<{ done: number; waitingForKey: WaitingForKey }> {
+export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: number, upkeep = true): Promise<{ done: number; waitingForKey: WaitingForKey }> {
   const d = run.deps;
-  const queue = run.queue;
-  queue.recoverStaleClaims(d.now());
-  const expired = queue.expireNow(d.now());
-  if (expired.refs > 0) {
-    log.info('Queued enrichment expired', { addresses: expired.addresses, incidents: expired.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+  await handOverLocalQueue(run, log);
+  const queue = run.state.queue;
+  const failed = (what: string, r: { ok: false; error: { kind: string; message: string } }) => log.error(`Enrichment queue: ${what} failed`, { reason: r.error.kind, message: r.error.message });
+  if (upkeep) {
+    const recovered = await queue.recoverStaleClaims(d.now());
+    if (!recovered.ok) failed('recovering stale claims', recovered);
+    const expired = await queue.expireNow(d.now());
+    if (!expired.ok) failed('expiring old references', expired);
+    else if (expired.value.refs > 0) {
+      log.info('Queued enrichment expired', { addresses: expired.value.addresses, incidents: expired.value.refs, message: `queued more than ${DEFAULT_QUEUE_MAX_AGE_MS / 86_400_000} days ago: those incidents keep the verdict they were recorded with` });
+    }
   }
   const secrets = await run.context.secrets();
   const keys: Readonly<Record<IntelProvider, string | undefined>> = { virustotal: secrets.values.virustotal_api_key, abuseipdb: secrets.values.abuseipdb_api_key };
   if (!keys.virustotal && !keys.abuseipdb) {
     // Nothing can be looked up: count what waits by file name, without reading it (every
     // per-result run of an install without keys comes here).
-    const size = queue.size();
+    const counted = await queue.size();
+    const size = counted.ok ? counted.value : 0;
     return { done: 0, waitingForKey: { virustotal: size, abuseipdb: 0, addresses: size } };
   }
-  const due = queue.list(d.now());
+  const listed = await queue.list(d.now());
+  if (!listed.ok) {
+    failed('listing due addresses', listed);
+    return { done: 0, waitingForKey: { virustotal: 0, abuseipdb: 0, addresses: 0 } };
+  }
+  const due = listed.value;
   const ready: QueueEntry[] = [];
   const waiting = { virustotal: 0, abuseipdb: 0, addresses: 0 };
   for (const entry of due) {
@@ -115,33 +127,81 @@ export async function drainQueueStage(run: PipelineRun, log: Logger, maxItems: n
   let done = 0;
   for (const entry of ready.slice(0, maxItems)) {
     if (run.deadlineMs - d.now() < FOLLOW_UP_MIN_MS) break;
-    const claim = queue.claim(entry.address, d.now());
+    const claimed = await queue.claim(entry.address, d.now());
+    if (!claimed.ok) {
+      failed('claiming an address', claimed);
+      break;
+    }
+    const claim = claimed.value;
     if (!claim) continue;
     const enriched = await run.enrich(entry.address, secrets, 0, true);
     const still = waitingFor(enriched);
     if (waitingProviders(still).length > 0) {
       const failure = [enriched.vt, enriched.abuse].find((e) => e?.state === 'deferred' || e?.state === 'error');
       const why = failure?.state === 'deferred' ? failure.reason : failure?.state === 'error' ? failure.error.message : enriched.vtNoKey ? NO_VT_KEY_PENDING : undefined;
-      queue.release(claim, d.now(), retryAt(enriched, d.now()), why, still);
+      const released = await queue.release(claim, d.now(), retryAt(enriched, d.now()), why, still);
+      if (!released.ok) failed('releasing an address', released);
       continue;
     }
-    for (const ref of claim.entry.refs) await updateIncident(run, ref.incidentId, enriched, secrets, log);
-    queue.complete(claim);
+    for (const ref of claim.entry.refs) await updateIncident(run, ref, enriched, secrets, log);
+    const completed = await queue.complete(claim);
+    if (!completed.ok) failed('completing an address', completed);
     done += 1;
   }
   return { done, waitingForKey: waiting };
 }
 
-/** An incident recorded while its address waited: its new verdict, report, events and update card. */
-async function updateIncident(run: PipelineRun, incidentId: string, enriched: Enriched, secrets: ResolvedSecrets, log: Logger): Promise<void> {
+/**
+ * On the KV store, what this member's own queue folder still holds — queued by a run that fell
+ * back to the data directory (the KV store was not usable) or by 0.1.0 — is handed to the KV
+ * store's queue once due, each reference with its snapshot, so it is not stranded here and any
+ * member can enrich it. An empty folder costs one directory read.
+ */
+async function handOverLocalQueue(run: PipelineRun, log: Logger): Promise<void> {
+  if (run.state.kind === 'file') return;
+  const { layout, now } = run.deps;
+  const local = new EnrichmentQueue(layout.queue);
+  if (local.size() === 0) return;
+  let moved = 0;
+  for (const entry of local.list(now())) {
+    const claim = local.claim(entry.address, now());
+    if (claim === undefined) continue;
+    const refs = claim.entry.refs.map((ref) => {
+      const snapshot = readTextIfExists(snapshotFile(layout, ref.incidentId));
+      return { incidentId: ref.incidentId, sid: ref.sid, rid: ref.rid, detection: ref.detection, ...(snapshot !== undefined ? { snapshot } : {}) };
+    });
+    const handed = await run.state.queue.enqueueMany(entry.address, refs, now(), claim.entry.nextAttemptAt, claim.entry.waitingFor);
+    if (handed.ok && handed.value !== undefined) {
+      local.complete(claim);
+      moved += 1;
+      continue;
+    }
+    // Kept here for the next run (the KV store is down, or its queue is full).
+    local.release(claim, now(), now(), handed.ok ? 'the KV store queue is full' : handed.error.message);
+    if (!handed.ok) log.warn('Queued addresses not handed to the KV store yet', { reason: handed.error.kind, message: `${handed.error.message}; they stay in this member's queue folder for the next run` });
+    break;
+  }
+  if (moved > 0) log.info("This member's queued addresses handed to the KV store", { addresses: moved });
+}
+
+/**
+ * An incident recorded while its address waited: its new verdict, report, events and update
+ * card. The snapshot is this member's incident-data file; a KV store queue entry recorded on
+ * another member carries it in the reference instead: then the verdict, soar_incidents, the
+ * events and the card are updated here, and the TXT report (on the member that recorded the
+ * incident) stays as first written.
+ */
+async function updateIncident(run: PipelineRun, ref: IncidentRef, enriched: Enriched, secrets: ResolvedSecrets, log: Logger): Promise<void> {
   const d = run.deps;
+  const incidentId = ref.incidentId;
   const file = snapshotFile(d.layout, incidentId);
   const snap = readJsonIfExists(file);
-  // The snapshot is read back from disk: its address is parsed again at this edge.
-  const before = snap !== undefined && 'value' in snap ? (snap.value as Incident) : undefined;
+  const local = snap !== undefined && 'value' in snap;
+  // The snapshot is read back from disk (or the KV store): its address is parsed again at this edge.
+  const before = local ? (snap.value as Incident) : snapshotOf(ref);
   const address = before ? parseIpAddress(String(before.srcIp)) : undefined;
   if (before === undefined || !address?.ok) {
-    log.warn('Deferred enrichment finished, but the incident snapshot is missing', { incident_id: incidentId });
+    log.warn('Deferred enrichment finished, but the incident snapshot is missing', { incident_id: incidentId, ...(ref.host !== undefined ? { recorded_on: ref.host } : {}) });
     return;
   }
   const decision = decideVerdict(
@@ -158,9 +218,13 @@ async function updateIncident(run: PipelineRun, incidentId: string, enriched: En
     abuse: abuseResult(enriched.abuse, '') ?? before.abuse,
     action,
   };
-  writeFileAtomic(file, JSON.stringify(after), { durable: false });
-  const updated = updateIncidentReport(d.layout, after);
-  if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
+  if (local) {
+    writeFileAtomic(file, JSON.stringify(after), { durable: false });
+    const updated = updateIncidentReport(d.layout, after);
+    if (!updated.ok) log.error('Cannot update the incident report', { incident_id: incidentId, message: updated.error.message });
+  } else {
+    log.info('Incident recorded on another member: its TXT report stays as first written there', { incident_id: incidentId, recorded_on: ref.host ?? 'unknown', message: 'the new verdict is in soar_incidents, the incident events and the update card' });
+  }
   log.info('Deferred enrichment completed', { incident_id: incidentId, src_ip: after.srcIp, verdict: after.verdict, previous_verdict: before.verdict, reason: after.reason });
   run.events.add({ timeMs: nowMs, event: 'enriched', subject: eventSubject(after), details: { previousVerdict: before.verdict, vt: after.vt, abuse: after.abuse } });
   if (after.verdict !== before.verdict) run.events.add({ timeMs: nowMs, event: 'verdict_changed', subject: eventSubject(after), details: { previousVerdict: before.verdict } });
@@ -173,6 +237,17 @@ async function updateIncident(run: PipelineRun, incidentId: string, enriched: En
     await notifyStage(run, after, address.value, 'update', buildDiscordUpdateMessage(after, before.verdict), secrets, log.child({ incident_id: incidentId }));
   }
   run.events.flush(log);
+}
+
+/** The incident a KV store queue reference carries (recorded on another member); undefined when it holds none. */
+function snapshotOf(ref: IncidentRef): Incident | undefined {
+  if (ref.snapshot === undefined) return undefined;
+  try {
+    const value = JSON.parse(ref.snapshot) as unknown;
+    return value !== null && typeof value === 'object' && (value as Incident).incidentId === ref.incidentId ? (value as Incident) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Remove the simulated blocks whose time is up, each with an 'expired' incident event; how many. */
@@ -225,6 +300,17 @@ export function sweepFullDiskStage(run: PipelineRun, log: Logger): void {
   logSweep(sweepAfterFullDisk(run.deps.layout, run.deps.now()), run.deps.layout, log);
 }
 
+export interface DrainLimits {
+  readonly maxItems: number;
+  /** Notifications waiting for their backoff are tried now (an admin's drain). */
+  readonly includeWaiting?: boolean;
+  /**
+   * Put back stale queue claims and expire old references first (default). An alert run on the
+   * KV store leaves both to the maintenance search: two round trips less per run.
+   */
+  readonly queueUpkeep?: boolean;
+}
+
 /** What a drain did (`soar-edr drain`, maintenance, and the end of every alert run with small limits). */
 export interface DrainAllReport {
   /** One report per outbox pass that tried something (before the queue, and after it for the updates). */
@@ -240,11 +326,11 @@ export interface DrainAllReport {
  * `maxItems` addresses enriched. `includeWaiting` (an admin's drain): notifications waiting
  * for their backoff are tried now.
  */
-export async function drainAllStage(run: PipelineRun, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport & { waiting: WaitingForKey }> {
+export async function drainAllStage(run: PipelineRun, log: Logger, limits: DrainLimits): Promise<DrainAllReport & { waiting: WaitingForKey }> {
   const outbox: DrainReport[] = [];
   const first = await drainOutboxStage(run, log, limits.maxItems, limits.includeWaiting ?? false);
   if (first) outbox.push(first);
-  const queued = await drainQueueStage(run, log, limits.maxItems);
+  const queued = await drainQueueStage(run, log, limits.maxItems, limits.queueUpkeep ?? true);
   const sent = first ? first.delivered + first.retryLater + first.deadLettered : 0;
   if (queued.done > 0 && sent < limits.maxItems) {
     const second = await drainOutboxStage(run, log, limits.maxItems - sent);

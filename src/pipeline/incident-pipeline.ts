@@ -12,7 +12,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { IpAddress } from '../address/ip-address';
 import { classifyAddress } from '../intel/address-gate';
-import { DEFAULT_QUEUE_MAX_AGE_MS, EnrichmentQueue, waitingProviders, WaitingFor } from '../intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_AGE_MS, IncidentRef, waitingProviders, WaitingFor } from '../intel/enrichment-queue';
 import type { Verdict } from '../intel/verdict';
 import { buildDiscordMessage } from '../respond/discord-embed';
 import type { ResponseAction } from '../respond/incident';
@@ -30,7 +30,7 @@ import { blockEvent, blockStage } from './block';
 import { decideIncident, describeWaiting, Enriched, NO_VT_KEY_NOTE, notLookedUp, retryAt, waitingFor } from './decide';
 import type { PipelineDeps } from './deps';
 import { EnrichDeps, enrichAddress } from './enrich';
-import { DrainAllReport, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, importFileStoreStage, sweepFullDiskStage, WaitingForKey } from './follow-up';
+import { DrainAllReport, DrainLimits, drainAllStage, expireBlocksStage, FOLLOW_UP_MIN_MS, importFileStoreStage, sweepFullDiskStage, WaitingForKey } from './follow-up';
 import { notifyStage } from './notify';
 import { buildDraft, recordedEvent, snapshotFile } from './record';
 import type { PipelineRun } from './run';
@@ -82,7 +82,6 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   readonly configProblems: Failure[];
   readonly deadlineMs: number;
   readonly state: SharedState;
-  readonly queue: EnrichmentQueue;
   readonly events: IncidentEventLog;
   readonly blockedThisRun = new Map<string, ResponseAction>();
   readonly claimedThisRun = new Map<string, Verdict>();
@@ -95,7 +94,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   private batch: PendingRecord[] = [];
   /** A digest's rows that earlier runs of the same sid recorded (read on the first row). */
   private digestRecorded: ReadonlyMap<string, string> | undefined;
-  private readonly queuedThisBatch = new Map<string, { refs: { incidentId: string; sid: string; rid: string; detection: string }[]; retryAt: number; waitingFor: WaitingFor }>();
+  private readonly queuedThisBatch = new Map<string, { refs: IncidentRef[]; retryAt: number; waitingFor: WaitingFor }>();
   /** Public addresses this run queued because no VirusTotal key is configured. */
   private readonly queuedForKey = new Set<string>();
   /** Queued addresses a drain of this run left because a provider they wait for has no key. */
@@ -116,7 +115,6 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
     this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     const stateOptions = { cacheTtlMs: this.settings.cacheTtlSeconds * 1000, lockTimeoutMs: () => this.deadlineMs - deps.now() };
     this.state = deps.stateFor?.(context, stateOptions) ?? fileState(deps.layout, stateOptions);
-    this.queue = new EnrichmentQueue(deps.layout.queue);
     // Appends without fsync; finish() flushes the file to disk once per run.
     this.events = new IncidentEventLog(deps.layout, { durable: false });
   }
@@ -280,16 +278,17 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
       const notes = await this.afterRecord(item, r.value, secrets);
       if (notes.length > 0) this.late.degraded += 1;
     }
-    this.flushQueued();
+    await this.flushQueued();
     this.events.flush(this.context.log);
   }
 
   /** Write the enrichment queue once per address for the batch just recorded. */
-  private flushQueued(): void {
+  private async flushQueued(): Promise<void> {
     const now = this.deps.now();
     for (const [address, waiting] of this.queuedThisBatch) {
-      const q = this.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt, waiting.waitingFor);
-      this.countQueued(address, q === undefined ? undefined : waiting.waitingFor);
+      const q = await this.state.queue.enqueueMany(address, waiting.refs, now, waiting.retryAt, waiting.waitingFor);
+      if (!q.ok) this.queueFailed(address, waiting.refs.length, q.error);
+      else this.countQueued(address, q.value === undefined ? undefined : waiting.waitingFor);
     }
     this.queuedThisBatch.clear();
   }
@@ -325,7 +324,8 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
       writeFileAtomic(snapshotFile(d.layout, incidentId), JSON.stringify(incident), { durable: false });
       const nowMs = d.now();
       const due = retryAt(enriched, nowMs);
-      const ref = { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection };
+      // The KV store queue keeps the snapshot in the reference too: another member may enrich it (state/kv-queue.ts).
+      const ref: IncidentRef = { incidentId, sid: incident.sid, rid: incident.rid, detection: incident.detection, ...(this.state.kind === 'file' ? {} : { snapshot: JSON.stringify(incident) }) };
       if (this.context.mode === 'digest') {
         // Gathered per address and written once per batch (flushQueued).
         const batched = this.queuedThisBatch.get(incident.srcIp) ?? { refs: [], retryAt: due, waitingFor: {} };
@@ -335,8 +335,10 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
         this.queuedThisBatch.set(incident.srcIp, batched);
         ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), not_before: new Date(due).toISOString() });
       } else {
-        const q = this.queue.enqueue(incident.srcIp, ref, nowMs, due, waiting);
-        this.countQueued(incident.srcIp, q === undefined ? undefined : waiting);
+        const queued = await this.state.queue.enqueue(incident.srcIp, ref, nowMs, due, waiting);
+        const q = queued.ok ? queued.value : undefined;
+        if (!queued.ok) this.queueFailed(incident.srcIp, 1, queued.error);
+        else this.countQueued(incident.srcIp, q === undefined ? undefined : waiting);
         if (q !== undefined) ilog.info('Enrichment queued for a later run or soar-edr drain', { src_ip: incident.srcIp, waiting_for: describeWaiting(waiting), queued_incidents: q.refs.length, not_before: new Date(q.nextAttemptAt).toISOString() });
       }
     }
@@ -345,6 +347,11 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
     const notified = await notifyStage(this, incident, item.address, 'incident', () => buildDiscordMessage(incident), secrets, ilog);
     if (notified) notes.push(notified);
     return notes;
+  }
+
+  /** The queue could not be written: the incidents are recorded, only their later update is lost. */
+  private queueFailed(address: string, incidents: number, error: { kind: string; message: string }): void {
+    this.context.log.error('Enrichment not queued', { src_ip: address, incidents, reason: error.kind, message: `${error.message}; the incidents are recorded and keep the verdict they were recorded with` });
   }
 
   /** For the run's WARNs: an address queued for a missing key (`waiting`), or not queued at all (undefined: the queue is full). */
@@ -372,7 +379,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
       // lapsed block already counts as lifted everywhere); a run here would spend a round trip on it.
       if (this.state.kind === 'file') await this.expireBlocks(log);
       this.sweepFullDisk(log);
-      await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS });
+      await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS, queueUpkeep: this.state.kind === 'file' });
       await importFileStoreStage(this, log);
     }
     this.reportQueueProblems(log);
@@ -396,7 +403,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   }
 
   /** The follow-up work with the caller's limits (soar-edr drain, maintenance, every run's end). */
-  async drainAll(log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport> {
+  async drainAll(log: Logger, limits: DrainLimits): Promise<DrainAllReport> {
     const r = await drainAllStage(this, log, limits);
     this.waitingForKey = r.waiting;
     return { outbox: r.outbox, enriched: r.enriched, waitingForKey: r.waitingForKey };
@@ -459,7 +466,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
  * small per-run ones — at most `maxItems` notifications delivered and `maxItems` addresses
  * enriched. Addresses waiting for a provider without a key are left alone.
  */
-export function drainAll(pipeline: IncidentPipeline, log: Logger, limits: { maxItems: number; includeWaiting?: boolean }): Promise<DrainAllReport> {
+export function drainAll(pipeline: IncidentPipeline, log: Logger, limits: DrainLimits): Promise<DrainAllReport> {
   return pipeline.drainAll(log, limits);
 }
 

@@ -6,7 +6,6 @@
  * retries) and due queued addresses enriched. The queue and the secrets are only touched when
  * the outbox or the queue holds something: a run with nothing to do reads a few folders.
  */
-import { EnrichmentQueue } from '../intel/enrichment-queue';
 import { drainAll, IncidentPipeline } from './incident-pipeline';
 import { outboxSize } from '../respond/outbox';
 import type { MaintenanceReport } from '../splunk/maintenance-run';
@@ -19,7 +18,9 @@ export const MAINTENANCE_ITEMS = 25;
 export async function maintainIncidents(pipeline: IncidentPipeline, layout: DataLayout, log: Logger): Promise<MaintenanceReport> {
   const expiredBlocks = await pipeline.expireBlocks(log);
   pipeline.sweepFullDisk(log);
-  const pending = outboxSize(layout) > 0 || new EnrichmentQueue(layout.queue).size() > 0;
+  const queued = outboxSize(layout) > 0 ? undefined : await pipeline.state.queue.size();
+  // A queue that cannot be counted is drained all the same (the drain says what failed).
+  const pending = queued === undefined || !queued.ok || queued.value > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;
   await pipeline.importFileStore(log);
   const late = await pipeline.flush();

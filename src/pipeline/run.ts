@@ -5,7 +5,6 @@
  * incident-pipeline.ts makes it; the stage files (enrich, decide, record, block, notify,
  * follow-up) take it.
  */
-import type { EnrichmentQueue } from '../intel/enrichment-queue';
 import type { Verdict } from '../intel/verdict';
 import type { ResponseAction } from '../respond/incident';
 import type { IncidentEventLog } from '../respond/incident-event-file';
@@ -24,8 +23,8 @@ export interface PipelineRun {
   readonly settings: PipelineSettings;
   /** The settings within the host's limits (soar_edr.conf read once, on first use). */
   limited(): PipelineSettings;
+  /** The shared state, the deferred-enrichment queue included (state.queue). */
   readonly state: SharedState;
-  readonly queue: EnrichmentQueue;
   /** The run's incident events (events/incidents.json), written once per row or batch. */
   readonly events: IncidentEventLog;
   readonly deadlineMs: number;

@@ -22,6 +22,7 @@ import { fail, ok, Result } from '../result';
 import type { DataLayout } from '../store/data-dir';
 import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
+import { kvQueue } from './kv-queue';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
 import * as path from 'node:path';
 import { parseIpAddress } from '../address/ip-address';
@@ -412,6 +413,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         return r.ok ? ok(undefined) : r;
       },
     },
+    queue: kvQueue(kv, revise),
     kvstore: kv,
     roundTrips: () => kv.roundTrips,
     close: () => kv.close(),

@@ -30,6 +30,7 @@ import type { Result } from '../result';
 import type { IpAddress } from '../address/ip-address';
 import type { KvErrorKind, KvStoreClient } from '../store/kvstore-client';
 import type { StorageErrorKind } from '../respond/storage-failure';
+import type { ExpiredRefs, IncidentRef, QueueClaim, QueueEntry, WaitingFor } from '../intel/enrichment-queue';
 
 /**
  * Why a state operation failed: the file store's (a lock held too long, the disk refused), the
@@ -131,6 +132,30 @@ export interface LeaseStore {
   release(lease: LeaseHandle): Promise<StateResult<void>>;
 }
 
+/**
+ * The deferred-enrichment queue (intel/enrichment-queue.ts has the rules): one entry per
+ * address holding every incident waiting for its verdict; a drain claims an address, enriches
+ * it, and completes (or releases) the claim. Only one claim per address at a time; a claim
+ * older than its expiry is put back (`recoverStaleClaims`).
+ */
+export interface QueueStore {
+  /** undefined: not queued (a new address while the queue is full). */
+  enqueue(address: string, ref: IncidentRef, nowMs: number, notBefore?: number, waitingFor?: WaitingFor): Promise<StateResult<QueueEntry | undefined>>;
+  enqueueMany(address: string, refs: readonly IncidentRef[], nowMs: number, notBefore?: number, waitingFor?: WaitingFor): Promise<StateResult<QueueEntry | undefined>>;
+  /** Addresses waiting (not claimed). */
+  size(): Promise<StateResult<number>>;
+  /** Drop references older than the queue's maximum age (and addresses left with none). */
+  expireNow(nowMs: number): Promise<StateResult<ExpiredRefs>>;
+  /** Addresses due at `nowMs`, oldest first, claimed ones excluded; `list(Infinity)`: the whole queue. */
+  list(nowMs: number): Promise<StateResult<QueueEntry[]>>;
+  /** undefined: not queued, not due, or claimed by someone else. */
+  claim(address: string, nowMs: number): Promise<StateResult<QueueClaim | undefined>>;
+  /** false: the claim was lost meanwhile (it went stale and was put back). */
+  complete(claim: QueueClaim): Promise<StateResult<boolean>>;
+  release(claim: QueueClaim, nowMs: number, nextAttemptAt?: number, lastError?: string, waitingFor?: WaitingFor): Promise<StateResult<boolean>>;
+  recoverStaleClaims(nowMs: number): Promise<StateResult<number>>;
+}
+
 export interface SharedState {
   /** Where the state lives: `file` (this host's data folder) or `kvstore` (splunkd's KV store). */
   readonly kind: 'file' | 'kvstore';
@@ -141,6 +166,7 @@ export interface SharedState {
   readonly notifications: NotificationLedger;
   readonly blocklist: BlocklistStore;
   readonly leases: LeaseStore;
+  readonly queue: QueueStore;
   /** The KV store's REST client when the state is the KV store (the one-time import of a 0.1.0 file store uses it). */
   readonly kvstore?: KvStoreClient;
   /** REST round trips so far (0 for the file store): the benchmarks' budget. */

@@ -8,7 +8,7 @@
  * down in the middle: the rows are spooled and recorded once it is back, exactly once.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { blockAddress } from '../../src/respond/blocklist';
@@ -101,6 +101,35 @@ describe('two members, one cluster: state in the KV store', function () {
     const imports = runs.flatMap((r) => withSignature(r.lines, 'Data directory imported into the KV store'));
     assert.equal(imports.length, 1, JSON.stringify(imports.map((l) => l.fields)));
     assert.deepEqual(rest.kv!.docs('soar_blocklist').filter((d) => d.ip === LEGACY_BLOCK).map((d) => [d.status, d.reason]), [['active', 'blocked by 0.1.0']]);
+  });
+
+  it("the enrichment queue is in the KV store: member B's maintenance run enriches the addresses both members queued", async () => {
+    const queueDocs = () => rest.kv!.docs('soar_state').filter((d) => d.kind === 'queue');
+    const queuedBefore = queueDocs();
+    assert.ok(queuedBefore.length >= 1, 'the addresses without a slot wait in soar_state, one document per address');
+    const text = JSON.stringify(queuedBefore);
+    assert.ok(!text.includes(vt.apiKey) && !text.includes(discord.webhookUrl), 'nothing secret in a queue document');
+    const refsOf = (d: Record<string, unknown>) => JSON.parse(String(d.refs)) as { incidentId: string; snapshot?: string }[];
+    assert.ok(queuedBefore.every((d) => refsOf(d).every((r) => r.snapshot !== undefined && JSON.parse(r.snapshot).incidentId === r.incidentId)), 'each reference carries its snapshot');
+    const fromA = new Set(queuedBefore.flatMap(refsOf).map((r) => r.incidentId).filter((id) => existsSync(path.join(members[0]!.dataDir, 'ledger', 'incident-data', `${id}.json`))));
+    assert.ok(fromA.size > 0, "member A's incidents are in the queue");
+    // A new minute for the quota: the first test used its 4 slots.
+    const state = rest.kv!.collections.get('soar_state')!;
+    for (const [key, doc] of state) if (doc.kind === 'quota') state.delete(key);
+    // …and the addresses are due (they were queued until the minute's slot frees).
+    for (const [key, doc] of state) if (doc.kind === 'queue') state.set(key, { ...doc, next_attempt_ms: Date.now() - 1 });
+
+    const m = members[1]!;
+    const d = writeDispatch(m.app, [{ src_ip: '192.0.2.1' }], 'digest');
+    const maint = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000030_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    assert.equal(maint.code, 0, maint.stderr.slice(-1500));
+    const completed = withSignature(maint.lines, 'Deferred enrichment completed').map((l) => l.fields.incident_id);
+    assert.ok(completed.some((id) => fromA.has(id!)), `member B enriched member A's incidents: ${completed.join(',')}`);
+    const elsewhere = withSignature(maint.lines, 'Incident recorded on another member: its TXT report stays as first written there').map((l) => l.fields.incident_id);
+    assert.deepEqual(elsewhere.sort(), completed.filter((id) => fromA.has(id!)).sort(), "the TXT reports stay on member A, and B's log says so");
+    const enriched = rest.kv!.docs('soar_incidents').filter((x) => x.status === 'enriched').map((x) => x.incident_id);
+    for (const id of elsewhere) assert.ok(enriched.includes(id), `soar_incidents has ${id}'s new verdict`);
+    assert.ok(queueDocs().length < queuedBefore.length, 'the enriched addresses left the queue');
   });
 
   it('a block made through member A is seen by member B, and a CLI unblock is seen by both', async () => {

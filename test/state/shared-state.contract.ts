@@ -51,6 +51,7 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
     afterEach(async () => {
       await f.cleanup();
     });
+    queueCases(() => f);
 
     describe('intel cache', () => {
       it('misses, then answers what was put, for the same key only, until it expires', async () => {
@@ -236,6 +237,103 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
         unwrap(await f.b.leases.release(after));
         assert.equal(unwrap(await f.b.leases.tryAcquire('maintenance', 'run-f', t + 12_000, 55_000)), undefined, "the old holder's release leaves the new holder's lease");
       });
+    });
+  });
+}
+
+const QUEUED = '198.51.100.7';
+const queueRef = (n: number) => ({ incidentId: `INC-20261206-120030-00000${n}`, sid: 'scheduler__q', rid: String(n), detection: 'SSH Brute Force' });
+const MINUTE = 60_000;
+
+/** The deferred-enrichment queue (state.queue): the same rules on both stores. */
+function queueCases(fixture: () => StateFixture): void {
+  describe('enrichment queue', () => {
+    it('merges two enqueues for one address into one entry with both references', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(1), T0));
+      const merged = unwrap(await f.b.queue.enqueue(QUEUED, queueRef(2), T0 + 1000, T0 + 1000, { virustotal: 'deferred' }));
+      assert.deepEqual(merged?.refs.map((r) => r.incidentId), [queueRef(1).incidentId, queueRef(2).incidentId]);
+      const listed = unwrap(await f.a.queue.list(T0 + 1000));
+      assert.equal(listed.length, 1);
+      assert.deepEqual(listed[0]!.refs.map((r) => r.incidentId), [queueRef(1).incidentId, queueRef(2).incidentId]);
+      assert.deepEqual(listed[0]!.waitingFor, { virustotal: 'deferred' });
+      assert.equal(unwrap(await f.b.queue.size()), 1);
+      unwrap(await f.b.queue.enqueue(QUEUED, queueRef(1), T0 + 2000));
+      assert.equal(unwrap(await f.a.queue.list(T0 + 2000))[0]!.refs.length, 2, 'each incident once');
+    });
+
+    it('lists only the entries that are due, oldest first', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue('198.51.100.8', queueRef(1), T0, T0 + MINUTE));
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(2), T0 + 1000));
+      assert.deepEqual(unwrap(await f.b.queue.list(T0 + 1000)).map((e) => e.address), [QUEUED]);
+      assert.deepEqual(unwrap(await f.b.queue.list(T0 + MINUTE)).map((e) => e.address), ['198.51.100.8', QUEUED]);
+      assert.equal(unwrap(await f.b.queue.size()), 2);
+      assert.equal(unwrap(await f.b.queue.claim('198.51.100.8', T0 + 1000)), undefined, 'not due: not claimed');
+    });
+
+    it('two members claiming one address at once: one claim; complete removes it', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(1), T0));
+      const claims = (await Promise.all([f.a.queue.claim(QUEUED, T0), f.b.queue.claim(QUEUED, T0)])).map(unwrap).filter((c) => c !== undefined);
+      assert.equal(claims.length, 1);
+      assert.deepEqual(unwrap(await f.a.queue.list(T0)), [], 'a claimed address is not listed');
+      assert.equal(unwrap(await f.b.queue.claim(QUEUED, T0 + 1000)), undefined, 'held');
+      assert.equal(unwrap(await f.a.queue.complete(claims[0]!)), true);
+      assert.equal(unwrap(await f.a.queue.size()), 0);
+      assert.deepEqual(unwrap(await f.b.queue.list(T0 + 1000)), []);
+      assert.equal(unwrap(await f.b.queue.claim(QUEUED, T0 + 1000)), undefined, 'gone');
+    });
+
+    it('keeps what was queued while a claim was held', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(1), T0));
+      const claim = unwrap(await f.a.queue.claim(QUEUED, T0))!;
+      unwrap(await f.b.queue.enqueue(QUEUED, queueRef(2), T0 + 1000));
+      assert.equal(unwrap(await f.a.queue.complete(claim)), true);
+      const left = unwrap(await f.b.queue.list(T0 + 2000));
+      assert.deepEqual(left.map((e) => e.refs.map((r) => r.incidentId)), [[queueRef(2).incidentId]]);
+    });
+
+    it('a released address is not listed before its backoff, and counts the attempt', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(1), T0));
+      const claim = unwrap(await f.a.queue.claim(QUEUED, T0))!;
+      assert.equal(unwrap(await f.a.queue.release(claim, T0, undefined, 'quota spent', { virustotal: 'retry' })), true);
+      assert.deepEqual(unwrap(await f.b.queue.list(T0 + 30_000)), [], 'inside the 1 min backoff');
+      const back = unwrap(await f.b.queue.list(T0 + MINUTE));
+      assert.equal(back.length, 1);
+      assert.equal(back[0]!.attempts, 1);
+      assert.equal(back[0]!.lastError, 'quota spent');
+      assert.deepEqual(back[0]!.waitingFor, { virustotal: 'retry' });
+      assert.equal(unwrap(await f.a.queue.complete(claim)), false, 'a released claim is no longer held');
+    });
+
+    it('puts a stale claim back, due at once, with the attempt counted', async () => {
+      const f = fixture();
+      unwrap(await f.a.queue.enqueue(QUEUED, queueRef(1), T0));
+      const claim = unwrap(await f.a.queue.claim(QUEUED, T0))!;
+      assert.equal(unwrap(await f.b.queue.recoverStaleClaims(T0 + MINUTE)), 0, 'a live claim stays');
+      assert.equal(unwrap(await f.b.queue.recoverStaleClaims(T0 + 11 * MINUTE)), 1);
+      const back = unwrap(await f.b.queue.list(T0 + 11 * MINUTE));
+      assert.equal(back.length, 1);
+      assert.equal(back[0]!.attempts, 1);
+      assert.equal(unwrap(await f.a.queue.complete(claim)), false, 'the claim was lost');
+      const again = unwrap(await f.b.queue.claim(QUEUED, T0 + 11 * MINUTE));
+      assert.ok(again !== undefined, 'claimable again');
+    });
+
+    it('expires references older than the maximum age and answers them', async () => {
+      const f = fixture();
+      const DAY = 86_400_000;
+      unwrap(await f.a.queue.enqueueMany(QUEUED, [queueRef(1), queueRef(2)], T0));
+      unwrap(await f.a.queue.enqueue('198.51.100.8', queueRef(3), T0));
+      unwrap(await f.a.queue.enqueue('198.51.100.8', queueRef(4), T0 + 6 * DAY));
+      assert.deepEqual(unwrap(await f.b.queue.expireNow(T0 + 6 * DAY)), { addresses: 0, refs: 0 });
+      assert.deepEqual(unwrap(await f.b.queue.expireNow(T0 + 8 * DAY)), { addresses: 1, refs: 3 });
+      const left = unwrap(await f.a.queue.list(T0 + 8 * DAY));
+      assert.deepEqual(left.map((e) => [e.address, e.refs.map((r) => r.incidentId)]), [['198.51.100.8', [queueRef(4).incidentId]]]);
+      assert.equal(unwrap(await f.a.queue.size()), 1);
     });
   });
 }
