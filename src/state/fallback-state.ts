@@ -23,7 +23,7 @@ function failureKind(value: unknown): StateErrorKind | undefined {
 export function fallbackState(primary: SharedState, fallback: () => SharedState, onFallback: (kind: StateErrorKind, message: string) => void): SharedState {
   let current: SharedState = primary;
   let settled = false;
-  const part = <K extends 'intel' | 'flights' | 'quota' | 'incidents' | 'notifications' | 'blocklist' | 'leases'>(name: K): SharedState[K] => {
+  const part = <K extends 'intel' | 'flights' | 'quota' | 'incidents' | 'notifications' | 'blocklist' | 'leases' | 'outbox'>(name: K): SharedState[K] => {
     const methods = Object.keys(primary[name]) as (keyof SharedState[K])[];
     const wrapped = {} as Record<keyof SharedState[K], AnyFn>;
     for (const m of methods) {
@@ -59,6 +59,7 @@ export function fallbackState(primary: SharedState, fallback: () => SharedState,
     notifications: part('notifications'),
     blocklist: part('blocklist'),
     leases: part('leases'),
+    outbox: part('outbox'),
     roundTrips: () => primary.roundTrips(),
     close: () => current.close(),
   };

@@ -19,6 +19,7 @@ import { fail, ok } from '../result';
 import type { DataLayout } from '../store/data-dir';
 import { LockTimeoutError, releaseFileLock, tryFileLock, withFileLockAsync } from '../store/file-lock';
 import type { IncidentChange, SharedState, StateResult } from './shared-state';
+import { fileOutbox } from './file-outbox';
 
 export interface FileStateOptions {
   /** How long a report stays a cache hit (the run's cache_ttl). */
@@ -148,6 +149,7 @@ export function fileState(layout: DataLayout, options: FileStateOptions = {}): S
         });
       },
     },
+    outbox: fileOutbox(layout),
     roundTrips: () => 0,
     close: () => undefined,
   };

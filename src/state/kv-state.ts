@@ -23,6 +23,7 @@ import type { DataLayout } from '../store/data-dir';
 import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
+import { kvOutbox } from './kv-outbox';
 import * as path from 'node:path';
 import { parseIpAddress } from '../address/ip-address';
 
@@ -412,6 +413,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         return r.ok ? ok(undefined) : r;
       },
     },
+    outbox: kvOutbox(kv, layout, revise),
     kvstore: kv,
     roundTrips: () => kv.roundTrips,
     close: () => kv.close(),
