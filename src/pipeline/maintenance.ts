@@ -4,11 +4,11 @@
  * blocks removed (each with an 'expired' incident event), the full-disk sweep, the outbox
  * delivered (notifications waiting for their backoff keep waiting: the backoff paces the
  * retries) and due queued addresses enriched. The queue and the secrets are only touched when
- * the outbox or the queue holds something: a run with nothing to do reads a few folders.
+ * the outbox (the shared state's: on the KV store, what any member queued) or the queue holds
+ * something: a run with nothing to do reads a few folders and counts the outbox.
  */
 import { EnrichmentQueue } from '../intel/enrichment-queue';
 import { drainAll, IncidentPipeline } from './incident-pipeline';
-import { outboxSize } from '../respond/outbox';
 import type { MaintenanceReport } from '../splunk/maintenance-run';
 import type { Logger } from '../splunk/log';
 import type { DataLayout } from '../store/data-dir';
@@ -19,7 +19,9 @@ export const MAINTENANCE_ITEMS = 25;
 export async function maintainIncidents(pipeline: IncidentPipeline, layout: DataLayout, log: Logger): Promise<MaintenanceReport> {
   const expiredBlocks = await pipeline.expireBlocks(log);
   pipeline.sweepFullDisk(log);
-  const pending = outboxSize(layout) > 0 || new EnrichmentQueue(layout.queue).size() > 0;
+  // An outbox that cannot be read counts as pending: the drain says why (and tries the queue).
+  const outboxWaiting = await pipeline.state.outbox.size();
+  const pending = !outboxWaiting.ok || outboxWaiting.value > 0 || new EnrichmentQueue(layout.queue).size() > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;
   await pipeline.importFileStore(log);
   const late = await pipeline.flush();
