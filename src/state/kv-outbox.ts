@@ -18,6 +18,11 @@
  * the expiry; then the next drain takes it over (recoveredClaims). As with the files: a crash
  * between Discord's answer and the marker can send twice; nothing else can.
  *
+ * This member's outbox files (respond/outbox.ts) are drained too, first, and counted in size and
+ * waiting: notifications queued while a run kept its state in the data directory (splunkd out
+ * of reach: fallback-state.ts), by a run outside Splunk, or by 0.1.0. Only this member can
+ * deliver those; nothing new is queued there by this store.
+ *
  * The documents are not sealed with the install key as the outbox files are: every member has
  * its own install key, and who may write soar_state is splunkd's access control (the app's
  * collections), not file permissions on one host.
@@ -28,6 +33,7 @@ import {
   baseName,
   drainDue,
   DrainOptions,
+  DrainReport,
   EnqueueStatus,
   ItemResult,
   Notification,
@@ -35,14 +41,17 @@ import {
   SendOptions,
   SendResult,
   WaitingNotification,
+  wasDelivered,
   writeDeadLetter,
 } from '../respond/outbox';
+import { guardStorage } from '../respond/storage-failure';
 import type { DeliverFunction } from '../respond/discord-delivery';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok } from '../result';
 import type { DataLayout } from '../store/data-dir';
 import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
 import { ReviseOptions, reviseDocument, STATE_COLLECTION } from './kv-revision';
+import { fileOutbox } from './file-outbox';
 import type { OutboxStore, StateResult } from './shared-state';
 
 const OUTBOX_PREFIX = 'outbox:';
@@ -104,7 +113,23 @@ export function outboxDocument(notification: Notification, nowMs: number): State
 
 type Claimed = { readonly doc: KvDocument; readonly token: string };
 
+/** One report of two drains one after the other (this member's files, then the KV store). */
+export function combinedDrainReport(first: DrainReport, second: DrainReport): DrainReport {
+  return {
+    delivered: first.delivered + second.delivered,
+    alreadyDelivered: first.alreadyDelivered + second.alreadyDelivered,
+    retryLater: first.retryLater + second.retryLater,
+    deadLettered: first.deadLettered + second.deadLettered,
+    claimedElsewhere: first.claimedElsewhere + second.claimedElsewhere,
+    recoveredClaims: first.recoveredClaims + second.recoveredClaims,
+    leftForLater: first.leftForLater + second.leftForLater,
+    stoppedBecause: first.stoppedBecause ?? second.stoppedBecause,
+    results: [...first.results, ...second.results],
+  };
+}
+
 export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOptions): OutboxStore {
+  const local = fileOutbox(layout);
   const delivered = async (incidentId: string, kind: string): Promise<StateResult<boolean>> => {
     const marker = await kv.get(STATE_COLLECTION, deliveredKey(incidentId, kind));
     if (marker.ok) return ok(true);
@@ -117,6 +142,10 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
   async function enqueue(notification: Notification, nowMs: number): Promise<StateResult<EnqueueStatus>> {
     const doc = outboxDocument(notification, nowMs);
     if (!doc.ok) return doc;
+    // Delivered from this member's files (queued there while the run kept its state in files).
+    const deliveredHere = guardStorage<boolean, never>('reading the delivered markers', () => ok(wasDelivered(layout, notification.incidentId, notification.kind)));
+    if (!deliveredHere.ok) return deliveredHere;
+    if (deliveredHere.value) return ok('already_delivered');
     for (let attempt = 0; attempt < 3; attempt++) {
       const done = await delivered(notification.incidentId, notification.kind);
       if (!done.ok) return done;
@@ -194,10 +223,27 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
     return ok({ status: 'retry_later', nextAttemptAtMs: next.nextAttemptAtMs, delivery });
   }
 
+  async function drainShared(deliver: DeliverFunction, options: DrainOptions): Promise<StateResult<DrainReport>> {
+    const nowMs = options.now();
+    const found = await listing();
+    if (!found.ok) return found;
+    const includeWaiting = options.includeWaiting ?? false;
+    const free = found.value.filter((d) => num(d.sending_until_ms) <= nowMs);
+    const recovered = free.filter((d) => num(d.sending_until_ms) > 0).length;
+    const due = free.filter((d) => includeWaiting || num(d.next_attempt_ms) <= nowMs);
+    return drainDue(
+      due.map((d) => ({ key: d._key.slice(OUTBOX_PREFIX.length), send: () => sendOne(d._key, includeWaiting, deliver, options) })),
+      recovered,
+      options,
+    );
+  }
+
   return {
     async size() {
+      const localSize = await local.size();
+      if (!localSize.ok) return localSize;
       const found = await kv.query(STATE_COLLECTION, { query: { kind: 'outbox' }, fields: ['_key'], limit: MAX_ROWS });
-      return found.ok ? ok(found.value.length) : found;
+      return found.ok ? ok(localSize.value + found.value.length) : found;
     },
     enqueue,
     async send(notification, deliver, options): Promise<StateResult<SendResult>> {
@@ -209,23 +255,26 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
       return sendOne(outboxDocumentKey(notification.incidentId, notification.kind), true, deliver, options);
     },
     async drain(deliver, options: DrainOptions) {
-      const nowMs = options.now();
-      const found = await listing();
-      if (!found.ok) return found;
-      const includeWaiting = options.includeWaiting ?? false;
-      const free = found.value.filter((d) => num(d.sending_until_ms) <= nowMs);
-      const recovered = free.filter((d) => num(d.sending_until_ms) > 0).length;
-      const due = free.filter((d) => includeWaiting || num(d.next_attempt_ms) <= nowMs);
-      return drainDue(
-        due.map((d) => ({ key: d._key.slice(OUTBOX_PREFIX.length), send: () => sendOne(d._key, includeWaiting, deliver, options) })),
-        recovered,
-        options,
-      );
+      const localSize = await local.size();
+      if (!localSize.ok) return localSize;
+      if (localSize.value === 0) return drainShared(deliver, options);
+      const first = await local.drain(deliver, options);
+      if (!first.ok) return first;
+      const sent = first.value.delivered + first.value.retryLater + first.value.deadLettered;
+      // Stopped (webhook refused, rate limited): the shared entries are counted as left, not tried.
+      const maxItems = first.value.stoppedBecause !== null ? 0 : (options.maxItems ?? Number.POSITIVE_INFINITY) - sent;
+      const second = await drainShared(deliver, { ...options, maxItems });
+      if (second.ok) return ok(combinedDrainReport(first.value, second.value));
+      // What this member's files delivered is reported (its events are written); the KV store's failure stops the drain.
+      if (first.value.results.length === 0) return second;
+      return ok({ ...first.value, stoppedBecause: first.value.stoppedBecause ?? `the KV store's outbox cannot be read (${second.error.kind}): ${second.error.message}` });
     },
     async waiting(nowMs) {
+      const mine = await local.waiting(nowMs);
+      if (!mine.ok) return mine;
       const found = await listing();
       if (!found.ok) return found;
-      return ok(found.value.map((d): WaitingNotification => {
+      return ok([...mine.value, ...found.value.map((d): WaitingNotification => {
         const claimed = num(d.sending_until_ms) > nowMs;
         return {
           key: d._key.slice(OUTBOX_PREFIX.length),
@@ -234,7 +283,7 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
           lastError: text(d.last_error) || null,
           claimed,
         };
-      }));
+      })]);
     },
   };
 }
