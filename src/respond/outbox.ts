@@ -22,6 +22,10 @@
  * An outbox file whose seal fails (no MAC, or a wrong one) is never delivered: it becomes
  * a dead letter of kind `forged`, with the reason, which replay refuses (see
  * requeueDeadLetter for the one exception an admin can ask for).
+ *
+ * The KV store's outbox (state/kv-outbox.ts) follows the same rules over documents: what
+ * becomes of an entry after an attempt (afterDelivery, retryDelayMs) and the order and stops of
+ * a drain (drainDue) are shared; its dead letters are written here (writeDeadLetter).
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
