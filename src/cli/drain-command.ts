@@ -9,7 +9,6 @@ import type { QueueStore } from '../state/shared-state';
 import { createIncidentPipeline, DrainAllReport, drainAll } from '../pipeline/incident-pipeline';
 import { parseDuration } from '../pipeline/settings';
 import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
-import { outboxSize, waitingNotifications } from '../respond/outbox';
 import { parseAllowedHosts, parseWebhookTarget } from '../respond/webhook-target';
 import { fail, ok, Result } from '../result';
 import { ActionConfig, parseActionConfig } from '../splunk/action-config';
@@ -151,7 +150,7 @@ export function drainCommand(io: CliIO): Command {
 Secrets come from the SOAR_* environment variables, or from storage/passwords (realm soar_edr)
 when a connection option (--host, --port, --user, --password) or SPLUNK_HOST / SPLUNK_PASSWORD
 is given; storage/passwords wins where both have a value. With a connection the shared state
-(incidents, blocks, intel cache, quota) is the KV store, what every cluster member sees;
+(incidents, blocks, intel cache, quota, the Discord outbox) is the KV store, what every cluster member sees;
 without one, this host's data directory. Progress goes to stderr in the
 alert action's log format; one summary line goes to stdout:
   delivered=N enriched=N dead_lettered=N outbox_left=N queue_left=N queue_waiting=N [next_retry=TIME] [waiting_for_key=N]
@@ -271,7 +270,11 @@ async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (m
   const listed = await queue.list(startedMs);
   if (!listed.ok) log.error('Enrichment queue not readable', { reason: listed.error.kind, message: listed.error.message });
   const dueBefore = listed.ok ? listed.value.length : 0;
-  const outboxBefore = outboxSize(layout);
+  // The outbox of the shared state: with a connection, what every member queued in the KV store.
+  const outbox = pipeline.state.outbox;
+  const sizeBefore = await outbox.size();
+  if (!sizeBefore.ok) log.error('Outbox cannot be read', { reason: sizeBefore.error.kind, message: sizeBefore.error.message });
+  const outboxBefore = sizeBefore.ok ? sizeBefore.value : 0;
   const keys = run.secrets.values;
   log.info('Draining the outbox and the enrichment queue', {
     outbox: outboxBefore,
@@ -328,7 +331,12 @@ async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (m
   if (spoolLeft.rows > 0 || spoolLeft.entries > 0 || spooled.refused > 0 || spooled.tally.failed + spooled.tally.rejected > 0) left = true;
 
   // Name what could not be delivered, so "outbox_left=N" is never a bare number.
-  const stillWaiting = waitingNotifications(layout);
+  const waitingNow = await outbox.waiting(Date.now());
+  if (!waitingNow.ok) {
+    left = true;
+    log.error('Outbox cannot be read', { reason: waitingNow.error.kind, message: waitingNow.error.message });
+  }
+  const stillWaiting = waitingNow.ok ? waitingNow.value : [];
   if (stillWaiting.length > 0) left = true;
   for (const w of stillWaiting) {
     log.warn('Left in the outbox', {
@@ -341,7 +349,8 @@ async function drainWith(io: CliIO, opts: DrainOptions, run: DrainRun, usage: (m
   }
 
   const nowMs = Date.now();
-  const summary = summarizeDrain(report, outboxSize(layout), await wholeQueue(queue, nowMs), nowMs);
+  const sizeAfter = await outbox.size();
+  const summary = summarizeDrain(report, sizeAfter.ok ? sizeAfter.value : stillWaiting.length, await wholeQueue(queue, nowMs), nowMs);
   const exitCode = left ? DRAIN_EXIT.LEFT : DRAIN_EXIT.OK;
   log.info('Drain finished', {
     action_status: exitCode === DRAIN_EXIT.OK ? 'success' : 'failure',

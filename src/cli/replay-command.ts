@@ -14,7 +14,7 @@ import { existsSync, realpathSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { createIncidentPipeline } from '../pipeline/incident-pipeline';
-import { DeadLetter, inspectDeadLetter, InspectedDeadLetter, listDeadLetters, notificationOf, requeueDeadLetter } from '../respond/outbox';
+import { DeadLetter, inspectDeadLetter, InspectedDeadLetter, listDeadLetters, notificationOf, requeueDeadLetter, requeueDeadLetterInto } from '../respond/outbox';
 import { capLength, safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 import { ACTION_NAME, runAlertAction, RunSummary } from '../splunk/alert-run';
@@ -208,8 +208,11 @@ async function replayPayload(io: CliIO, layout: DataLayout, file: string, letter
   return summary.exitCode;
 }
 
-function replayNotification(io: CliIO, layout: DataLayout, file: string, letter: DeadLetter, trustUnsealed: boolean): number {
-  const r = requeueDeadLetter(layout, file, Date.now(), { trustUnsealed });
+/** Back into the outbox: the KV store's (every member drains it) with a connection, else this host's. */
+async function replayNotification(io: CliIO, layout: DataLayout, file: string, letter: DeadLetter, trustUnsealed: boolean, shared: SharedState | undefined): Promise<number> {
+  const r = shared === undefined
+    ? requeueDeadLetter(layout, file, Date.now(), { trustUnsealed })
+    : await requeueDeadLetterInto(layout, file, (n) => shared.outbox.enqueue(n, Date.now()), { trustUnsealed });
   if (!r.ok) {
     complain(io, safeText(r.error.message));
     const usage: readonly string[] = ['invalid_dead_letter', 'corrupt_dead_letter', 'not_found', 'untrusted_dead_letter'];
@@ -248,7 +251,8 @@ already recorded as an incident (same sid and rid) is not recorded twice. A noti
 dead letter is removed once it is back in the outbox.
 With a connection option (--host, --port, --scheme, --user, --password, or SPLUNK_HOST /
 SPLUNK_PASSWORD) a payload is replayed on the KV store's shared state (incidents, blocks,
-intel cache, quota: what every cluster member sees); without one, on this host's data
+intel cache, quota: what every cluster member sees) and a notification goes back into the
+KV store's outbox (any member's run delivers it); without one, on this host's data
 directory. The connection is used for nothing else: secrets still come from SOAR_*.
 
 Exit codes:
@@ -290,10 +294,10 @@ Exit codes:
     }
     const letter = inspected.value.letter;
     const trustUnsealed = opts.trustUnsealed === true;
-    if (letter.kind === 'notification' || letter.kind === 'forged') return io.setExitCode(replayNotification(io, layout, located, letter, trustUnsealed));
-    if (PAYLOAD_KINDS.has(letter.kind)) {
-      if (!trusted(io, located, inspected.value, trustUnsealed)) return io.setExitCode(REPLAY_EXIT.USAGE);
-      // Only a payload runs the pipeline, so only a payload logs in for the KV store.
+    const notification = letter.kind === 'notification' || letter.kind === 'forged';
+    if (notification || PAYLOAD_KINDS.has(letter.kind)) {
+      if (!notification && !trusted(io, located, inspected.value, trustUnsealed)) return io.setExitCode(REPLAY_EXIT.USAGE);
+      // A payload runs the pipeline and a notification goes back into the outbox: both on the KV store with a connection.
       let shared: SharedState | undefined;
       if (connectionRequested(cmd, io.env)) {
         const opened = await cliSharedState(opts, io, layout);
@@ -305,6 +309,7 @@ Exit codes:
         shared = opened.state;
       }
       try {
+        if (notification) return io.setExitCode(await replayNotification(io, layout, located, letter, trustUnsealed, shared));
         return io.setExitCode(await replayPayload(io, layout, located, letter, opts.keep === true, shared));
       } finally {
         shared?.close();

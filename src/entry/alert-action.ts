@@ -121,7 +121,7 @@ runAlertAction(
     get maintenance(): MaintenanceSetup {
       return {
         leasesFor: (context) => alertStateFor(layout, process.env, appDir)(context, {}).leases,
-        maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), layout, context.log),
+        maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), context.log),
       };
     },
   },

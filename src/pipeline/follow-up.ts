@@ -17,7 +17,7 @@ import { logSweep, sweepAfterFullDisk } from '../respond/full-disk-sweep';
 import type { Incident } from '../respond/incident';
 import { blockLapsedEvent } from '../respond/incident-event';
 import { updateIncidentReport } from '../respond/incident-store';
-import { drainOutbox, DrainReport, outboxSize } from '../respond/outbox';
+import type { DrainReport } from '../respond/outbox';
 import type { Logger } from '../splunk/log';
 import type { ResolvedSecrets } from '../splunk/secrets';
 import { readJsonIfExists, readTextIfExists, writeFileAtomic } from '../store/durable-file';
@@ -42,11 +42,16 @@ export interface WaitingForKey {
 /** Deliver what waits in the outbox, if a webhook is configured; what was done, when something was tried. */
 export async function drainOutboxStage(run: PipelineRun, log: Logger, maxItems: number, includeWaiting = false): Promise<DrainReport | undefined> {
   const d = run.deps;
-  if (outboxSize(d.layout) === 0) return undefined;
+  const size = await run.state.outbox.size();
+  if (!size.ok) {
+    log.error('Outbox cannot be read', { reason: size.error.kind, message: size.error.message });
+    return undefined;
+  }
+  if (size.value === 0) return undefined;
   const webhook = run.webhookTarget(await run.context.secrets());
   if (!webhook.target) return undefined;
   const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: run.settings.requestTimeoutMs });
-  const r = await drainOutbox(d.layout, deliver, { now: d.now, deadlineMs: run.deadlineMs, maxItems, random: d.random, includeWaiting });
+  const r = await run.state.outbox.drain(deliver, { now: d.now, deadlineMs: run.deadlineMs, maxItems, random: d.random, includeWaiting });
   if (!r.ok) log.error('Outbox delivery failed', { reason: r.error.kind, message: r.error.message });
   else if (r.value.delivered + r.value.deadLettered + r.value.retryLater > 0) {
     log.info('Outbox delivered', { delivered: r.value.delivered, retry_later: r.value.retryLater, dead_lettered: r.value.deadLettered, left: r.value.leftForLater });

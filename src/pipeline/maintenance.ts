@@ -4,23 +4,23 @@
  * blocks removed (each with an 'expired' incident event), the full-disk sweep, the outbox
  * delivered (notifications waiting for their backoff keep waiting: the backoff paces the
  * retries) and due queued addresses enriched. The queue and the secrets are only touched when
- * the outbox or the queue holds something: a run with nothing to do reads a few folders.
+ * the outbox (the shared state's: on the KV store, what any member queued) or the queue holds
+ * something: a run with nothing to do reads a few folders and counts the outbox.
  */
 import { drainAll, IncidentPipeline } from './incident-pipeline';
-import { outboxSize } from '../respond/outbox';
 import type { MaintenanceReport } from '../splunk/maintenance-run';
 import type { Logger } from '../splunk/log';
-import type { DataLayout } from '../store/data-dir';
 
 /** Notifications delivered, and queued addresses enriched, per maintenance run at most (the time budget may stop it sooner). */
 export const MAINTENANCE_ITEMS = 25;
 
-export async function maintainIncidents(pipeline: IncidentPipeline, layout: DataLayout, log: Logger): Promise<MaintenanceReport> {
+export async function maintainIncidents(pipeline: IncidentPipeline, log: Logger): Promise<MaintenanceReport> {
   const expiredBlocks = await pipeline.expireBlocks(log);
   pipeline.sweepFullDisk(log);
-  const queued = outboxSize(layout) > 0 ? undefined : await pipeline.state.queue.size();
-  // A queue that cannot be counted is drained all the same (the drain says what failed).
-  const pending = queued === undefined || !queued.ok || queued.value > 0;
+  // What cannot be counted counts as pending: the drain says what failed.
+  const outboxWaiting = await pipeline.state.outbox.size();
+  const queued = outboxWaiting.ok && outboxWaiting.value === 0 ? await pipeline.state.queue.size() : undefined;
+  const pending = !outboxWaiting.ok || outboxWaiting.value > 0 || queued === undefined || !queued.ok || queued.value > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;
   await pipeline.importFileStore(log);
   const late = await pipeline.flush();

@@ -10,7 +10,6 @@ import { verdictRank } from '../intel/verdict';
 import type { DiscordMessage } from '../respond/discord-embed';
 import { webhookDeliverer } from '../respond/discord-delivery';
 import type { Incident } from '../respond/incident';
-import { enqueueNotification, sendNotification } from '../respond/outbox';
 import type { Logger } from '../splunk/log';
 import type { ResolvedSecrets } from '../splunk/secrets';
 import { eventSubject } from './record';
@@ -49,7 +48,7 @@ export async function notifyStage(
   const started = d.now();
   const webhook = run.webhookTarget(secrets);
   if (!webhook.target) {
-    const q = enqueueNotification(d.layout, notification, d.now());
+    const q = await run.state.outbox.enqueue(notification, d.now());
     if (webhook.problem) {
       log.error('Discord webhook URL refused; notification kept in the outbox', { message: webhook.problem, outbox: q.ok ? q.value : q.error.message });
       return 'discord: webhook refused';
@@ -58,7 +57,7 @@ export async function notifyStage(
     return q.ok ? undefined : `outbox: ${q.error.kind}`;
   }
   const deliver = webhookDeliverer(webhook.target, d.webhookPost, { now: d.now, sleep: d.sleep, random: d.random, requestTimeoutMs: run.settings.requestTimeoutMs });
-  const sent = await sendNotification(d.layout, notification, deliver, { now: d.now, deadlineMs: run.deadlineMs, random: d.random });
+  const sent = await run.state.outbox.send(notification, deliver, { now: d.now, deadlineMs: run.deadlineMs, random: d.random });
   if (!sent.ok) {
     log.error('Notification could not be queued', { reason: sent.error.kind, message: sent.error.message });
     return `outbox: ${sent.error.kind}`;

@@ -22,6 +22,10 @@
  * An outbox file whose seal fails (no MAC, or a wrong one) is never delivered: it becomes
  * a dead letter of kind `forged`, with the reason, which replay refuses (see
  * requeueDeadLetter for the one exception an admin can ask for).
+ *
+ * The KV store's outbox (state/kv-outbox.ts) follows the same rules over documents: what
+ * becomes of an entry after an attempt (afterDelivery, retryDelayMs) and the order and stops of
+ * a drain (drainDue) are shared; its dead letters are written here (writeDeadLetter).
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -70,7 +74,8 @@ export function notificationKey(incidentId: string, kind: string): string {
   return `${incidentId}:${kind}`;
 }
 
-function baseName(n: Pick<Notification, 'incidentId' | 'kind'>): Result<string, 'invalid_notification'> {
+/** `<incident id>__<kind>` when the incident id and the kind are ones the outbox takes (both stores check with it). */
+export function baseName(n: Pick<Notification, 'incidentId' | 'kind'>): Result<string, 'invalid_notification'> {
   if (!reportFileName(n.incidentId).ok) {
     return fail('invalid_notification', `incident id ${JSON.stringify(capLength(safeText(String(n.incidentId)), 60))} cannot name an outbox file`);
   }
@@ -336,6 +341,39 @@ export function notificationOf(letter: DeadLetter, trustUnsealed: boolean): Noti
  * wrong MAC (changed or forged) is never taken.
  */
 export function requeueDeadLetter(layout: DataLayout, file: string, nowMs: number, options: { trustUnsealed?: boolean } = {}): Result<EnqueueStatus, DeadLetterErrorKind | OutboxErrorKind> {
+  const notification = replayableNotification(layout, file, options);
+  if (!notification.ok) return notification;
+  const queued = enqueueNotification(layout, notification.value, nowMs);
+  if (!queued.ok) return queued;
+  return removeReplayed(file, queued.value);
+}
+
+/**
+ * requeueDeadLetter into another outbox (the KV store's): the same checks, the notification
+ * queued by `enqueue`, the dead letter removed once it is queued.
+ */
+export async function requeueDeadLetterInto<E extends string>(
+  layout: DataLayout,
+  file: string,
+  enqueue: (notification: Notification) => Promise<Result<EnqueueStatus, E>>,
+  options: { trustUnsealed?: boolean } = {},
+): Promise<Result<EnqueueStatus, DeadLetterErrorKind | E>> {
+  const notification = replayableNotification(layout, file, options);
+  if (!notification.ok) return notification;
+  const queued = await enqueue(notification.value);
+  if (!queued.ok) return queued;
+  return removeReplayed(file, queued.value);
+}
+
+function removeReplayed(file: string, status: EnqueueStatus): Result<EnqueueStatus, DeadLetterErrorKind> {
+  return guardStorage<EnqueueStatus, DeadLetterErrorKind>('removing the replayed dead letter', () => {
+    rmSync(file, { force: true });
+    return ok(status);
+  });
+}
+
+/** The notification a dead letter holds, when this install may put it back (see requeueDeadLetter). */
+function replayableNotification(layout: DataLayout, file: string, options: { trustUnsealed?: boolean }): Result<Notification, DeadLetterErrorKind> {
   let key: Buffer;
   try {
     key = requireInstallKey(layout.root);
@@ -357,12 +395,7 @@ export function requeueDeadLetter(layout: DataLayout, file: string, nowMs: numbe
       : `a ${capLength(safeText(letter.kind), 40)}, not a notification; replay it through the pipeline`;
     return fail('invalid_dead_letter', `${shownPath(file)} holds ${why}`);
   }
-  const queued = enqueueNotification(layout, notification, nowMs);
-  if (!queued.ok) return queued;
-  return guardStorage<EnqueueStatus, DeadLetterErrorKind>('removing the replayed dead letter', () => {
-    rmSync(file, { force: true });
-    return ok(queued.value);
-  });
+  return ok(notification);
 }
 
 // ---------------------------------------------------------------------------- sending
@@ -413,7 +446,7 @@ function claim(layout: DataLayout, base: string, nowMs: number): string | null {
   }
 }
 
-function retryDelayMs(attempts: number, options: SendOptions): number {
+export function retryDelayMs(attempts: number, options: Pick<SendOptions, 'retryBaseMs' | 'retryMaxMs' | 'random'>): number {
   const base = options.retryBaseMs ?? 30_000;
   const max = options.retryMaxMs ?? 3_600_000;
   const random = options.random ?? Math.random;
@@ -437,24 +470,43 @@ async function settleClaim(
   }
   const delivery = await deliver(item.payload, options.deadlineMs);
   const nowMs = options.now();
-  if (delivery.status === 'delivered') {
-    writeFileAtomic(deliveredMarker(layout, base), JSON.stringify({ key: item.key, deliveredAtMs: nowMs, messageId: delivery.messageId }));
+  const next = afterDelivery(item.attempts, delivery, nowMs, options);
+  if (next.status === 'delivered') {
+    writeFileAtomic(deliveredMarker(layout, base), JSON.stringify({ key: item.key, deliveredAtMs: nowMs, messageId: next.messageId }));
     rmSync(claimFile, { force: true });
     return { status: 'delivered', delivery };
   }
-  const attempts = item.attempts + Math.max(1, 'attempts' in delivery ? delivery.attempts : 1);
-  if (delivery.status === 'rejected' || attempts >= (options.maxAttempts ?? 50)) {
-    const reason = delivery.status === 'rejected' ? delivery.reason : `gave up after ${attempts} attempts; last: ${delivery.reason}`;
-    const letter = deadLetterFile(layout, 'notification', item.payload, reason, nowMs, { incidentId: item.incidentId, kind: item.kind, attempts });
+  if (next.status === 'dead_letter') {
+    const letter = deadLetterFile(layout, 'notification', item.payload, next.reason, nowMs, { incidentId: item.incidentId, kind: item.kind, attempts: next.attempts });
     rmSync(claimFile, { force: true });
     return { status: 'dead_lettered', deadLetter: letter, delivery };
   }
-  const backoffAt = nowMs + retryDelayMs(attempts, options);
-  const nextAttemptAtMs = delivery.status === 'deferred' ? Math.max(delivery.retryAtMs, nowMs) : backoffAt;
-  const updated: OutboxItem = { ...item, attempts, nextAttemptAtMs, lastError: delivery.reason };
+  const updated: OutboxItem = { ...item, attempts: next.attempts, nextAttemptAtMs: next.nextAttemptAtMs, lastError: next.lastError };
   writeFileAtomic(claimFile, sealedItem(layout, updated));
   renameSync(claimFile, queuedFile(layout, base));
-  return { status: 'retry_later', nextAttemptAtMs, delivery };
+  return { status: 'retry_later', nextAttemptAtMs: next.nextAttemptAtMs, delivery };
+}
+
+/** What becomes of an outbox entry after one delivery attempt (both stores follow it). */
+export type AfterDelivery =
+  | { readonly status: 'delivered'; readonly messageId: string | null }
+  | { readonly status: 'dead_letter'; readonly reason: string; readonly attempts: number }
+  | { readonly status: 'retry'; readonly attempts: number; readonly nextAttemptAtMs: number; readonly lastError: string };
+
+/**
+ * Delivered; refused (or out of attempts): a dead letter; otherwise again after the backoff
+ * (or when Discord's rate limit says). `attemptsBefore` are the entry's attempts so far.
+ */
+export function afterDelivery(attemptsBefore: number, delivery: DeliveryOutcome, nowMs: number, options: Pick<SendOptions, 'retryBaseMs' | 'retryMaxMs' | 'random' | 'maxAttempts'>): AfterDelivery {
+  if (delivery.status === 'delivered') return { status: 'delivered', messageId: delivery.messageId };
+  const attempts = attemptsBefore + Math.max(1, 'attempts' in delivery ? delivery.attempts : 1);
+  if (delivery.status === 'rejected' || attempts >= (options.maxAttempts ?? 50)) {
+    const reason = delivery.status === 'rejected' ? delivery.reason : `gave up after ${attempts} attempts; last: ${delivery.reason}`;
+    return { status: 'dead_letter', reason, attempts };
+  }
+  const backoffAt = nowMs + retryDelayMs(attempts, options);
+  const nextAttemptAtMs = delivery.status === 'deferred' ? Math.max(delivery.retryAtMs, nowMs) : backoffAt;
+  return { status: 'retry', attempts, nextAttemptAtMs, lastError: delivery.reason };
 }
 
 function readClaimed(layout: DataLayout, claimFile: string, nowMs: number): OutboxItem | { deadLetter: string } {
@@ -580,41 +632,56 @@ function dueItems(layout: DataLayout, nowMs: number, includeWaiting: boolean): D
  * get a client banned) and at the first rate limit (the rest would be limited as well).
  */
 export async function drainOutbox(layout: DataLayout, deliver: DeliverFunction, options: DrainOptions): Promise<Result<DrainReport, OutboxErrorKind>> {
-  const counts = { delivered: 0, alreadyDelivered: 0, retryLater: 0, deadLettered: 0, claimedElsewhere: 0 };
-  const results: { key: string; result: ItemResult }[] = [];
-  let stoppedBecause: string | null = null;
   let recoveredClaims = 0;
   let due: Due[] = [];
-  let index = 0;
   try {
     recoveredClaims = recoverStaleClaims(layout, options.now(), options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS);
     due = dueItems(layout, options.now(), options.includeWaiting ?? false);
-    const maxItems = options.maxItems ?? Number.POSITIVE_INFINITY;
-    const minDeliveryMs = options.minDeliveryMs ?? 500;
-    for (; index < due.length; index++) {
-      const sent = counts.delivered + counts.retryLater + counts.deadLettered;
-      if (sent >= maxItems || options.deadlineMs - options.now() < minDeliveryMs) break;
-      const result = await sendClaimed(layout, due[index].base, deliver, options);
-      results.push({ key: keyOfBase(due[index].base), result });
-      switch (result.status) {
-        case 'delivered': counts.delivered += 1; break;
-        case 'already_delivered': counts.alreadyDelivered += 1; break;
-        case 'claimed_elsewhere': counts.claimedElsewhere += 1; break;
-        case 'retry_later': counts.retryLater += 1; break;
-        case 'dead_lettered': counts.deadLettered += 1; break;
-      }
-      const delivery = 'delivery' in result ? result.delivery : undefined;
-      if (delivery?.status === 'rejected' && delivery.cause === 'webhook') stoppedBecause = delivery.reason;
-      if (delivery?.status === 'deferred') stoppedBecause = delivery.reason;
-      if (stoppedBecause !== null) {
-        index += 1;
-        break;
-      }
-    }
+    return await drainDue(due.map((d) => ({ key: keyOfBase(d.base), send: async () => ok(await sendClaimed(layout, d.base, deliver, options)) })), recoveredClaims, options);
   } catch (e) {
     return guardStorage<DrainReport, OutboxErrorKind>('draining the outbox', () => {
       throw e;
     });
+  }
+}
+
+/**
+ * The drain's order and stops, whatever the store: send the due entries in order until the
+ * deadline or maxItems; stop at the first webhook rejection (every other item would be refused
+ * too, and repeated 401/404s get a client banned) and at the first rate limit.
+ */
+export async function drainDue<K extends string>(
+  due: readonly { readonly key: string; readonly send: () => Promise<Result<ItemResult, K>> }[],
+  recoveredClaims: number,
+  options: Pick<DrainOptions, 'now' | 'deadlineMs' | 'maxItems' | 'minDeliveryMs'>,
+): Promise<Result<DrainReport, K>> {
+  const counts = { delivered: 0, alreadyDelivered: 0, retryLater: 0, deadLettered: 0, claimedElsewhere: 0 };
+  const results: { key: string; result: ItemResult }[] = [];
+  let stoppedBecause: string | null = null;
+  let index = 0;
+  const maxItems = options.maxItems ?? Number.POSITIVE_INFINITY;
+  const minDeliveryMs = options.minDeliveryMs ?? 500;
+  for (; index < due.length; index++) {
+    const sent = counts.delivered + counts.retryLater + counts.deadLettered;
+    if (sent >= maxItems || options.deadlineMs - options.now() < minDeliveryMs) break;
+    const sentNow = await due[index]!.send();
+    if (!sentNow.ok) return sentNow;
+    const result = sentNow.value;
+    results.push({ key: due[index]!.key, result });
+    switch (result.status) {
+      case 'delivered': counts.delivered += 1; break;
+      case 'already_delivered': counts.alreadyDelivered += 1; break;
+      case 'claimed_elsewhere': counts.claimedElsewhere += 1; break;
+      case 'retry_later': counts.retryLater += 1; break;
+      case 'dead_lettered': counts.deadLettered += 1; break;
+    }
+    const delivery = 'delivery' in result ? result.delivery : undefined;
+    if (delivery?.status === 'rejected' && delivery.cause === 'webhook') stoppedBecause = delivery.reason;
+    if (delivery?.status === 'deferred') stoppedBecause = delivery.reason;
+    if (stoppedBecause !== null) {
+      index += 1;
+      break;
+    }
   }
   return ok({ ...counts, recoveredClaims, leftForLater: due.length - index, stoppedBecause, results });
 }

@@ -61,6 +61,7 @@ export function fallbackState(primary: SharedState, fallback: () => SharedState,
     blocklist: part('blocklist'),
     leases: part('leases'),
     queue: part('queue'),
+    outbox: part('outbox'),
     roundTrips: () => primary.roundTrips(),
     close: () => current.close(),
   };

@@ -20,6 +20,7 @@ import type { DataLayout } from '../store/data-dir';
 import { LockTimeoutError, releaseFileLock, tryFileLock, withFileLockAsync } from '../store/file-lock';
 import type { IncidentChange, SharedState, StateResult } from './shared-state';
 import { fileQueue } from './file-queue';
+import { fileOutbox } from './file-outbox';
 
 export interface FileStateOptions {
   /** How long a report stays a cache hit (the run's cache_ttl). */
@@ -150,6 +151,7 @@ export function fileState(layout: DataLayout, options: FileStateOptions = {}): S
       },
     },
     queue: fileQueue(layout),
+    outbox: fileOutbox(layout),
     roundTrips: () => 0,
     close: () => undefined,
   };

@@ -24,6 +24,7 @@ import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
 import { kvQueue } from './kv-queue';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
+import { kvOutbox } from './kv-outbox';
 import * as path from 'node:path';
 import { parseIpAddress } from '../address/ip-address';
 
@@ -414,6 +415,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
       },
     },
     queue: kvQueue(kv, revise),
+    outbox: kvOutbox(kv, layout, revise),
     kvstore: kv,
     roundTrips: () => kv.roundTrips,
     close: () => kv.close(),

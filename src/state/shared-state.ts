@@ -17,7 +17,9 @@
  * - single flight per address: a claim document with an expiry;
  * - notification ledger, blocklist, maintenance lease: a document with a revision; a writer
  *   first inserts the claim "<document>@<revision it read>" and only the one whose insert
- *   succeeds replaces the document (kv-revision.ts).
+ *   succeeds replaces the document (kv-revision.ts);
+ * - outbox: one document per notification; a sender revises it to "sending" with its claim id
+ *   and an expiry (kv-revision.ts), so one member sends a card per attempt (kv-outbox.ts).
  */
 import type { IntelProvider, CachedValue, ProviderReports } from '../intel/lookup-cache';
 import type { QuotaDecision, QuotaLimits, QuotaUsage } from '../intel/quota-limiter';
@@ -31,6 +33,8 @@ import type { IpAddress } from '../address/ip-address';
 import type { KvErrorKind, KvStoreClient } from '../store/kvstore-client';
 import type { StorageErrorKind } from '../respond/storage-failure';
 import type { ExpiredRefs, IncidentRef, QueueClaim, QueueEntry, WaitingFor } from '../intel/enrichment-queue';
+import type { DrainOptions, DrainReport, EnqueueStatus, Notification, SendOptions, SendResult, WaitingNotification } from '../respond/outbox';
+import type { DeliverFunction } from '../respond/discord-delivery';
 
 /**
  * Why a state operation failed: the file store's (a lock held too long, the disk refused), the
@@ -156,6 +160,26 @@ export interface QueueStore {
   recoverStaleClaims(nowMs: number): Promise<StateResult<number>>;
 }
 
+/**
+ * The Discord outbox: a card not delivered yet, for any run (or the maintenance search, or
+ * `soar-edr drain`) to deliver, exactly once across members as far as a webhook allows.
+ * A card Discord refused becomes a dead letter in this member's data directory (dead-letters/,
+ * sealed), where an admin on this member can replay it; the rules (backoff, dead letters,
+ * where a drain stops) are respond/outbox.ts's in both stores.
+ */
+export interface OutboxStore {
+  /** Notifications waiting (queued or being sent right now). */
+  size(): Promise<StateResult<number>>;
+  /** Queue a notification unless it is queued, being sent or delivered already. */
+  enqueue(notification: Notification, nowMs: number): Promise<StateResult<EnqueueStatus>>;
+  /** Queue it, then try to deliver it at once as its own sender. */
+  send(notification: Notification, deliver: DeliverFunction, options: SendOptions): Promise<StateResult<SendResult>>;
+  /** Deliver due notifications, oldest first, until the deadline or maxItems. */
+  drain(deliver: DeliverFunction, options: DrainOptions): Promise<StateResult<DrainReport>>;
+  /** What waits, oldest first, as a person reading "what is left" needs it. */
+  waiting(nowMs: number): Promise<StateResult<WaitingNotification[]>>;
+}
+
 export interface SharedState {
   /** Where the state lives: `file` (this host's data folder) or `kvstore` (splunkd's KV store). */
   readonly kind: 'file' | 'kvstore';
@@ -167,6 +191,7 @@ export interface SharedState {
   readonly blocklist: BlocklistStore;
   readonly leases: LeaseStore;
   readonly queue: QueueStore;
+  readonly outbox: OutboxStore;
   /** The KV store's REST client when the state is the KV store (the one-time import of a 0.1.0 file store uses it). */
   readonly kvstore?: KvStoreClient;
   /** REST round trips so far (0 for the file store): the benchmarks' budget. */

@@ -6,7 +6,7 @@
  * standing for two cluster members.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -14,6 +14,8 @@ import { BuiltCliRun, CLI, runBuiltCli } from '../support/built-cli';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
 import type { StubDocument } from '../support/kvstore-stub';
 import { eventsFile } from '../../src/respond/incident-event-file';
+import { writeDeadLetter } from '../../src/respond/outbox';
+import { dataLayout } from '../../src/store/data-dir';
 
 const ADMIN_PASSWORD = 'changeme-Adm1n';
 const BLOCKED_IP = '183.62.140.50';
@@ -270,6 +272,20 @@ describe('soar-edr on a Splunk host: block, unblock and incidents on the KV stor
       const list = await onKv(memberA, ['replay', '--list']);
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual(rest.requests, [], '--list reads this host\'s dead letters only');
+    });
+
+    it("replay of a refused card with a connection puts it into the KV store's outbox (any member delivers it) and removes the dead letter", async () => {
+      const card = { content: 'MALICIOUS 203.0.113.9', embeds: [{ title: 'SSH Brute Force' }] };
+      const letter = writeDeadLetter(dataLayout(memberA), 'notification', card, 'Discord refused the message (HTTP 400)', Date.now(), { incidentId: 'INC-20261206-120000-00000a', kind: 'incident', attempts: 1 });
+      assert.ok(letter.ok);
+      const replayed = await onKv(memberA, ['replay', letter.value]);
+      assert.equal(replayed.code, 0, replayed.stderr);
+      assert.match(replayed.stdout, /INC-20261206-120000-00000a:incident queued in the outbox/);
+      assertNoSecrets(replayed);
+      assert.equal(existsSync(letter.value), false, 'the dead letter is removed once queued');
+      const outbox = rest.kv!.docs('soar_state').filter((d) => d.kind === 'outbox');
+      assert.deepEqual(outbox.map((d) => [d._key, JSON.parse(String(d.payload))]), [['outbox:INC-20261206-120000-00000a:incident', card]]);
+      assert.equal(existsSync(path.join(memberA, 'outbox')) && readdirSync(path.join(memberA, 'outbox')).some((n) => n.endsWith('.json')), false, "not in this member's outbox folder");
     });
   });
 });

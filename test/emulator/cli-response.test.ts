@@ -275,23 +275,31 @@ describe('soar-edr drain, replay and unblock', function () {
     it('reads the webhook from storage/passwords with --host/--user/--password', async () => {
       const run = await alertRun([{ src_ip: UNKNOWN_IP }], { env: vtKey() });
       assert.equal(run.code, 0, run.stderr);
-      rest.passwords.push({ app: 'soar_edr', realm: 'soar_edr', username: 'discord_webhook_url', password: discord.webhookUrl });
-      const before = discord.delivered().length;
-      const conn = ['--scheme', 'http', '--host', '127.0.0.1', '--port', String(rest.port), '--user', 'admin'];
-      const drained = await cli(['drain', ...conn, '--password', 'changeme-Adm1n']);
-      assert.equal(drained.code, 0, drained.stderr);
-      assert.equal(summaryOf(drained).delivered, '1');
-      assert.equal(discord.delivered().length, before + 1);
-      assert.match(withSignature(drained.lines, 'Draining the outbox and the enrichment queue')[0]!.fields.secrets!, /discord_webhook_url:storage\/passwords/);
+      // The drain's splunkd has the KV store (every splunkd has); the alert run above had none, so
+      // its card waits in this host's outbox files: a drain on the KV store delivers those too.
+      const splunkd = await startRestStub({ kvstore: true });
+      try {
+        splunkd.passwords.push({ app: 'soar_edr', realm: 'soar_edr', username: 'discord_webhook_url', password: discord.webhookUrl });
+        const before = discord.delivered().length;
+        const conn = ['--scheme', 'http', '--host', '127.0.0.1', '--port', String(splunkd.port), '--user', 'admin'];
+        const drained = await cli(['drain', ...conn, '--password', 'changeme-Adm1n']);
+        assert.equal(drained.code, 0, drained.stderr);
+        assert.equal(summaryOf(drained).delivered, '1');
+        assert.equal(summaryOf(drained).outbox_left, '0');
+        assert.equal(discord.delivered().length, before + 1);
+        assert.match(withSignature(drained.lines, 'Draining the outbox and the enrichment queue')[0]!.fields.secrets!, /discord_webhook_url:storage\/passwords/);
 
-      const wrong = await cli(['drain', ...conn, '--password', 'wrong']);
-      assert.equal(wrong.code, 3, wrong.stderr);
-      assert.match(wrong.stderr, /401/);
-      const down = await cli(['drain', '--scheme', 'http', '--host', '127.0.0.1', '--port', '1', '--password', 'x']);
-      assert.equal(down.code, 4, down.stderr);
-      const noPassword = await cli(['drain', '--host', '127.0.0.1']);
-      assert.equal(noPassword.code, 2);
-      assert.match(noPassword.stderr, /no Splunk password/);
+        const wrong = await cli(['drain', ...conn, '--password', 'wrong']);
+        assert.equal(wrong.code, 3, wrong.stderr);
+        assert.match(wrong.stderr, /401/);
+        const down = await cli(['drain', '--scheme', 'http', '--host', '127.0.0.1', '--port', '1', '--password', 'x']);
+        assert.equal(down.code, 4, down.stderr);
+        const noPassword = await cli(['drain', '--host', '127.0.0.1']);
+        assert.equal(noPassword.code, 2);
+        assert.match(noPassword.stderr, /no Splunk password/);
+      } finally {
+        await splunkd.close();
+      }
     });
 
     it('exits 6 when something due is left: no webhook for the outbox, or Discord failing', async () => {

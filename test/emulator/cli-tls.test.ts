@@ -38,7 +38,8 @@ describe('soar-edr and splunkd certificates', function () {
   });
 
   async function stubWith(kc: KeyAndCert): Promise<RestStub> {
-    const stub = await startRestStub({ tls: { key: kc.key, cert: kc.cert }, admin: { user: 'admin', password: PASSWORD } });
+    // With the KV store, as every splunkd: drain works on its outbox.
+    const stub = await startRestStub({ tls: { key: kc.key, cert: kc.cert }, admin: { user: 'admin', password: PASSWORD }, kvstore: true });
     stubs.push(stub);
     return stub;
   }

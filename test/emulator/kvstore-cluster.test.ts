@@ -5,10 +5,11 @@
  * KV store ([state] store = kvstore). What a cluster must agree on is checked across the pair:
  * one incident per result, one VirusTotal request per address, one card per address, the
  * per-minute quota, blocks seen by both, an unblock seen by both; and a KV store that goes
- * down in the middle: the rows are spooled and recorded once it is back, exactly once.
+ * down in the middle: the rows are spooled and recorded once it is back, exactly once; a card
+ * one member could not send, delivered by the maintenance search on the other, once.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { blockAddress } from '../../src/respond/blocklist';
@@ -205,5 +206,43 @@ describe('two members, one cluster: state in the KV store', function () {
     const held = [c!, e!].filter((r) => withSignature(r.lines, 'Maintenance already running elsewhere; nothing done').length === 1);
     assert.ok(held.length <= 1, 'at most one of two runs at once is turned away');
     assert.equal(rest.kv!.docs('soar_state').filter((d) => d.kind === 'lease').length, 0, 'the lease is given back');
+  });
+
+  it("a card member A could not send waits in the KV store's outbox; the maintenance search on member B delivers it, once", async () => {
+    const [a, b] = [members[0]!, members[1]!];
+    const address = '45.155.205.99';
+    const sid = 'scheduler__admin__search__RMD5cluster_at_1765000300_9';
+    const before = discord.delivered().length;
+    // Member A refuses the stub's host as a webhook (its allowed hosts are Discord's only): the card is queued.
+    const d = writeDispatch(a.app, [{ src_ip: address, failure_count: '12', users: 'root' }], 'per_result', sid);
+    const onA = await runAction(a.app, buildPayload({ sid, resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(a.app), renotify_window: '0' }, serverUri: rest.url, sessionKey: rest.sessionKey }), {
+      env: { ...env(a), SOAR_WEBHOOK_ALLOWED_HOSTS: 'discord.com' },
+    });
+    assert.equal(onA.code, 6, onA.stderr);
+    assert.equal(withSignature(onA.lines, 'Discord webhook URL refused; notification kept in the outbox').length, 1);
+    const queued = rest.kv!.docs('soar_state').filter((x) => x.kind === 'outbox');
+    assert.equal(queued.length, 1, 'one outbox document in the KV store');
+    assert.match(String(queued[0]!.payload), new RegExp(address.replace(/\./g, '\\.')), 'the card is in the document');
+    assert.ok(!JSON.stringify(queued).includes(discord.token), 'no webhook token in the KV store');
+    const outboxDir = path.join(a.dataDir, 'outbox');
+    assert.deepEqual(existsSync(outboxDir) ? readdirSync(outboxDir).filter((n) => n.endsWith('.json')) : [], [], "nothing in member A's outbox folder");
+    assert.equal(discord.delivered().length, before);
+
+    const maintenance = (m: typeof a, n: number) => {
+      const msid = `scheduler__admin__search__RMD5maint_at_17650003${n}0_0`;
+      const md = writeDispatch(m.app, [{ _time: '1765000300' }], 'per_result', msid);
+      return runAction(m.app, buildPayload({ sid: msid, resultsFile: md.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    };
+    const onB = await maintenance(b, 1);
+    assert.ok(onB.code === 0 || onB.code === 6, onB.stderr);
+    const cards = discord.delivered().slice(before);
+    assert.equal(cards.length, 1, `member B delivered the card: ${onB.stderr.slice(-800)}`);
+    assert.ok(JSON.stringify(cards[0]).includes(address));
+    assert.equal(rest.kv!.docs('soar_state').filter((x) => x.kind === 'outbox').length, 0, 'the outbox document is gone');
+    assert.equal(rest.kv!.docs('soar_state').filter((x) => x.kind === 'outbox_delivered' && String(x._key).includes(String(queued[0]!.incident_id))).length, 1, 'the delivered marker is kept');
+    // Member A's maintenance finds nothing to send: once.
+    const again = await maintenance(a, 2);
+    assert.ok(again.code === 0 || again.code === 6, again.stderr);
+    assert.equal(discord.delivered().length, before + 1);
   });
 });

@@ -1,11 +1,19 @@
+import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { dataLayout } from '../../src/store/data-dir';
 import { kvStoreClient } from '../../src/store/kvstore-client';
 import { kvState } from '../../src/state/kv-state';
+import { fileState } from '../../src/state/file-state';
+import type { DeliverFunction } from '../../src/respond/discord-delivery';
 import { startKvStoreStub } from '../support/kvstore-stub';
 import { sharedStateContract } from './shared-state.contract';
+
+const unwrap = <T>(r: { ok: true; value: T } | { ok: false; error: { kind: string; message: string } }): T => {
+  if (!r.ok) throw new Error(`${r.error.kind}: ${r.error.message}`);
+  return r.value;
+};
 
 sharedStateContract('KV store (two members, one KV store stub)', async () => {
   const stub = await startKvStoreStub();
@@ -23,4 +31,40 @@ sharedStateContract('KV store (two members, one KV store stub)', async () => {
       for (const r of roots) rmSync(r, { recursive: true, force: true });
     },
   };
+});
+
+describe('KV store outbox: this member\'s outbox files', () => {
+  it('are counted, listed and delivered by this member\'s drain, before the shared documents; not by another member', async () => {
+    const stub = await startKvStoreStub();
+    const roots = [mkdtempSync(path.join(tmpdir(), 'soar-kv-a-')), mkdtempSync(path.join(tmpdir(), 'soar-kv-b-'))];
+    const a = kvState(kvStoreClient({ baseUrl: stub.url, sessionKey: stub.sessionKey }), dataLayout(roots[0]!));
+    const b = kvState(kvStoreClient({ baseUrl: stub.url, sessionKey: stub.sessionKey }), dataLayout(roots[1]!));
+    try {
+      const t0 = Date.UTC(2026, 11, 6, 12, 0, 0);
+      const card = (n: number) => ({ incidentId: `INC-20261206-120000-00000${n}`, kind: 'incident', payload: { content: `card ${n}` } });
+      // Queued while the run kept its state in files (splunkd out of reach).
+      assert.equal(unwrap(await fileState(dataLayout(roots[0]!)).outbox.enqueue(card(1), t0)), 'queued');
+      assert.equal(unwrap(await b.outbox.enqueue(card(2), t0 + 1)), 'queued');
+      assert.equal(unwrap(await a.outbox.size()), 2);
+      assert.equal(unwrap(await b.outbox.size()), 1, 'another member does not see this member\'s files');
+      assert.deepEqual(unwrap(await a.outbox.waiting(t0 + 2)).map((w) => w.key), [`${card(1).incidentId}:incident`, `${card(2).incidentId}:incident`]);
+      const posted: unknown[] = [];
+      const deliver: DeliverFunction = async (payload) => {
+        posted.push(payload);
+        return { status: 'delivered', messageId: null, httpStatus: 204, attempts: 1 };
+      };
+      const report = unwrap(await a.outbox.drain(deliver, { now: () => t0 + 10, deadlineMs: t0 + 60_000, maxItems: 1 }));
+      assert.deepEqual([report.delivered, report.leftForLater], [1, 1], 'maxItems counts both parts');
+      assert.deepEqual(posted, [card(1).payload], 'the files first');
+      const rest = unwrap(await a.outbox.drain(deliver, { now: () => t0 + 20, deadlineMs: t0 + 60_000 }));
+      assert.equal(rest.delivered, 1);
+      assert.equal(unwrap(await a.outbox.size()), 0);
+      assert.equal(unwrap(await a.outbox.enqueue(card(1), t0 + 30)), 'already_delivered', 'delivered from the files: not queued again in the KV store');
+    } finally {
+      a.close();
+      b.close();
+      await stub.close();
+      for (const r of roots) rmSync(r, { recursive: true, force: true });
+    }
+  });
 });

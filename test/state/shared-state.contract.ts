@@ -5,7 +5,7 @@
  * KV store.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseVirusTotalIp } from '../../src/intel/virustotal-report';
 import { parseAbuseIpdbCheck } from '../../src/intel/abuseipdb-report';
@@ -13,6 +13,7 @@ import type { VtIpReport } from '../../src/intel/virustotal-report';
 import type { AbuseReport } from '../../src/intel/abuseipdb-report';
 import type { IncidentDraft } from '../../src/respond/incident-store';
 import type { SharedState } from '../../src/state/shared-state';
+import type { DeliverFunction, DeliveryOutcome } from '../../src/respond/discord-delivery';
 import { ip } from '../support/ip-address';
 import { incidentDraft } from '../support/incident-draft';
 
@@ -38,6 +39,27 @@ const T0 = Date.UTC(2026, 11, 6, 12, 0, 30);
 const fast = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5))), now: Date.now };
 
 const draft = (sid: string, rid: string, srcIp = '203.0.113.9'): IncidentDraft => incidentDraft(sid, rid, srcIp, T0);
+
+/**
+ * A deliverer with no network: records every card it is given and answers what `answer` says
+ * (the shapes webhookDeliverer answers), after `delayMs` (a post takes time: two members overlap).
+ */
+function recordingDeliverer(answer: (payload: unknown, call: number) => DeliveryOutcome, delayMs = 0): DeliverFunction & { calls: unknown[] } {
+  const calls: unknown[] = [];
+  const deliver = async (payload: unknown) => {
+    calls.push(payload);
+    const call = calls.length;
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    return answer(payload, call);
+  };
+  return Object.assign(deliver, { calls });
+}
+const DELIVERED: DeliveryOutcome = { status: 'delivered', messageId: '1180000000000000001', httpStatus: 200, attempts: 1 };
+const FAILED: DeliveryOutcome = { status: 'failed', reason: 'Discord answered HTTP 503', httpStatus: 503, attempts: 1 };
+const REFUSED: DeliveryOutcome = { status: 'rejected', cause: 'payload', reason: 'Discord refused the message (HTTP 400, code 50035: Invalid Form Body)', httpStatus: 400, discordCode: 50035, attempts: 1 };
+const card = (n: number) => ({ incidentId: `INC-20261206-120030-${n.toString(16).padStart(6, '0')}`, kind: 'incident', payload: { content: `incident ${n}`, embeds: [{ title: `MALICIOUS 203.0.113.${n}`, fields: [{ name: 'verdict', value: 'MALICIOUS' }] }] } });
+/** A fixed clock at `t` with no jitter: backoff after the first failure is exactly 15 s (half of 30 s, plus 0 jitter). */
+const at = (t: number) => ({ now: () => t, deadlineMs: t + 60_000, random: () => 0 });
 
 let idCounter = 0;
 const newId = () => `INC-20261206-120030-${(idCounter++ % 0xffffff).toString(16).padStart(6, '0')}`;
@@ -218,6 +240,85 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
       it('refuses a policy that is not whole seconds', async () => {
         const r = await f.a.blocklist.block(ip('203.0.113.1'), 'MALICIOUS', 'r', T0, { baseSeconds: 0.5, maxSeconds: 10 });
         assert.equal(r.ok, false);
+      });
+    });
+
+    describe('outbox', () => {
+      it('queues a notification once, on whichever member enqueues it; size counts', async () => {
+        assert.equal(unwrap(await f.a.outbox.enqueue(card(1), T0)), 'queued');
+        assert.equal(unwrap(await f.b.outbox.enqueue(card(1), T0 + 1)), 'already_queued');
+        assert.equal(unwrap(await f.b.outbox.enqueue({ ...card(1), kind: 'update' }, T0 + 2)), 'queued', 'another kind is another notification');
+        assert.equal(unwrap(await f.a.outbox.enqueue(card(2), T0 + 3)), 'queued');
+        assert.equal(unwrap(await f.b.outbox.size()), 3);
+        const waiting = unwrap(await f.a.outbox.waiting(T0 + 4));
+        assert.deepEqual(waiting.map((w) => [w.key, w.attempts, w.claimed]), [
+          [`${card(1).incidentId}:incident`, 0, false],
+          [`${card(1).incidentId}:update`, 0, false],
+          [`${card(2).incidentId}:incident`, 0, false],
+        ]);
+        assert.equal((await f.a.outbox.enqueue({ ...card(3), kind: 'Not_A_Kind' }, T0)).ok, false, 'a kind the outbox cannot name is refused');
+      });
+
+      it('sends a card once: delivered, then already delivered for every member', async () => {
+        const deliver = recordingDeliverer(() => DELIVERED);
+        const sent = unwrap(await f.a.outbox.send(card(1), deliver, at(T0)));
+        assert.equal(sent.status, 'delivered');
+        assert.equal(sent.status === 'delivered' && sent.delivery.status === 'delivered' ? sent.delivery.messageId : '', DELIVERED.status === 'delivered' ? DELIVERED.messageId : '');
+        assert.deepEqual(deliver.calls, [card(1).payload], 'the card as queued, once');
+        assert.equal(unwrap(await f.b.outbox.send(card(1), deliver, at(T0 + 1000))).status, 'already_delivered');
+        assert.equal(unwrap(await f.b.outbox.enqueue(card(1), T0 + 2000)), 'already_delivered', 'a late duplicate is not queued again');
+        assert.equal(deliver.calls.length, 1);
+        assert.equal(unwrap(await f.a.outbox.size()), 0);
+      });
+
+      it('two members draining at once deliver each card once', async () => {
+        for (let n = 1; n <= 6; n++) unwrap(await (n % 2 ? f.a : f.b).outbox.enqueue(card(n), T0 + n));
+        const deliver = recordingDeliverer(() => DELIVERED, 15);
+        const [x, y] = await Promise.all([f.a.outbox.drain(deliver, at(T0 + 100)), f.b.outbox.drain(deliver, at(T0 + 100))]);
+        const reports = [unwrap(x), unwrap(y)];
+        assert.equal(reports[0]!.delivered + reports[1]!.delivered, 6);
+        const sentTitles = deliver.calls.map((p) => (p as { content: string }).content).sort();
+        assert.deepEqual(sentTitles, [1, 2, 3, 4, 5, 6].map((n) => `incident ${n}`).sort(), 'every card posted exactly once');
+        assert.equal(unwrap(await f.a.outbox.size()), 0);
+        const again = unwrap(await f.b.outbox.drain(deliver, at(T0 + 200)));
+        assert.equal(again.delivered + again.results.length, 0, 'nothing left to send');
+      });
+
+      it('retries a failed delivery after its backoff, not before; an admin drain (includeWaiting) tries it at once', async () => {
+        const answers = [FAILED, FAILED, DELIVERED];
+        const deliver = recordingDeliverer((_p, call) => answers[call - 1] ?? DELIVERED);
+        const first = unwrap(await f.a.outbox.send(card(1), deliver, at(T0)));
+        assert.equal(first.status, 'retry_later');
+        assert.equal(first.status === 'retry_later' ? first.nextAttemptAtMs : 0, T0 + 15_000, 'backoff: 30 s base, half fixed, no jitter');
+        const waiting = unwrap(await f.b.outbox.waiting(T0 + 1));
+        assert.deepEqual(waiting.map((w) => [w.attempts, w.nextAttemptAtMs, w.lastError]), [[1, T0 + 15_000, FAILED.status === 'failed' ? FAILED.reason : '']]);
+        const early = unwrap(await f.b.outbox.drain(deliver, at(T0 + 14_999)));
+        assert.equal(early.results.length, 0, 'not due before its next attempt time');
+        assert.equal(deliver.calls.length, 1);
+        const due = unwrap(await f.b.outbox.drain(deliver, at(T0 + 15_000)));
+        assert.equal(due.retryLater, 1, 'due at its next attempt time (and fails again)');
+        const second = unwrap(await f.a.outbox.waiting(T0 + 15_001))[0];
+        assert.equal(second?.attempts, 2);
+        assert.equal(second?.nextAttemptAtMs, T0 + 15_000 + 30_000, 'the second backoff doubles');
+        const admin = unwrap(await f.a.outbox.drain(deliver, { ...at(T0 + 16_000), includeWaiting: true }));
+        assert.equal(admin.delivered, 1, 'includeWaiting does not wait for the backoff');
+        assert.equal(deliver.calls.length, 3);
+        assert.equal(unwrap(await f.b.outbox.size()), 0);
+      });
+
+      it('a card Discord refuses becomes a dead letter in the sending member\'s data directory; the others are still sent', async () => {
+        const deliver = recordingDeliverer((p) => ((p as { content: string }).content === 'incident 1' ? REFUSED : DELIVERED));
+        unwrap(await f.b.outbox.enqueue(card(1), T0));
+        unwrap(await f.b.outbox.enqueue(card(2), T0 + 1));
+        const report = unwrap(await f.a.outbox.drain(deliver, at(T0 + 10)));
+        assert.equal(report.deadLettered, 1);
+        assert.equal(report.delivered, 1, 'a refused payload is that card\'s problem only');
+        const letter = report.results.find((r) => r.result.status === 'dead_lettered')?.result;
+        assert.equal(report.results[0]?.key, `${card(1).incidentId}:incident`);
+        assert.ok(letter?.status === 'dead_lettered' && existsSync(letter.deadLetter), 'the dead letter file exists');
+        assert.equal(unwrap(await f.a.outbox.size()), 0);
+        assert.equal(unwrap(await f.b.outbox.enqueue(card(1), T0 + 20)), 'queued', 'not delivered: replaying the dead letter queues it again');
+        assert.equal(deliver.calls.length, 2);
       });
     });
 

@@ -1,0 +1,34 @@
+/**
+ * The outbox in this host's data folder, behind OutboxStore: respond/outbox.ts as the app
+ * always had it (one sealed file per notification, claims by rename, delivered markers).
+ */
+import { drainOutbox, enqueueNotification, OutboxErrorKind, outboxSize, sendNotification, waitingNotifications } from '../respond/outbox';
+import { guardStorage } from '../respond/storage-failure';
+import { fail, ok, Result } from '../result';
+import type { DataLayout } from '../store/data-dir';
+import type { OutboxStore, StateResult } from './shared-state';
+
+function asState<T>(r: Result<T, OutboxErrorKind>): StateResult<T> {
+  if (r.ok) return r;
+  return fail(r.error.kind === 'invalid_notification' ? 'invalid_input' : r.error.kind, r.error.message);
+}
+
+export function fileOutbox(layout: DataLayout): OutboxStore {
+  return {
+    async size() {
+      return guardStorage('reading the outbox', () => ok(outboxSize(layout)));
+    },
+    async enqueue(notification, nowMs) {
+      return asState(enqueueNotification(layout, notification, nowMs));
+    },
+    async send(notification, deliver, options) {
+      return asState(await sendNotification(layout, notification, deliver, options));
+    },
+    async drain(deliver, options) {
+      return asState(await drainOutbox(layout, deliver, options));
+    },
+    async waiting() {
+      return guardStorage('reading the outbox', () => ok(waitingNotifications(layout)));
+    },
+  };
+}
