@@ -121,6 +121,7 @@ describe('two members, one cluster: state in the KV store', function () {
     for (const [key, doc] of state) if (doc.kind === 'queue') state.set(key, { ...doc, next_attempt_ms: Date.now() - 1 });
 
     const m = members[1]!;
+    const maintStarted = Date.now() - 1000;
     const d = writeDispatch(m.app, [{ src_ip: '192.0.2.1' }], 'digest');
     const maint = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000030_0', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
     assert.equal(maint.code, 0, maint.stderr.slice(-1500));
@@ -128,7 +129,8 @@ describe('two members, one cluster: state in the KV store', function () {
     assert.ok(completed.some((id) => fromA.has(id!)), `member B enriched member A's incidents: ${completed.join(',')}`);
     const elsewhere = withSignature(maint.lines, 'Incident recorded on another member: its TXT report stays as first written there').map((l) => l.fields.incident_id);
     assert.deepEqual(elsewhere.sort(), completed.filter((id) => fromA.has(id!)).sort(), "the TXT reports stay on member A, and B's log says so");
-    const enriched = rest.kv!.docs('soar_incidents').filter((x) => x.status === 'enriched').map((x) => x.incident_id);
+    // Enriched, then (a verdict that changed) announced with an update card: the document's latest status.
+    const enriched = rest.kv!.docs('soar_incidents').filter((x) => (x.status === 'enriched' || x.status === 'notified') && (x.updated as number) * 1000 >= maintStarted).map((x) => x.incident_id);
     for (const id of elsewhere) assert.ok(enriched.includes(id), `soar_incidents has ${id}'s new verdict`);
     assert.ok(queueDocs().length < queuedBefore.length, 'the enriched addresses left the queue');
   });
