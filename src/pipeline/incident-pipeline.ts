@@ -375,11 +375,14 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
     const d = this.deps;
     const late = await this.flush();
     if (this.deadlineMs - d.now() >= FOLLOW_UP_MIN_MS) {
-      // With the KV store the maintenance search expires blocks, once per cluster a minute (a
-      // lapsed block already counts as lifted everywhere); a run here would spend a round trip on it.
+      // With the KV store the maintenance search, once per cluster a minute, expires blocks (a
+      // lapsed block already counts as lifted everywhere) and works the shared outbox and queue;
+      // a per-result run here would spend round trips on them for every alert result. A digest
+      // (one run for many rows) still does its share.
+      const kvPerResult = this.state.kind !== 'file' && this.context.mode === 'per_result';
       if (this.state.kind === 'file') await this.expireBlocks(log);
       this.sweepFullDisk(log);
-      await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS, queueUpkeep: this.state.kind === 'file' });
+      if (!kvPerResult) await this.drainAll(log, { maxItems: FOLLOW_UP_ITEMS, queueUpkeep: this.state.kind === 'file' });
       await importFileStoreStage(this, log);
     }
     this.reportQueueProblems(log);

@@ -7,16 +7,17 @@
  *   never the webhook URL), attempts, next attempt time, created, last error, and while a
  *   sender holds it `sending_until_ms` and its `claim_id`. The `_key` is the dedupe key, so
  *   enqueueing is an insert: the same notification is queued once.
- * - `outbox-delivered:<incident id>:<kind>` (kind `outbox_delivered`): the delivered marker,
- *   with the Discord message id; a later enqueue of the notification is `already_delivered`.
+ *   Once delivered the same document becomes the delivered marker (kind `outbox_delivered`,
+ *   the card dropped, the Discord message id kept): a later enqueue is `already_delivered`.
  *
- * One sender per attempt: a sender revises the document to "sending" with its claim id and an
- * expiry (kv-revision.ts: of concurrent revisers exactly one wins), checks the delivered
- * marker, posts, then writes the marker and removes the document (delivered), writes a dead
- * letter in its own data directory and removes the document (refused), or revises it back
- * with its next attempt time (retry later). A sender that died mid-way leaves "sending" until
- * the expiry; then the next drain takes it over (recoveredClaims). As with the files: a crash
- * between Discord's answer and the marker can send twice; nothing else can.
+ * One sender per attempt: a drain's sender revises the document to "sending" with its claim id
+ * and an expiry (kv-revision.ts: of concurrent revisers exactly one wins); the pipeline's own
+ * card is inserted already held. The sender posts, then turns the document into the delivered
+ * marker (delivered: one write), writes a dead letter in its own data directory and removes the
+ * document (refused), or revises it back with its next attempt time (retry later). A sender that
+ * died mid-way leaves "sending" until the expiry; then the next drain takes it over
+ * (recoveredClaims). As with the files: a crash between Discord's answer and the marker can send
+ * twice; nothing else can.
  *
  * This member's outbox files (respond/outbox.ts) are drained too, first, and counted in size and
  * waiting: notifications queued while a run kept its state in the data directory (splunkd out
@@ -55,7 +56,8 @@ import { fileOutbox } from './file-outbox';
 import type { OutboxStore, StateResult } from './shared-state';
 
 const OUTBOX_PREFIX = 'outbox:';
-const DELIVERED_PREFIX = 'outbox-delivered:';
+/** A delivered card's document: its card dropped, its message id kept (and a later enqueue answered already_delivered). */
+const DELIVERED_KIND = 'outbox_delivered';
 /** A card is a few KB (Discord caps an embed at 6000 characters); anything far larger is not a card. */
 export const MAX_OUTBOX_PAYLOAD_CHARS = 64 * 1024;
 const DEFAULT_STALE_CLAIM_MS = 10 * 60_000;
@@ -72,10 +74,6 @@ export function outboxDocumentKey(incidentId: string, kind: string): string {
   return `${OUTBOX_PREFIX}${notificationKey(incidentId, kind)}`;
 }
 
-function deliveredKey(incidentId: string, kind: string): string {
-  return `${DELIVERED_PREFIX}${notificationKey(incidentId, kind)}`;
-}
-
 /** The fields of a document to write back (without what the KV store and kv-revision add). */
 function fieldsOf(doc: KvDocument): Record<string, unknown> {
   const { _key: _k, _user: _u, rev: _r, gen: _g, ...fields } = doc as Record<string, unknown>;
@@ -83,7 +81,7 @@ function fieldsOf(doc: KvDocument): Record<string, unknown> {
 }
 
 /** The pure document of a freshly queued notification; a failure when the card is no card. */
-export function outboxDocument(notification: Notification, nowMs: number): StateResult<KvDocument> {
+export function outboxDocument(notification: Notification, nowMs: number, claim?: { readonly token: string; readonly untilMs: number }): StateResult<KvDocument> {
   const base = baseName(notification);
   if (!base.ok) return fail('invalid_input', base.error.message);
   let payload: string | undefined;
@@ -104,8 +102,8 @@ export function outboxDocument(notification: Notification, nowMs: number): State
     attempts: 0,
     next_attempt_ms: nowMs,
     last_error: '',
-    sending_until_ms: 0,
-    claim_id: '',
+    sending_until_ms: claim?.untilMs ?? 0,
+    claim_id: claim?.token ?? '',
     rev: 1,
     gen: randomBytes(6).toString('hex'),
   });
@@ -130,33 +128,34 @@ export function combinedDrainReport(first: DrainReport, second: DrainReport): Dr
 
 export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOptions): OutboxStore {
   const local = fileOutbox(layout);
-  const delivered = async (incidentId: string, kind: string): Promise<StateResult<boolean>> => {
-    const marker = await kv.get(STATE_COLLECTION, deliveredKey(incidentId, kind));
-    if (marker.ok) return ok(true);
-    return marker.error.kind === 'not_found' ? ok(false) : marker;
-  };
-
   const listing = async (): Promise<StateResult<KvDocument[]>> =>
     kv.query(STATE_COLLECTION, { query: { kind: 'outbox' }, fields: LISTING_FIELDS, sort: [{ field: 'created_ms', order: 1 }, { field: '_key', order: 1 }], limit: MAX_ROWS });
 
+  /**
+   * Queue the card: the insert with its key is the dedupe. A delivered card keeps its document
+   * (kind outbox_delivered, with the message id), so a late second enqueue finds it delivered.
+   */
   async function enqueue(notification: Notification, nowMs: number): Promise<StateResult<EnqueueStatus>> {
     const doc = outboxDocument(notification, nowMs);
-    if (!doc.ok) return doc;
+    return doc.ok ? enqueueDocument(notification, doc.value, nowMs) : doc;
+  }
+
+  async function enqueueDocument(notification: Notification, doc: KvDocument, nowMs: number): Promise<StateResult<EnqueueStatus>> {
     // Delivered from this member's files (queued there while the run kept its state in files).
     const deliveredHere = guardStorage<boolean, never>('reading the delivered markers', () => ok(wasDelivered(layout, notification.incidentId, notification.kind)));
     if (!deliveredHere.ok) return deliveredHere;
     if (deliveredHere.value) return ok('already_delivered');
     for (let attempt = 0; attempt < 3; attempt++) {
-      const done = await delivered(notification.incidentId, notification.kind);
-      if (!done.ok) return done;
-      if (done.value) return ok('already_delivered');
-      const inserted = await kv.insert(STATE_COLLECTION, doc.value);
+      const inserted = await kv.insert(STATE_COLLECTION, doc);
       if (inserted.ok) return ok('queued');
       if (inserted.error.kind !== 'duplicate_key') return inserted;
-      const present = await kv.get(STATE_COLLECTION, doc.value._key);
-      if (present.ok) return ok(num(present.value.sending_until_ms) > nowMs ? 'in_flight' : 'already_queued');
+      const present = await kv.get(STATE_COLLECTION, doc._key);
+      if (present.ok) {
+        if (present.value.kind === DELIVERED_KIND) return ok('already_delivered');
+        return ok(num(present.value.sending_until_ms) > nowMs ? 'in_flight' : 'already_queued');
+      }
       if (present.error.kind !== 'not_found') return present;
-      // Settled between the insert and the read (delivered or dead-lettered): decide again.
+      // Dead-lettered between the insert and the read: decide again.
     }
     return ok('already_queued');
   }
@@ -180,7 +179,11 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
     const claimed = await claim(key, options.now(), force, options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS);
     if (!claimed.ok) return claimed;
     if (claimed.value === undefined) return ok({ status: 'claimed_elsewhere' });
-    const { doc, token } = claimed.value;
+    return sendClaimed(key, claimed.value, deliver, options);
+  }
+
+  /** One delivery attempt of a document this sender holds (claim id `token`). */
+  async function sendClaimed(key: string, { doc, token }: Claimed, deliver: DeliverFunction, options: SendOptions): Promise<StateResult<ItemResult>> {
     const incidentId = text(doc.incident_id);
     const kind = text(doc.notification_kind);
     let payload: unknown;
@@ -192,20 +195,23 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
       const removed = await dropOwn(key, token);
       return removed.ok ? ok({ status: 'dead_lettered', deadLetter: letter.value }) : removed;
     }
-    const done = await delivered(incidentId, kind);
-    if (!done.ok) return done;
-    if (done.value) {
-      const removed = await dropOwn(key, token);
-      return removed.ok ? ok({ status: 'already_delivered' }) : removed;
-    }
     const delivery = await deliver(payload, options.deadlineMs);
     const nowMs = options.now();
     const next = afterDelivery(num(doc.attempts), delivery, nowMs, options);
     if (next.status === 'delivered') {
-      const marker = await kv.batchSave(STATE_COLLECTION, [{ _key: deliveredKey(incidentId, kind), kind: 'outbox_delivered', incident_id: incidentId, notification_kind: kind, delivered_ms: nowMs, message_id: next.messageId ?? '' }]);
-      if (!marker.ok) return marker;
-      const removed = await dropOwn(key, token);
-      return removed.ok ? ok({ status: 'delivered', delivery }) : removed;
+      // The document becomes the delivered marker (the card itself is dropped): one write.
+      const marker = await kv.replace(STATE_COLLECTION, {
+        _key: key,
+        kind: DELIVERED_KIND,
+        incident_id: incidentId,
+        notification_kind: kind,
+        created_ms: num(doc.created_ms),
+        delivered_ms: nowMs,
+        message_id: next.messageId ?? '',
+        rev: num(doc.rev) + 1,
+        gen: text(doc.gen),
+      });
+      return marker.ok ? ok({ status: 'delivered', delivery }) : marker;
     }
     if (next.status === 'dead_letter') {
       const letter = writeDeadLetter(layout, 'notification', payload, next.reason, nowMs, { incidentId, kind, attempts: next.attempts });
@@ -247,12 +253,21 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
     },
     enqueue,
     async send(notification, deliver, options): Promise<StateResult<SendResult>> {
-      const queued = await enqueue(notification, options.now());
+      const nowMs = options.now();
+      const timeLeft = options.deadlineMs - nowMs >= (options.minDeliveryMs ?? 500);
+      // With time to send it, the card is queued already held by this run: insert, deliver, mark delivered.
+      const token = randomBytes(8).toString('hex');
+      const held = timeLeft ? { token, untilMs: nowMs + (options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS) } : undefined;
+      const doc = outboxDocument(notification, nowMs, held);
+      if (!doc.ok) return doc;
+      const queued = await enqueueDocument(notification, doc.value, nowMs);
       if (!queued.ok) return queued;
       if (queued.value === 'already_delivered' || queued.value === 'in_flight') return ok({ status: queued.value });
-      if (options.deadlineMs - options.now() < (options.minDeliveryMs ?? 500)) return ok({ status: 'queued', reason: 'no time left before the deadline' });
+      if (!timeLeft) return ok({ status: 'queued', reason: 'no time left before the deadline' });
+      const key = outboxDocumentKey(notification.incidentId, notification.kind);
+      if (queued.value === 'queued') return sendClaimed(key, { doc: doc.value, token }, deliver, options);
       // As with the files: the pipeline's own notification is tried now, backoff or not.
-      return sendOne(outboxDocumentKey(notification.incidentId, notification.kind), true, deliver, options);
+      return sendOne(key, true, deliver, options);
     },
     async drain(deliver, options: DrainOptions) {
       const localSize = await local.size();
