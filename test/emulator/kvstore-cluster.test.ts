@@ -189,6 +189,21 @@ describe('two members, one cluster: state in the KV store', function () {
     assert.equal(discord.delivered().length, before + 1, 'one card, not two');
   });
 
+  it('KV store read-only (as during a KV server upgrade): the row is spooled, not failed, and recorded once writes are back', async () => {
+    const m = members[1]!;
+    const sid = 'scheduler__admin__search__RMD5cluster_at_1765000150_8';
+    rest.kv!.readOnly = true;
+    const [ro] = await Promise.all(fire(m, ['185.220.101.4'], sid, { renotify_window: '0', quota_wait: '0' }));
+    rest.kv!.readOnly = false;
+    assert.equal(ro!.code, 6, ro!.stderr);
+    assert.equal(withSignature(ro!.lines, 'KV store unavailable; rows spooled for a later run or the maintenance search').length, 1);
+    assert.equal(withSignature(ro!.lines, 'Incident pipeline failed').length, 0);
+    const d = writeDispatch(m.app, [{ _time: '1765000200' }], 'per_result', 'scheduler__admin__search__RMD5maint_at_1765000200_7');
+    const maint = await runAction(m.app, buildPayload({ sid: 'scheduler__admin__search__RMD5maint_at_1765000200_7', resultsFile: d.resultsFiles[0]!, configuration: { ...actionConfiguration(m.app), mode: 'maintenance' }, searchName: 'SOAR-EDR - Maintenance', serverUri: rest.url, sessionKey: rest.sessionKey }), { env: env(m) });
+    assert.ok(maint.code === 0 || maint.code === 6, maint.stderr);
+    assert.equal(rest.kv!.docs('soar_incidents').filter((x) => x.sid === sid).length, 1);
+  });
+
   it('maintenance on both members at once: one takes the cluster-wide lease, the other does nothing', async () => {
     const maintenance = (m: { app: InstalledApp; dataDir: string }, i: number) => {
       const sid = `scheduler__admin__soar_edr__RMD5maint_at_1765000300_${i}`;
