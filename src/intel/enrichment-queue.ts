@@ -180,6 +180,20 @@ function parseEntry(value: unknown): QueueEntry | undefined {
 }
 
 /**
+ * The pure step of a release: the entry with one attempt more, due at `nextAttemptAt` (default:
+ * releaseBackoffMs after `nowMs`), its last error and, when given, what it now waits for.
+ */
+export function releasedEntry(entry: QueueEntry, attempts: number, nowMs: number, nextAttemptAt?: number, lastError?: string, waitingFor?: WaitingFor): QueueEntry {
+  return {
+    ...entry,
+    attempts,
+    nextAttemptAt: nextAttemptAt ?? nowMs + releaseBackoffMs(attempts),
+    ...(lastError !== undefined ? { lastError } : {}),
+    ...(waitingFor !== undefined ? { waitingFor } : {}),
+  };
+}
+
+/**
  * One entry from two for the same address (a released claim and references queued
  * meanwhile); for a provider both wait for, `b`'s reason (the newer) wins.
  */
@@ -459,14 +473,7 @@ export class EnrichmentQueue {
   release(claim: QueueClaim, nowMs: number, nextAttemptAt?: number, lastError?: string, waitingFor?: WaitingFor): boolean {
     return this.locked(() => {
       if (!this.holds(claim)) return false;
-      const attempts = claim.entry.attempts + 1;
-      const back: QueueEntry = {
-        ...claim.entry,
-        attempts,
-        nextAttemptAt: nextAttemptAt ?? nowMs + releaseBackoffMs(attempts),
-        ...(lastError !== undefined ? { lastError } : {}),
-        ...(waitingFor !== undefined ? { waitingFor } : {}),
-      };
+      const back = releasedEntry(claim.entry, claim.entry.attempts + 1, nowMs, nextAttemptAt, lastError, waitingFor);
       this.restore(back);
       rmSync(this.claimedFile(claim.address), { force: true });
       return true;

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DEFAULT_QUEUE_MAX_ADDRESSES, DEFAULT_QUEUE_MAX_AGE_MS, ExpiredRefs, IncidentRef, mergeEntries, parseWaitingFor, QueueClaim, QueueEntry, QueuedRef, releaseBackoffMs, WaitingFor } from '../intel/enrichment-queue';
+import { DEFAULT_QUEUE_MAX_ADDRESSES, DEFAULT_QUEUE_MAX_AGE_MS, ExpiredRefs, IncidentRef, mergeEntries, parseWaitingFor, QueueClaim, QueueEntry, QueuedRef, releasedEntry, WaitingFor } from '../intel/enrichment-queue';
 import { ok } from '../result';
 import type { KvDocument, KvQuery, KvStoreClient } from '../store/kvstore-client';
 import { ReviseOptions, reviseDocument, STATE_COLLECTION } from './kv-revision';
@@ -260,15 +260,7 @@ export function kvQueue(kv: KvStoreClient, options: KvQueueOptions): QueueStore 
       return reviseDocument<boolean>(kv, STATE_COLLECTION, queueKey(claim.address), (doc) => {
         const stored = queueFromDocument(doc);
         if (stored?.claim?.id !== claim.token) return { next: undefined, result: false };
-        const attempts = claim.entry.attempts + 1;
-        const back: QueueEntry = {
-          ...stored.entry,
-          attempts,
-          nextAttemptAt: nextAttemptAt ?? nowMs + releaseBackoffMs(attempts),
-          ...(lastError !== undefined ? { lastError } : {}),
-          ...(waitingFor !== undefined ? { waitingFor } : {}),
-        };
-        return { next: queueDocument(back), result: true };
+        return { next: queueDocument(releasedEntry(stored.entry, claim.entry.attempts + 1, nowMs, nextAttemptAt, lastError, waitingFor)), result: true };
       }, options);
     },
 
