@@ -13,11 +13,13 @@
  * exists):
  * - incident idempotency: the incident document's `_key` is the hash of sid + rid, so the
  *   insert is the claim (a digest, the only writer of its sid, reads its sid and upserts);
- * - quota: one document per granted request, keyed by its slot in the minute and in the day;
+ * - quota: one document per granted request, keyed by its slot in the calendar minute (the
+ *   minute before still counts toward the sliding window);
  * - single flight per address: a claim document with an expiry;
  * - notification ledger, blocklist, maintenance lease: a document with a revision; a writer
  *   first inserts the claim "<document>@<revision it read>" and only the one whose insert
  *   succeeds replaces the document (kv-revision.ts);
+ * - enrichment queue: one document per address, merged and claimed by revision (kv-queue.ts);
  * - outbox: one document per notification; a sender revises it to "sending" with its claim id
  *   and an expiry (kv-revision.ts), so one member sends a card per attempt (kv-outbox.ts).
  */
@@ -48,13 +50,6 @@ export type StateResult<T> = Result<T, StateErrorKind>;
 export interface IntelStore {
   get<P extends IntelProvider>(provider: P, address: string, keyHash: string, nowMs: number): Promise<StateResult<CachedValue<ProviderReports[P]> | undefined>>;
   put<P extends IntelProvider>(provider: P, address: string, keyHash: string, value: CachedValue<ProviderReports[P]>, nowMs: number): Promise<StateResult<void>>;
-}
-
-/** A held claim to ask a provider about one subject; released when the answer is cached. */
-export interface FlightClaim {
-  readonly provider: IntelProvider;
-  readonly subject: string;
-  readonly token: string;
 }
 
 /**
