@@ -23,6 +23,9 @@ export async function maintainIncidents(pipeline: IncidentPipeline, log: Logger)
   const pending = !outboxWaiting.ok || outboxWaiting.value > 0 || queued === undefined || !queued.ok || queued.value > 0;
   const drained = pending ? await drainAll(pipeline, log, { maxItems: MAINTENANCE_ITEMS, includeWaiting: false }) : undefined;
   await pipeline.importFileStore(log);
+  // Once a minute per cluster: what the shared state no longer needs (state/kv-state.ts pruneQueries).
+  const pruned = await pipeline.state.prune(pipeline.deps.now());
+  if (!pruned.ok) log.warn('Shared state not pruned', { reason: pruned.error.kind, message: `${pruned.error.message}; the next maintenance run tries again` });
   const late = await pipeline.flush();
   pipeline.closeEvents(log);
   const outbox = drained?.outbox ?? [];

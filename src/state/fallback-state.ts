@@ -62,6 +62,7 @@ export function fallbackState(primary: SharedState, fallback: () => SharedState,
     leases: part('leases'),
     queue: part('queue'),
     outbox: part('outbox'),
+    prune: (nowMs) => current.prune(nowMs),
     roundTrips: () => primary.roundTrips(),
     close: () => current.close(),
   };

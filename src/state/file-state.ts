@@ -152,6 +152,12 @@ export function fileState(layout: DataLayout, options: FileStateOptions = {}): S
     },
     queue: fileQueue(layout),
     outbox: fileOutbox(layout),
+    async prune(nowMs) {
+      return guardStorage('pruning the enrichment cache', () => {
+        cache.prune(nowMs);
+        return ok(undefined);
+      });
+    },
     roundTrips: () => 0,
     close: () => undefined,
   };

@@ -20,7 +20,7 @@ import { IncidentDraft, RecordedIncident, RecordOptions, recordIncident, recordI
 import { decideNotification, NotifiedRecord } from '../respond/notify-ledger';
 import { fail, ok, Result } from '../result';
 import type { DataLayout } from '../store/data-dir';
-import type { KvDocument, KvStoreClient } from '../store/kvstore-client';
+import type { KvDocument, KvQuery, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
 import { kvQueue } from './kv-queue';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
@@ -417,6 +417,13 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
     queue: kvQueue(kv, revise),
     outbox: kvOutbox(kv, layout, revise),
     kvstore: kv,
+    async prune(nowMs) {
+      for (const query of pruneQueries(nowMs)) {
+        const removed = await kv.removeWhere(STATE_COLLECTION, query);
+        if (!removed.ok) return removed;
+      }
+      return ok(undefined);
+    },
     roundTrips: () => kv.roundTrips,
     close: () => kv.close(),
   };
@@ -476,6 +483,26 @@ export function combinedVerdict(doc: KvDocument): string {
   const vt = outcome('virustotal');
   const abuse = outcome('abuseipdb');
   return decideVerdict({ ...(vt ? { vt } : {}), ...(abuse ? { abuse } : {}) }, DEFAULT_THRESHOLDS).verdict;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * What soar_state no longer needs at `nowMs`: revision claims (a writer replaces its document
+ * within seconds; an hour-old claim is history), quota grants of days before yesterday, lapsed
+ * 429 penalties, flight and lease claims whose holder is an hour past its expiry, and delivered
+ * markers after 30 days (a card that old is not queued again).
+ */
+export function pruneQueries(nowMs: number): KvQuery[] {
+  return [
+    { kind: 'revision', created_ms: { $lt: nowMs - HOUR_MS } },
+    { kind: 'quota', at_ms: { $lt: nowMs - 2 * DAY_MS } },
+    { kind: 'quota_penalty', until_ms: { $lt: nowMs } },
+    { kind: 'flight', expires_ms: { $lt: nowMs - HOUR_MS } },
+    { kind: 'lease', expires_ms: { $lt: nowMs - HOUR_MS } },
+    { kind: 'outbox_delivered', delivered_ms: { $lt: nowMs - 30 * DAY_MS } },
+  ];
 }
 
 interface QuotaGrant {

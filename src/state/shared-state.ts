@@ -187,6 +187,12 @@ export interface SharedState {
   readonly leases: LeaseStore;
   readonly queue: QueueStore;
   readonly outbox: OutboxStore;
+  /**
+   * Remove what no longer counts (the maintenance search, once a run): in the KV store old
+   * revision claims, quota grants of past days, lapsed penalties, claims of holders that died
+   * and old delivered markers; in the file store cache files past their time.
+   */
+  prune(nowMs: number): Promise<StateResult<void>>;
   /** The KV store's REST client when the state is the KV store (the one-time import of a 0.1.0 file store uses it). */
   readonly kvstore?: KvStoreClient;
   /** REST round trips so far (0 for the file store): the benchmarks' budget. */

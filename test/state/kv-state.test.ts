@@ -68,3 +68,42 @@ describe('KV store outbox: this member\'s outbox files', () => {
     }
   });
 });
+
+describe('KV store state: pruning soar_state', () => {
+  it('removes what no longer counts and keeps what still does', async () => {
+    const stub = await startKvStoreStub();
+    const root = mkdtempSync(path.join(tmpdir(), 'soar-kv-prune-'));
+    const state = kvState(kvStoreClient({ baseUrl: stub.url, sessionKey: stub.sessionKey }), dataLayout(root));
+    try {
+      const now = Date.UTC(2026, 11, 6, 12, 0, 0);
+      const hour = 3_600_000;
+      const docs = new Map<string, Record<string, unknown>>([
+        ['rev:old', { kind: 'revision', created_ms: now - 2 * hour }],
+        ['rev:new', { kind: 'revision', created_ms: now - 60_000 }],
+        ['quota:old', { kind: 'quota', at_ms: now - 3 * 24 * hour }],
+        ['quota:today', { kind: 'quota', at_ms: now - hour }],
+        ['penalty:lapsed', { kind: 'quota_penalty', until_ms: now - 1 }],
+        ['penalty:running', { kind: 'quota_penalty', until_ms: now + hour }],
+        ['flight:dead', { kind: 'flight', expires_ms: now - 2 * hour }],
+        ['flight:live', { kind: 'flight', expires_ms: now + 60_000 }],
+        ['lease:dead', { kind: 'lease', expires_ms: now - 2 * hour }],
+        ['delivered:old', { kind: 'outbox_delivered', delivered_ms: now - 31 * 24 * hour }],
+        ['delivered:new', { kind: 'outbox_delivered', delivered_ms: now - 24 * hour }],
+        ['outbox:waiting', { kind: 'outbox', created_ms: now - 40 * 24 * hour }],
+        ['notified:1.2.3.4', { kind: 'notified', notified_at_ms: now - 40 * 24 * hour }],
+      ]);
+      const coll = new Map<string, { _key: string } & Record<string, unknown>>();
+      for (const [k, v] of docs) coll.set(k, { _key: k, ...v });
+      stub.collections.set('soar_state', coll);
+      const r = await state.prune(now);
+      assert.ok(r.ok, r.ok ? '' : r.error.message);
+      assert.deepEqual(stub.docs('soar_state').map((d) => d._key).sort(), ['delivered:new', 'flight:live', 'notified:1.2.3.4', 'outbox:waiting', 'penalty:running', 'quota:today', 'rev:new']);
+      stub.unavailable = true;
+      assert.equal((await state.prune(now)).ok, false, 'a KV store that is down: a failure, not a throw');
+    } finally {
+      state.close();
+      await stub.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
