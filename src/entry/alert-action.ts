@@ -6,7 +6,7 @@
 import { readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createIncidentPipeline, PipelineDeps, systemPipelineDeps } from '../pipeline/incident-pipeline';
-import { alertStateFor } from '../pipeline/deps';
+import { alertStateFor, memoAppConf } from '../pipeline/deps';
 import { maintainIncidents } from '../pipeline/maintenance';
 import { writeDeadLetter } from '../respond/outbox';
 import { runAlertAction } from '../splunk/alert-run';
@@ -89,7 +89,9 @@ let layout: DataLayout = dataLayout(resolveDataDir(process.env, homedir()));
 const appDir = appDirFor(process.env, __dirname);
 
 function pipelineDeps(): PipelineDeps {
-  return { ...systemPipelineDeps(layout, process.env, appDir), fetch: providerFetch, stateFor: alertStateFor(layout, process.env, appDir) };
+  // soar_edr.conf is read once per pipeline, for the host limits and [state] alike.
+  const appConf = memoAppConf(appDir, layout.root);
+  return { ...systemPipelineDeps(layout, process.env, appDir, appConf), fetch: providerFetch, stateFor: alertStateFor(layout, process.env, appConf) };
 }
 
 runAlertAction(
@@ -120,7 +122,7 @@ runAlertAction(
     // Getters too: the lease and the work live in the resolved data directory.
     get maintenance(): MaintenanceSetup {
       return {
-        leasesFor: (context) => alertStateFor(layout, process.env, appDir)(context, {}).leases,
+        leasesFor: (context) => alertStateFor(layout, process.env, memoAppConf(appDir, layout.root))(context, {}).leases,
         maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), context.log),
       };
     },

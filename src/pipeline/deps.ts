@@ -8,7 +8,7 @@ import type { FetchFn } from '../intel/http-request';
 import type { FetchFunction } from '../respond/discord-delivery';
 import { nodeWebhookPost } from '../respond/webhook-post';
 import type { RunContext } from '../splunk/alert-run';
-import { appDirFor, HostLimitsRead, readHostLimits, readStateStore, StateStoreSetting } from '../splunk/app-conf';
+import { AppConfRead, appDirFor, HostLimitsRead, readAppConf, StateStoreSetting } from '../splunk/app-conf';
 import { alertActionTrust } from '../splunk/secrets';
 import type { DataLayout } from '../store/data-dir';
 import { kvStoreClient } from '../store/kvstore-client';
@@ -40,12 +40,17 @@ export interface PipelineDeps {
 /**
  * The real world: Node's fetch for the providers, node:https for the webhook (see
  * respond/webhook-post.ts), the clock, timers and Math.random (the entry points' choice), and
- * the app's soar_edr.conf in `appDir` (default: $SPLUNK_HOME/etc/apps/soar_edr, none outside Splunk).
+ * the app's soar_edr.conf in `appDir` (default: $SPLUNK_HOME/etc/apps/soar_edr, none outside
+ * Splunk), read at most once (`appConf`).
  */
-export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<string, string | undefined>>, appDir: string | undefined = appDirFor(env)): PipelineDeps {
-  let host: HostLimitsRead | undefined;
+export function systemPipelineDeps(
+  layout: DataLayout,
+  env: Readonly<Record<string, string | undefined>>,
+  appDir: string | undefined = appDirFor(env),
+  appConf: () => AppConfRead = memoAppConf(appDir, layout.root),
+): PipelineDeps {
   return {
-    hostLimits: () => (host ??= readHostLimits(appDir, layout.root)),
+    hostLimits: () => appConf().hostLimits,
     layout,
     env,
     fetch: globalThis.fetch,
@@ -54,6 +59,12 @@ export function systemPipelineDeps(layout: DataLayout, env: Readonly<Record<stri
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,
   };
+}
+
+/** soar_edr.conf read on first use, then the same answer: one read per run for limits and [state] alike. */
+export function memoAppConf(appDir: string | undefined, dataDir: string): () => AppConfRead {
+  let conf: AppConfRead | undefined;
+  return () => (conf ??= readAppConf(appDir, dataDir));
 }
 
 /** How long one KV store request may take: a run's time budget is a minute, splunkd's maxtime five. */
@@ -66,11 +77,11 @@ const KV_TIMEOUT_MS = 10_000;
  * no splunkd address; `auto` falls back to the files, with one WARN, when that splunkd cannot
  * be reached or refuses.
  */
-export function alertStateFor(layout: DataLayout, env: Readonly<Record<string, string | undefined>>, appDir: string | undefined): (context: RunContext, options: FileStateOptions) => SharedState {
+export function alertStateFor(layout: DataLayout, env: Readonly<Record<string, string | undefined>>, appConf: () => AppConfRead): (context: RunContext, options: FileStateOptions) => SharedState {
   return (context, options) => {
-    const setting = readStateStore(appDir, layout.root);
-    for (const p of setting.problems) context.log.error('Invalid app configuration', { reason: p.kind, message: p.message });
-    return chooseState(setting.store, context, layout, env, options);
+    const conf = appConf();
+    for (const p of conf.stateProblems) context.log.error('Invalid app configuration', { reason: p.kind, message: p.message });
+    return chooseState(conf.stateStore, context, layout, env, options);
   };
 }
 

@@ -144,9 +144,7 @@ export function readAppConfLayers(appDir: string | undefined, dataDir?: string):
 
 /** The host's limits for the app in `appDir`, or outside Splunk from `dataDir` (the shell: reads the files). */
 export function readHostLimits(appDir: string | undefined, dataDir?: string): HostLimitsRead {
-  const read = readAppConfLayers(appDir, dataDir);
-  const parsed = hostLimitsFromConf(read.layers);
-  return { ...parsed, problems: [...read.problems, ...parsed.problems] };
+  return readAppConf(appDir, dataDir).hostLimits;
 }
 
 /** Where the alert action keeps its shared state ([state] store; README/soar_edr.conf.spec). */
@@ -166,9 +164,18 @@ export function stateStoreFromConf(layers: readonly ConfLayer[]): { store: State
   return { store: 'auto', problems: [{ kind: 'invalid_setting', message: `${chosen.file} [state] store: ${JSON.stringify(chosen.value.slice(0, 40))} is not auto, kvstore or file; using auto` }] };
 }
 
-/** [state] store of the app in `appDir` (the shell: reads the files). */
-export function readStateStore(appDir: string | undefined, dataDir?: string): { store: StateStoreSetting; problems: Failure<AppConfProblemKind>[] } {
+/** Everything the alert action reads from soar_edr.conf, from one read of its layers. */
+export interface AppConfRead {
+  readonly hostLimits: HostLimitsRead;
+  readonly stateStore: StateStoreSetting;
+  /** Bad [state] values, each replaced by auto. */
+  readonly stateProblems: readonly Failure<AppConfProblemKind>[];
+}
+
+/** soar_edr.conf of the app in `appDir` (or outside Splunk `dataDir`), read once (the shell: reads the files). */
+export function readAppConf(appDir: string | undefined, dataDir?: string): AppConfRead {
   const read = readAppConfLayers(appDir, dataDir);
-  const parsed = stateStoreFromConf(read.layers);
-  return { store: parsed.store, problems: [...read.problems, ...parsed.problems] };
+  const limits = hostLimitsFromConf(read.layers);
+  const state = stateStoreFromConf(read.layers);
+  return { hostLimits: { ...limits, problems: [...read.problems, ...limits.problems] }, stateStore: state.store, stateProblems: state.problems };
 }
