@@ -4,18 +4,19 @@
  * read as a stream and every row written as soon as it is read, so a CSV of millions of
  * incidents is listed in flat memory.
  */
+import { csvCell } from '../analysis/attempt-export';
 import { constants, createReadStream, openSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { parseDuration } from '../pipeline/settings';
 import { Verdict } from '../respond/incident';
-import { safeCsvCell, safeText } from '../respond/safe-text';
+import { safeText } from '../respond/safe-text';
 import { fail, ok, Result } from '../result';
 import { addOutputOptions, fileOutput, OutputFormat, stdoutOutput, StreamedOutput } from './output-format';
 import { INCIDENTS_COLLECTION } from '../state/kv-state';
 import type { KvDocument, KvQuery, KvResult, KvStoreClient } from '../store/kvstore-client';
-import { kvClientForConnection, kvExitCode } from './kvstore-connection';
-import { addConnectionOptions, CliIO, complain, connectionFrom, ConnectionOptions, connectionRequested, REST_EXIT, restExitCode, safeDataLayout, systemReason, UNSAFE_DATA_DIR_EXIT } from './runtime';
+import { isStateFailure, kvClientOrFailure, kvExitCode } from './kvstore-connection';
+import { addConnectionOptions, CliIO, complain, ConnectionOptions, connectionRequested, REST_EXIT, safeDataLayout, systemReason, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
 /** AUTH and UNREACHABLE: splunkd's, with a connection (the KV store). */
 export const INCIDENTS_EXIT = { OK: 0, USAGE: 2, AUTH: REST_EXIT.AUTH, UNREACHABLE: REST_EXIT.UNREACHABLE, FAILED: 5, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
@@ -66,11 +67,6 @@ export function incidentMatches(row: Readonly<Record<string, string | undefined>
   return true;
 }
 
-const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
-const csvCell = (text: string): string => {
-  const safe = safeCsvCell(text);
-  return NEEDS_QUOTES.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
 
 /**
  * The columns listed from the KV store's soar_incidents collection (what every cluster member
@@ -261,17 +257,11 @@ Exit codes:
 
 /** The listing from the KV store's soar_incidents; the exit code. */
 async function listFromKvStore(io: CliIO, opts: ConnectionOptions & { format: OutputFormat; out?: string }, filter: IncidentFilter): Promise<number> {
-  const conn = await connectionFrom(opts, io);
-  if (typeof conn === 'string') {
-    complain(io, conn);
-    return INCIDENTS_EXIT.USAGE;
+  const kv = await kvClientOrFailure(opts, io);
+  if (isStateFailure(kv)) {
+    complain(io, kv.message);
+    return kv.exitCode;
   }
-  const client = await kvClientForConnection(conn);
-  if (!client.ok) {
-    complain(io, client.error.message);
-    return restExitCode(client.error.kind);
-  }
-  const kv = client.value;
   try {
     const opened = opts.out === undefined ? ok<StreamedOutput>(stdoutOutput(io.stdout)) : fileOutput(opts.out);
     if (!opened.ok) {

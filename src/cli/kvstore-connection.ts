@@ -19,7 +19,7 @@ import { fileState } from '../state/file-state';
 import { kvState } from '../state/kv-state';
 import type { SharedState } from '../state/shared-state';
 import type { DataLayout } from '../store/data-dir';
-import { KvErrorKind, kvStoreClient, KvStoreClient } from '../store/kvstore-client';
+import { KvErrorKind, kvStoreClient, KvStoreClient, splunkdMessages } from '../store/kvstore-client';
 import { CliIO, connectionFrom, ConnectionOptions, REST_EXIT, restExitCode } from './runtime';
 
 /** Where a command's state lives, as its output names it. */
@@ -57,13 +57,8 @@ export function sessionKeyFromLogin(body: string): string | undefined {
 }
 
 function loginMessages(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { messages?: { text?: unknown }[] };
-    const texts = (parsed.messages ?? []).flatMap((m) => (typeof m?.text === 'string' ? [m.text] : []));
-    return texts.length > 0 ? `: ${texts.join('; ')}` : '';
-  } catch {
-    return '';
-  }
+  const texts = splunkdMessages(body);
+  return texts.length > 0 ? `: ${texts.join('; ')}` : '';
 }
 
 export type LoginRequest = (url: string, request: NodeRequest) => Promise<NodeResponse>;
@@ -124,25 +119,12 @@ export async function kvClientForConnection(conn: SplunkConnection, send?: Login
   );
 }
 
-/** The KV store client the connection options describe, or what went wrong (never the password or the key). */
-export async function kvClientFrom(opts: ConnectionOptions, io: CliIO): Promise<KvStoreClient | string> {
-  const conn = await connectionFrom(opts, io);
-  if (typeof conn === 'string') return conn;
-  const client = await kvClientForConnection(conn);
-  return client.ok ? client.value : client.error.message;
-}
-
 /** A logged-in KV store client, or why not with the exit code to use (2 usage, 3 refused, 4 unreachable, 5 otherwise). */
 export async function kvClientOrFailure(opts: ConnectionOptions, io: CliIO): Promise<KvStoreClient | CliStateFailure> {
   const conn = await connectionFrom(opts, io);
   if (typeof conn === 'string') return { message: conn, exitCode: KV_CONNECT_EXIT.USAGE };
   const client = await kvClientForConnection(conn);
   return client.ok ? client.value : { message: client.error.message, exitCode: restExitCode(client.error.kind) };
-}
-
-/** Whether kvClientOrFailure answered a failure. */
-export function isKvConnectFailure(r: KvStoreClient | CliStateFailure): r is CliStateFailure {
-  return 'exitCode' in r;
 }
 
 /** The exit code of a KV store failure during a command: 3 refused, 4 unreachable, 5 otherwise. */
@@ -170,7 +152,8 @@ export async function cliSharedState(opts: ConnectionOptions | undefined, io: Cl
   return kvStateForConnection(conn, layout);
 }
 
-export function isStateFailure(s: CliSharedState | CliStateFailure): s is CliStateFailure {
+/** Whether a connection attempt (cliSharedState, kvClientOrFailure) answered a failure. */
+export function isStateFailure<T extends object>(s: T | CliStateFailure): s is CliStateFailure {
   return 'exitCode' in s;
 }
 

@@ -10,7 +10,8 @@
  * server_uri and session_key are never used; every value shown has its control characters
  * made visible.
  */
-import { existsSync, realpathSync, renameSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
+import { realpathOrUndefined } from '../store/data-dir-safety';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { createIncidentPipeline } from '../pipeline/incident-pipeline';
@@ -69,14 +70,7 @@ function runSummaryLine(file: string, s: RunSummary): string {
 /** realpath that reports a missing path as undefined. */
 export type Realpath = (p: string) => string | undefined;
 
-export const systemRealpath: Realpath = (p) => {
-  try {
-    return realpathSync(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-};
+export const systemRealpath: Realpath = realpathOrUndefined;
 
 /** The path with every link resolved; for a path that does not exist (yet), its deepest existing folder resolved and the rest appended. */
 function resolvedPath(p: string, realpath: Realpath): string | undefined {

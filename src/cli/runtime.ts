@@ -45,10 +45,6 @@ export function systemReason(e: unknown): string {
   return (err.code !== undefined ? known[err.code] : undefined) ?? err.message ?? String(e);
 }
 
-export function cliDataLayout(env: CliIO['env']): DataLayout {
-  return dataLayout(resolveDataDir(env, homedir()));
-}
-
 /** Exit code of every command that refuses an unsafe data directory: the alert action's. */
 export const UNSAFE_DATA_DIR_EXIT = EXIT.UNSAFE_DATA_DIR;
 

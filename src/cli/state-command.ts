@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { safeText } from '../respond/safe-text';
 import { importFileStore, IMPORTED_KINDS, ImportReport, NOT_IMPORTED } from '../state/file-store-import';
-import { isKvConnectFailure, kvClientOrFailure } from './kvstore-connection';
+import { isStateFailure, kvClientOrFailure, kvExitCode } from './kvstore-connection';
 import { addConnectionOptions, CliIO, complain, ConnectionOptions, REST_EXIT, safeDataLayout, UNSAFE_DATA_DIR_EXIT } from './runtime';
 
 export const STATE_EXIT = { OK: 0, USAGE: 2, ...REST_EXIT, UNSAFE_DATA_DIR: UNSAFE_DATA_DIR_EXIT } as const;
@@ -30,12 +30,6 @@ Exit codes: 0 imported (or imported before), 2 usage (no password, a bad --port 
 a --ca-file that cannot be read), 3 authentication or permission refused, 4 splunkd unreachable
 or its certificate not trusted, 5 the KV store failed (unavailable, read-only) or a file could
 not be read (run it again: nothing is duplicated), 7 the data directory is unsafe.`;
-
-function kvExitCode(kind: string): number {
-  if (kind === 'unauthorized') return STATE_EXIT.AUTH;
-  if (kind === 'io') return STATE_EXIT.UNREACHABLE;
-  return STATE_EXIT.FAILED;
-}
 
 function printReport(io: CliIO, report: Extract<ImportReport, { status: 'imported' }>): void {
   for (const kind of IMPORTED_KINDS) {
@@ -62,7 +56,7 @@ export function stateCommand(io: CliIO): Command {
       const data = safeDataLayout(io);
       if (data === undefined) return;
       const kv = await kvClientOrFailure(opts, io);
-      if (isKvConnectFailure(kv)) {
+      if (isStateFailure(kv)) {
         complain(io, kv.message);
         return io.setExitCode(kv.exitCode);
       }

@@ -107,6 +107,16 @@ export function checkDataDir(root: string, probe: DataDirProbe): Result<string |
 }
 
 /** The real file system. */
+/** realpath(3), or undefined for a path that does not exist (anything else throws). */
+export function realpathOrUndefined(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
 export const systemProbe: DataDirProbe = {
   lstat(p) {
     try {
@@ -120,14 +130,7 @@ export const systemProbe: DataDirProbe = {
       throw e;
     }
   },
-  realpath(p) {
-    try {
-      return realpathSync(p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-  },
+  realpath: realpathOrUndefined,
   uid: typeof process.geteuid === 'function' ? process.geteuid() : undefined,
 };
 
