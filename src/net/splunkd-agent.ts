@@ -6,6 +6,7 @@
  * request with other TLS options gets its own socket (the agent keys its pool by them).
  */
 import type { Agent } from 'node:http';
+import { splunkdTlsOptions, SplunkTrust, TlsConnectOptions } from './tls-trust';
 
 const agents = new Map<'http' | 'https', Agent>();
 
@@ -18,4 +19,22 @@ export function sharedSplunkdAgent(scheme: 'http' | 'https'): Agent {
     agents.set(scheme, agent);
   }
   return agent;
+}
+
+const tlsOptions = new Map<string, TlsConnectOptions>();
+
+/**
+ * The TLS options for splunkd at `host` under `trust`, built once per process (they read
+ * server.conf and the CA files): the storage/passwords read and the KV store requests of a run
+ * share them, as they share the connection.
+ */
+export function sharedSplunkdTls(host: string, trust: SplunkTrust): TlsConnectOptions {
+  const key = `${host}\n${JSON.stringify(trust)}`;
+  let options = tlsOptions.get(key);
+  if (options === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    options = splunkdTlsOptions(host, trust, (f) => (require('node:fs') as typeof import('node:fs')).readFileSync(f, 'utf8'));
+    tlsOptions.set(key, options);
+  }
+  return options;
 }

@@ -12,7 +12,7 @@ import { AppConfRead, appDirFor, HostLimitsRead, readAppConf, StateStoreSetting 
 import { alertActionTrust } from '../splunk/secrets';
 import type { DataLayout } from '../store/data-dir';
 import { kvStoreClient } from '../store/kvstore-client';
-import { sharedSplunkdAgent } from '../net/splunkd-agent';
+import { sharedSplunkdAgent, sharedSplunkdTls } from '../net/splunkd-agent';
 import { fallbackState } from '../state/fallback-state';
 import { fileState, FileStateOptions } from '../state/file-state';
 import { kvState } from '../state/kv-state';
@@ -88,7 +88,24 @@ export function alertStateFor(layout: DataLayout, env: Readonly<Record<string, s
 export function chooseState(store: StateStoreSetting, context: RunContext, layout: DataLayout, env: Readonly<Record<string, string | undefined>>, options: FileStateOptions): SharedState {
   const { serverUri, sessionKey } = context.payload;
   if (store === 'file' || !serverUri || !sessionKey) return fileState(layout, options);
-  const kv = kvState(kvStoreClient({ baseUrl: serverUri, sessionKey, trust: alertActionTrust(env), timeoutMs: KV_TIMEOUT_MS, agent: sharedSplunkdAgent(serverUri.startsWith('http:') ? 'http' : 'https') }), layout, {
+  const trust = alertActionTrust(env);
+  const host = (() => {
+    try {
+      return new URL(serverUri).hostname;
+    } catch {
+      return '';
+    }
+  })();
+  // The same connection and TLS options as the run's storage/passwords read (net/splunkd-agent.ts).
+  const client = kvStoreClient({
+    baseUrl: serverUri,
+    sessionKey,
+    trust,
+    timeoutMs: KV_TIMEOUT_MS,
+    agent: sharedSplunkdAgent(serverUri.startsWith('http:') ? 'http' : 'https'),
+    tls: () => sharedSplunkdTls(host, trust),
+  });
+  const kv = kvState(client, layout, {
     ...(options.cacheTtlMs === undefined ? {} : { cacheTtlMs: options.cacheTtlMs }),
     ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
   });

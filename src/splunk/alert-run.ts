@@ -9,7 +9,7 @@ import { ActionConfig, parseActionConfig } from './action-config';
 import type { AlertAddress } from './alert-address';
 import { EXIT, ExitCode, worseExit } from './exit-codes';
 import { checkInvocation } from './invocation';
-import { sharedSplunkdAgent } from '../net/splunkd-agent';
+import { sharedSplunkdAgent, sharedSplunkdTls } from '../net/splunkd-agent';
 import { createLogger, Logger } from './log';
 import { AlertPayload, parsePayload, redactPayloadSecrets, XmlParser } from './payload';
 import { closeResultsFile, MalformedRecord, openResultsFile, ReadSummary, readResults, ResultFields, ResultRow, ResultsErrorKind, resultsLayout, ResultsLayout, ResultsSource, ridFor, RowAnswer } from './results-file';
@@ -394,7 +394,7 @@ async function resolveSecrets(payload: AlertPayload, io: AlertRunIO, log: Logger
   if (payload.serverUri && payload.sessionKey) {
     const conn = connectionFromServerUri(payload.serverUri, payload.sessionKey, SECRETS_TIMEOUT_MS, alertActionTrust(io.env));
     // The KV store's requests share this connection (pipeline/deps.ts).
-    const fetched = conn.ok ? await io.fetchStoredSecrets({ ...conn.value, agent: sharedSplunkdAgent(conn.value.scheme) }) : conn;
+    const fetched = conn.ok ? await io.fetchStoredSecrets({ ...conn.value, agent: sharedSplunkdAgent(conn.value.scheme), tls: () => sharedSplunkdTls(conn.value.host, conn.value.trust ?? alertActionTrust(io.env)) }) : conn;
     if (fetched.ok) stored = fetched.value;
     else log.warn('Cannot read storage/passwords; using SOAR_* environment variables', { reason: fetched.error.kind, message: fetched.error.message });
   } else {

@@ -125,6 +125,8 @@ export interface SplunkConnection {
   readonly lookup?: LookupFunction;
   /** A connection pool shared with the KV store's requests (net/splunkd-agent.ts); the transport's own when absent. */
   readonly agent?: Agent;
+  /** TLS options built already (net/splunkd-agent.ts sharedSplunkdTls); built from `trust` on the first request when absent. */
+  readonly tls?: () => TlsConnectOptions;
 }
 
 /** `certificate`: splunkd's TLS certificate is not trusted, and nothing was sent. */
@@ -219,7 +221,7 @@ function nodeTransport(Http: SdkHttpClass, conn: SplunkConnection): object {
     makeRequest(this: SdkResponseBuilder, url: string, message: { method: string; headers?: Record<string, string>; body?: string; timeout?: number; response_timeout?: number }) {
       const timeoutMs = message.response_timeout || message.timeout || undefined;
       if (conn.scheme === 'https') {
-        tls ??= splunkdTlsOptions(conn.host, trust, readUtf8);
+        tls ??= conn.tls?.() ?? splunkdTlsOptions(conn.host, trust, readUtf8);
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         agent ??= conn.agent ?? new (require('node:https') as typeof import('node:https')).Agent({ keepAlive: true });
       } else {

@@ -96,6 +96,8 @@ export interface KvStoreClientOptions {
   readonly limits?: Partial<KvLimits>;
   /** A connection pool shared with other splunkd requests (net/splunkd-agent.ts); the client's own when absent. close() leaves a given one open. */
   readonly agent?: Agent;
+  /** TLS options built already (shared with the run's other splunkd requests); built from `trust` on the first request when absent. */
+  readonly tls?: () => TlsConnectOptions;
 }
 
 export interface KvStoreClient {
@@ -255,6 +257,7 @@ export function kvStoreClient(options: KvStoreClientOptions): KvStoreClient {
     if (target === undefined || (target.protocol !== 'https:' && target.protocol !== 'http:')) {
       return fail('io', `splunkd's address ${JSON.stringify(options.baseUrl)} is not an http(s) URL; the alert's server_uri (or the CLI's --host) must name splunkd's management port, e.g. https://127.0.0.1:8089`);
     }
+    if (https && tls === undefined && options.tls !== undefined) tls = options.tls();
     if (https && tls === undefined) {
       // The CA files are read on the first request only; an alert that never asks never reads them.
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -153,6 +153,16 @@ describe('net/tls-trust', () => {
       await accepted(local, conn(local, trust(), 'localhost', { lookup: toLoopback }));
     });
 
+    it('on loopback the trusted list is ours only (no public CA vouches for 127.0.0.1); elsewhere the system CAs stay', () => {
+      const read = (f: string) => readFileSync(f, 'utf8');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const roots = (require('node:tls') as typeof import('node:tls')).rootCertificates.length;
+      const local = splunkdTlsOptions('127.0.0.1', trust(), read);
+      assert.ok(Array.isArray(local.ca) && local.ca.length > 0 && local.ca.length < roots, `loopback: ${Array.isArray(local.ca) ? local.ca.length : 0} certificates`);
+      const remote = splunkdTlsOptions('splunkd.soar-test.example', trust({ caPem: [readFileSync(certs.ca.certFile, 'utf8')] }), read);
+      assert.ok(Array.isArray(remote.ca) && remote.ca.length === roots + 1, 'a remote host: the system CAs and the given one');
+    });
+
     it('a local name whose connection went to another address is refused before the name check', () => {
       const options = splunkdTlsOptions('localhost', trust(), (f) => readFileSync(f, 'utf8'));
       const peer = { subject: { CN: 'SplunkServerDefaultCert' }, subjectaltname: undefined } as unknown as PeerCertificate;
