@@ -66,7 +66,7 @@ export interface QuotaState {
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** No 429 tells us to wait more than a day; a larger value is a bad header or clock. */
-const MAX_PENALTY_MS = 25 * 60 * 60 * 1000;
+export const MAX_PENALTY_MS = 25 * 60 * 60 * 1000;
 const LOCK_TIMEOUT_MS = 5_000;
 const BUSY_RETRY_MS = 1_000;
 const FORMAT_VERSION = 1;

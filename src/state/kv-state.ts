@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CachedValue, IntelProvider, ProviderReports } from '../intel/lookup-cache';
 import { DEFAULT_TTL_MS, NOT_FOUND_TTL_MS } from '../intel/lookup-cache';
-import { QuotaDecision, QuotaLimits, QuotaUsage, utcDay, nextUtcMidnight } from '../intel/quota-limiter';
+import { decideQuota, MAX_PENALTY_MS, QuotaLimits, QuotaState, QuotaUsage, utcDay } from '../intel/quota-limiter';
 import { decideVerdict, DEFAULT_THRESHOLDS, Verdict } from '../intel/verdict';
 import { BlockEntry, BlockHistory, BlockResult, BlockPolicy, checkedBlockInput, historyInLookback, nextBlock, unblockCommands } from '../respond/blocklist';
 import type { Incident } from '../respond/incident';
@@ -241,30 +241,29 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
       async tryAcquire(provider, limits, nowMs) {
         const read = await quotaState(kv, provider, nowMs);
         if (!read.ok) return { granted: false, reason: 'busy', availableAtMs: nowMs + 1000 };
-        const { grants, penaltyUntilMs } = read.value;
-        const inMinute = grants.filter((g) => g.at > nowMs - MINUTE_MS && g.at <= nowMs + MINUTE_MS).sort((a, b) => a.at - b.at);
-        if (penaltyUntilMs > nowMs) return { granted: false, reason: 'penalty', availableAtMs: penaltyUntilMs };
-        if (limits.perDay !== null && grants.length >= limits.perDay) return { granted: false, reason: 'day', availableAtMs: nextUtcMidnight(nowMs) };
+        // The file store's rule decides (intel/quota-limiter.ts decideQuota); the KV store only
+        // makes the grant atomic across members.
+        const step = decideQuota(asQuotaState(read.value, nowMs), limits, nowMs);
+        if (!step.decision.granted) return step.decision;
         // Slots of this calendar minute are claimed by insert (exactly one taker each); grants of
         // the minute before that are still inside the sliding window use up slots too.
         const bucket = Math.floor(nowMs / MINUTE_MS);
+        const inMinute = read.value.grants.filter((g) => g.at > nowMs - MINUTE_MS && g.at <= nowMs + MINUTE_MS);
         const earlier = inMinute.filter((g) => g.bucket < bucket).length;
         const perMinute = limits.perMinute ?? Number.MAX_SAFE_INTEGER;
         for (let slot = inMinute.filter((g) => g.bucket === bucket).length; slot + earlier < perMinute; slot++) {
           const key = `quota:${provider}:${bucket}:${slot}`;
           const inserted = await kv.insert(STATE_COLLECTION, { _key: key, kind: 'quota', provider, day: utcDay(nowMs), bucket, at_ms: nowMs });
           if (inserted.ok) {
-            const decision: QuotaDecision = { granted: true, minuteUsed: inMinute.length + 1, dayUsed: grants.length + 1, atMs: nowMs };
-            grantKeys.set(decision, key);
-            return decision;
+            grantKeys.set(step.decision, key);
+            return step.decision;
           }
           if (inserted.error.kind !== 'duplicate_key') return { granted: false, reason: 'busy', availableAtMs: nowMs + 1000 };
         }
         // Other members took the slots after our read: read again to say when the next one frees.
         const again = await quotaState(kv, provider, nowMs);
-        const window = (again.ok ? again.value.grants : inMinute).filter((g) => g.at > nowMs - MINUTE_MS && g.at <= nowMs + MINUTE_MS).sort((a, b) => a.at - b.at);
-        const oldest = window[Math.max(0, window.length - perMinute)];
-        return { granted: false, reason: 'minute', availableAtMs: oldest ? oldest.at + MINUTE_MS : (bucket + 1) * MINUTE_MS };
+        const denied = decideQuota(asQuotaState(again.ok ? again.value : read.value, nowMs), limits, nowMs).decision;
+        return denied.granted ? { granted: false, reason: 'minute', availableAtMs: (bucket + 1) * MINUTE_MS } : denied;
       },
       async release(_provider, grant, _nowMs) {
         const key = grantKeys.get(grant);
@@ -274,7 +273,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
         return removed.ok;
       },
       async penalize(provider, untilMs, nowMs) {
-        const until = Math.min(untilMs, nowMs + 25 * 3_600_000);
+        const until = Math.min(untilMs, nowMs + MAX_PENALTY_MS);
         const r = await reviseDocument(kv, STATE_COLLECTION, `quota:${provider}:penalty`, (doc) => {
           const current = typeof doc?.until_ms === 'number' ? doc.until_ms : 0;
           return { next: current >= until ? undefined : { kind: 'quota_penalty', provider, until_ms: until }, result: true };
@@ -288,7 +287,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
           minuteUsed: grants.filter((g) => g.at > nowMs - MINUTE_MS && g.at <= nowMs + MINUTE_MS).length,
           dayUsed: grants.length,
           day: utcDay(nowMs),
-          penaltyUntilMs: read.ok ? read.value.penaltyUntilMs : 0,
+          penaltyUntilMs: read.ok ? Math.min(read.value.penaltyUntilMs, nowMs + MAX_PENALTY_MS) : 0,
           limits,
         };
       },
@@ -505,6 +504,11 @@ export function pruneQueries(nowMs: number): KvQuery[] {
   ];
 }
 
+/** Today's grants as the file store's quota state (decideQuota takes it). */
+function asQuotaState(read: { grants: readonly QuotaGrant[]; penaltyUntilMs: number }, nowMs: number): QuotaState {
+  return { minute: read.grants.map((g) => g.at), day: utcDay(nowMs), dayCount: read.grants.length, penaltyUntilMs: read.penaltyUntilMs };
+}
+
 interface QuotaGrant {
   readonly at: number;
   readonly bucket: number;
@@ -521,7 +525,7 @@ async function quotaState(kv: KvStoreClient, provider: IntelProvider, nowMs: num
   const grants: QuotaGrant[] = [];
   let penaltyUntilMs = 0;
   for (const d of found.value) {
-    if (d.kind === 'quota_penalty' && typeof d.until_ms === 'number') penaltyUntilMs = Math.min(d.until_ms, nowMs + 25 * 3_600_000);
+    if (d.kind === 'quota_penalty' && typeof d.until_ms === 'number') penaltyUntilMs = d.until_ms;
     else if (d.kind === 'quota' && typeof d.at_ms === 'number' && typeof d.bucket === 'number') grants.push({ at: d.at_ms, bucket: d.bucket });
   }
   return ok({ grants, penaltyUntilMs });

@@ -154,6 +154,12 @@ export function sharedStateContract(name: string, make: () => Promise<StateFixtu
         assert.equal(penalised.granted ? '' : penalised.reason, 'penalty');
         assert.equal(!penalised.granted && penalised.availableAtMs, T0 + 600_000);
         assert.equal((await f.a.quota.usage('virustotal', limits, T0 + 1000)).penaltyUntilMs, T0 + 600_000);
+        // A 429 penalty on a day whose budget is spent: the later of the two says when to try again.
+        const spent = await f.b.quota.tryAcquire('abuseipdb', limits, T0 + 8 * 61_000);
+        assert.equal(spent.granted ? '' : spent.reason, 'day');
+        assert.equal(await f.a.quota.penalize('abuseipdb', T0 + 9 * 61_000, T0 + 8 * 61_000), true);
+        const both = await f.b.quota.tryAcquire('abuseipdb', limits, T0 + 8 * 61_000 + 1);
+        assert.deepEqual(both.granted ? null : [both.reason, both.availableAtMs], ['day', Date.UTC(2026, 11, 7)]);
       });
     });
 
