@@ -128,8 +128,20 @@ export function combinedDrainReport(first: DrainReport, second: DrainReport): Dr
 
 export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOptions): OutboxStore {
   const local = fileOutbox(layout);
-  const listing = async (): Promise<StateResult<KvDocument[]>> =>
+  const query = (): Promise<StateResult<KvDocument[]>> =>
     kv.query(STATE_COLLECTION, { query: { kind: 'outbox' }, fields: LISTING_FIELDS, sort: [{ field: 'created_ms', order: 1 }, { field: '_key', order: 1 }], limit: MAX_ROWS });
+  /**
+   * One listing serves a size() and the drain after it (a drain's caller counts first): the
+   * drain takes it and the next count reads again. A listing a moment old is safe to drain
+   * from: each document is claimed by revision, which reads it again.
+   */
+  let listed: Promise<StateResult<KvDocument[]>> | undefined;
+  const listing = (): Promise<StateResult<KvDocument[]>> => (listed ??= query());
+  const takeListing = (): Promise<StateResult<KvDocument[]>> => {
+    const found = listing();
+    listed = undefined;
+    return found;
+  };
 
   /**
    * Queue the card: the insert with its key is the dedupe. A delivered card keeps its document
@@ -141,6 +153,7 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
   }
 
   async function enqueueDocument(notification: Notification, doc: KvDocument, nowMs: number): Promise<StateResult<EnqueueStatus>> {
+    listed = undefined;
     // Delivered from this member's files (queued there while the run kept its state in files).
     const deliveredHere = guardStorage<boolean, never>('reading the delivered markers', () => ok(wasDelivered(layout, notification.incidentId, notification.kind)));
     if (!deliveredHere.ok) return deliveredHere;
@@ -231,7 +244,7 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
 
   async function drainShared(deliver: DeliverFunction, options: DrainOptions): Promise<StateResult<DrainReport>> {
     const nowMs = options.now();
-    const found = await listing();
+    const found = await takeListing();
     if (!found.ok) return found;
     const includeWaiting = options.includeWaiting ?? false;
     const free = found.value.filter((d) => num(d.sending_until_ms) <= nowMs);
@@ -248,7 +261,7 @@ export function kvOutbox(kv: KvStoreClient, layout: DataLayout, revise: ReviseOp
     async size() {
       const localSize = await local.size();
       if (!localSize.ok) return localSize;
-      const found = await kv.query(STATE_COLLECTION, { query: { kind: 'outbox' }, fields: ['_key'], limit: MAX_ROWS });
+      const found = await listing();
       return found.ok ? ok(localSize.value + found.value.length) : found;
     },
     enqueue,

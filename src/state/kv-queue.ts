@@ -129,13 +129,13 @@ export function kvQueue(kv: KvStoreClient, options: KvQueueOptions): QueueStore 
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_QUEUE_MAX_AGE_MS;
   const maxAddresses = Math.max(1, options.maxAddresses ?? DEFAULT_QUEUE_MAX_ADDRESSES);
   const host = options.host ?? hostname();
-  /** Addresses waiting, counted once per store (a run) when a new address is queued, then counted up. */
-  let waitingCount: number | undefined;
-
   const size = async (): Promise<StateResult<number>> => {
     const found = await kv.query(STATE_COLLECTION, { query: { kind: 'queue', claim_id: '' }, fields: ['_key'], limit: QUERY_LIMIT });
     return found.ok ? ok(found.value.length) : found;
   };
+
+  /** Whether the queue is at its cap, as the last check found (undefined: check before the next new address). */
+  let fullness: boolean | undefined;
 
   const enqueueMany = async (address: string, refs: readonly IncidentRef[], nowMs: number, notBefore: number = nowMs, waitingFor: WaitingFor = {}): Promise<StateResult<QueueEntry | undefined>> => {
     const added: QueueEntry = {
@@ -156,28 +156,29 @@ export function kvQueue(kv: KvStoreClient, options: KvQueueOptions): QueueStore 
       droppedRefs: Math.max(0, refs.length - maxRefs),
       waitingFor,
     };
-    // A new address needs the count (the cap); it is read once, only when a new address comes.
+    // A new address needs room under the cap: one query that answers at most one key (the
+    // maxAddresses-th waiting address, if there is one), only when a new address comes.
     for (let pass = 0; pass < 2; pass++) {
-      const count = waitingCount;
+      const full = fullness;
       const r = await reviseDocument<QueueEntry | 'count' | undefined>(kv, STATE_COLLECTION, queueKey(address), (doc) => {
         const stored = queueFromDocument(doc);
         if (stored !== undefined) {
           const entry = mergeEntries(stored.entry, added, maxRefs);
           return { next: queueDocument(entry, stored.claim), result: entry };
         }
-        if (count === undefined) return { next: undefined, result: 'count' };
-        if (count >= maxAddresses) return { next: undefined, result: undefined };
+        if (full === undefined) return { next: undefined, result: 'count' };
+        if (full) return { next: undefined, result: undefined };
         // A document that is not a queue entry (unreadable) is replaced: it could never be enriched.
         return { next: queueDocument(added), result: added };
       }, options);
       if (!r.ok) return r;
       if (r.value !== 'count') {
-        if (r.value === added && waitingCount !== undefined) waitingCount += 1;
+        fullness = undefined;
         return ok(r.value);
       }
-      const counted = await size();
-      if (!counted.ok) return counted;
-      waitingCount = counted.value;
+      const beyond = await kv.query(STATE_COLLECTION, { query: { kind: 'queue', claim_id: '' }, fields: ['_key'], skip: maxAddresses - 1, limit: 1 });
+      if (!beyond.ok) return beyond;
+      fullness = beyond.value.length > 0;
     }
     return ok(undefined);
   };
@@ -216,7 +217,6 @@ export function kvQueue(kv: KvStoreClient, options: KvQueueOptions): QueueStore 
         addresses += r.value.addresses;
         refs += r.value.refs;
       }
-      if (waitingCount !== undefined) waitingCount -= addresses;
       return ok({ addresses, refs });
     },
 

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { dataLayout } from '../../src/store/data-dir';
 import { kvStoreClient } from '../../src/store/kvstore-client';
 import { kvState } from '../../src/state/kv-state';
+import { kvQueue } from '../../src/state/kv-queue';
 import { fileState } from '../../src/state/file-state';
 import type { DeliverFunction } from '../../src/respond/discord-delivery';
 import { startKvStoreStub } from '../support/kvstore-stub';
@@ -104,6 +105,34 @@ describe('KV store state: pruning soar_state', () => {
       state.close();
       await stub.close();
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('KV store queue: the address cap', () => {
+  it('a new address is not queued while maxAddresses wait; a queued one still takes more incidents; room frees as addresses leave', async () => {
+    const stub = await startKvStoreStub();
+    const kv = kvStoreClient({ baseUrl: stub.url, sessionKey: stub.sessionKey });
+    const queue = kvQueue(kv, { maxAddresses: 2, now: Date.now, sleep: async () => undefined, random: () => 0.5, host: 'member-a' });
+    const ref = (n: number) => ({ incidentId: `INC-20261206-120000-00000${n}`, sid: 'sid-cap', rid: String(n), detection: 'SSH Brute Force' });
+    const T = Date.UTC(2026, 11, 6, 12);
+    try {
+      assert.ok((await queue.enqueue('198.51.100.1', ref(1), T)).ok);
+      assert.ok((await queue.enqueue('198.51.100.2', ref(2), T)).ok);
+      const third = await queue.enqueue('198.51.100.3', ref(3), T);
+      assert.ok(third.ok && third.value === undefined, 'full: a new address is not queued');
+      const again = await queue.enqueue('198.51.100.1', ref(4), T);
+      assert.equal(again.ok && again.value?.refs.length, 2, 'a queued address still takes incidents');
+      const claim = await queue.claim('198.51.100.2', T);
+      assert.ok(claim.ok && claim.value);
+      assert.ok((await queue.complete(claim.value)).ok);
+      const fourth = await queue.enqueue('198.51.100.3', ref(5), T);
+      assert.equal(fourth.ok && fourth.value?.address, '198.51.100.3', 'room again once an address left');
+      const big = stub.requests.filter((r) => r.method === 'GET' && r.search.includes('skip='));
+      assert.ok(big.length >= 1 && big.every((r) => r.search.includes('limit=1')), 'the cap is checked with a one-key query, not a listing');
+    } finally {
+      kv.close();
+      await stub.close();
     }
   });
 });
