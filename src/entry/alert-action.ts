@@ -122,8 +122,11 @@ runAlertAction(
     // Getters too: the lease and the work live in the resolved data directory.
     get maintenance(): MaintenanceSetup {
       return {
-        leasesFor: (context) => alertStateFor(layout, process.env, memoAppConf(appDir, layout.root))(context, {}).leases,
-        maintain: (context) => maintainIncidents(createIncidentPipeline(context, pipelineDeps()), context.log),
+        // One pipeline, so the lease and the work are in the same store (and share its connection).
+        open: (context) => {
+          const pipeline = createIncidentPipeline(context, pipelineDeps());
+          return { leases: pipeline.state.leases, maintain: () => maintainIncidents(pipeline, context.log) };
+        },
       };
     },
   },

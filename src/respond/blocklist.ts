@@ -330,10 +330,8 @@ export function unblockAddress(layout: DataLayout, ip: IpAddress, options: Block
         writeFileAtomic(historyFile(layout), JSON.stringify(history));
       }
       if (removed !== null) writeFileAtomic(layout.blocklist, blocklistCsv(read.value.filter((e) => e.address.text !== ip.text)));
-      const expiresSec = removed === null ? undefined : Math.floor(removed.expiresMs / 1000);
-      const commands = firewallUnblockCommands(ip, expiresSec);
-      if (!commands.ok) return fail('invalid_time', commands.error.message);
-      return ok({ removed, commands: commands.value });
+      const commands = unblockCommands(ip, removed);
+      return commands.ok ? ok({ removed, commands: commands.value }) : commands;
     }, options.lock),
   );
 }

@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { ok, Result } from '../result';
 import type { Logger } from '../splunk/log';
 import type { DataLayout } from '../store/data-dir';
+import { KNOWN_DIRS } from '../store/data-dir-safety';
 import { ensureDir, readJsonIfExists, writeFileAtomic } from '../store/durable-file';
 import { LockTimeoutError, withFileLock } from '../store/file-lock';
 import { incidentsLockFile } from './incident-store';
@@ -60,26 +61,9 @@ function markerFile(layout: DataLayout): string {
   return path.join(layout.ledger, 'sweep.json');
 }
 
-/** Folders where atomic writes leave their temporary files. */
+/** Folders where atomic writes leave their temporary files: the data directory and every folder the app makes in it. */
 export function tmpFolders(layout: DataLayout): string[] {
-  return [
-    layout.root,
-    layout.reports,
-    path.join(layout.reports, 'orphaned'),
-    layout.cache,
-    layout.quota,
-    layout.queue,
-    layout.outbox,
-    path.join(layout.outbox, 'claimed'),
-    layout.deadLetters,
-    layout.ledger,
-    path.join(layout.ledger, 'delivered'),
-    path.join(layout.ledger, 'incident-data'),
-    path.join(layout.ledger, 'incidents'),
-    path.join(layout.ledger, 'notified'),
-    layout.locks,
-    layout.spool,
-  ];
+  return [layout.root, ...KNOWN_DIRS.map((d) => path.join(layout.root, d))];
 }
 
 function names(dir: string): string[] {

@@ -30,13 +30,15 @@ export interface MaintenanceReport {
   readonly failed: number;
 }
 
-/** The follow-up work, with maintenance limits, for one run (pipeline-maintenance.ts). */
-export type MaintenanceTask = (context: RunContext) => Promise<MaintenanceReport>;
+/** One maintenance run's work and where its lease is kept: one shared state for both (the KV store inside Splunk: one lease per cluster). */
+export interface MaintenanceWork {
+  readonly leases: LeaseStore;
+  /** The follow-up work, with maintenance limits (pipeline/maintenance.ts). */
+  maintain(): Promise<MaintenanceReport>;
+}
 
 export interface MaintenanceSetup {
-  /** Where the lease is kept: the run's shared state (the KV store inside Splunk: one lease per cluster). */
-  readonly leasesFor: (context: RunContext) => LeaseStore;
-  readonly maintain: MaintenanceTask;
+  readonly open: (context: RunContext) => MaintenanceWork;
 }
 
 /** The lease's name in the shared state. */
@@ -83,7 +85,8 @@ export async function runMaintenance(input: MaintenanceRunInput): Promise<RunSum
   const holder = input.payload.sid || `pid-${process.pid}`;
   const deadlineMs = startedMs + MAINTENANCE_BUDGET_MS;
   const context: RunContext = { payload: input.payload, config: input.config, mode: 'digest', log, secrets: input.secrets, startedMs, deadlineMs };
-  const leases = setup.leasesFor(context);
+  const opened = setup.open(context);
+  const leases = opened.leases;
   const taken = await leases.tryAcquire(MAINTENANCE_LEASE, holder, startedMs, MAINTENANCE_LEASE_TTL_MS);
   if (!taken.ok) {
     log.error('Cannot take the maintenance lease; nothing done', { reason: taken.error.kind, mode: 'maintenance', message: taken.error.message });
@@ -104,7 +107,7 @@ export async function runMaintenance(input: MaintenanceRunInput): Promise<RunSum
     // Spooled rows first: the incidents they record join the outbox and queue worked below.
     spool = io.spool === undefined ? undefined : await recordSpooled(io.spool, io, input.createPipeline, input.secrets, log, startedMs, deadlineMs, { serverUri: input.payload.serverUri, sessionKey: input.payload.sessionKey });
     try {
-      work = await setup.maintain(context);
+      work = await opened.maintain();
     } catch (e) {
       log.error('Maintenance work failed', { reason: 'internal', mode: 'maintenance', message: (e as Error).stack ?? String(e) });
       exitCode = worseExit(exitCode, EXIT.INTERNAL);

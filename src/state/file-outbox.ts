@@ -2,16 +2,12 @@
  * The outbox in this host's data folder, behind OutboxStore: respond/outbox.ts as the app
  * always had it (one sealed file per notification, claims by rename, delivered markers).
  */
-import { drainOutbox, enqueueNotification, OutboxErrorKind, outboxSize, sendNotification, waitingNotifications } from '../respond/outbox';
+import { drainOutbox, enqueueNotification, outboxSize, sendNotification, waitingNotifications } from '../respond/outbox';
 import { guardStorage } from '../respond/storage-failure';
-import { fail, ok, Result } from '../result';
+import { ok } from '../result';
 import type { DataLayout } from '../store/data-dir';
-import type { OutboxStore, StateResult } from './shared-state';
-
-function asState<T>(r: Result<T, OutboxErrorKind>): StateResult<T> {
-  if (r.ok) return r;
-  return fail(r.error.kind === 'invalid_notification' ? 'invalid_input' : r.error.kind, r.error.message);
-}
+import type { OutboxStore } from './shared-state';
+import { asState } from './state-result';
 
 export function fileOutbox(layout: DataLayout): OutboxStore {
   return {

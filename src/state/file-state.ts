@@ -18,7 +18,8 @@ import { guardStorage } from '../respond/storage-failure';
 import { fail, ok } from '../result';
 import type { DataLayout } from '../store/data-dir';
 import { LockTimeoutError, releaseFileLock, tryFileLock, withFileLockAsync } from '../store/file-lock';
-import type { IncidentChange, SharedState, StateResult } from './shared-state';
+import type { IncidentChange, SharedState } from './shared-state';
+import { asState } from './state-result';
 import { fileQueue } from './file-queue';
 import { fileOutbox } from './file-outbox';
 
@@ -27,12 +28,6 @@ export interface FileStateOptions {
   readonly cacheTtlMs?: number;
   /** How long a lock may be waited for: the time the run has left. */
   readonly lockTimeoutMs?: () => number;
-}
-
-function asState<T>(r: { ok: true; value: T } | { ok: false; error: { kind: string; message: string } }): StateResult<T> {
-  if (r.ok) return r;
-  const kind = r.error.kind === 'lock_timeout' || r.error.kind === 'io_error' ? r.error.kind : 'invalid_input';
-  return fail(kind, r.error.message);
 }
 
 /** The lease's lock file: `maintenance.lock` for the maintenance lease (a known name in the locks folder). */

@@ -22,6 +22,7 @@ import { fail, ok, Result } from '../result';
 import type { DataLayout } from '../store/data-dir';
 import type { KvDocument, KvQuery, KvStoreClient } from '../store/kvstore-client';
 import { reviseDocument, STATE_COLLECTION } from './kv-revision';
+import { asState } from './state-result';
 import { kvQueue } from './kv-queue';
 import type { IncidentChange, LeaseHandle, SharedState, StateResult } from './shared-state';
 import { kvOutbox } from './kv-outbox';
@@ -319,7 +320,7 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
           const id = text(earlier.value.incident_id);
           return ok({ status: 'duplicate', incidentId: id, reportFile: path.join(layout.reports, `${id}.txt`) });
         }
-        return local(recordIncident(layout, draft, () => incidentId, { lock: lock(), ...o }));
+        return asState(recordIncident(layout, draft, () => incidentId, { lock: lock(), ...o }));
       },
       async recordMany(drafts, newId, o: RecordOptions = {}) {
         const local0 = recordIncidents(layout, await unrecorded(drafts), newId, { lock: lock(), ...o });
@@ -460,9 +461,6 @@ export function kvState(kv: KvStoreClient, layout: DataLayout, options: KvStateO
   return state;
 }
 
-function local<T>(r: Result<T, string>): StateResult<T> {
-  return r.ok ? r : fail(r.error.kind === 'lock_timeout' || r.error.kind === 'io_error' ? r.error.kind : 'invalid_input', r.error.message);
-}
 
 /**
  * The verdict a soar_intel lookup answers: the default thresholds applied to the cached
