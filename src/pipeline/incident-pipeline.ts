@@ -34,7 +34,7 @@ import { DrainAllReport, DrainLimits, drainAllStage, expireBlocksStage, FOLLOW_U
 import { notifyStage } from './notify';
 import { buildDraft, recordedEvent, snapshotFile } from './record';
 import type { PipelineRun } from './run';
-import { clampMessage, parsePipelineSettings, PipelineSettings } from './settings';
+import { applyHostLimits, AskedLimits, clampMessage, parsePipelineSettings, PipelineSettings } from './settings';
 
 export type { PipelineDeps } from './deps';
 export { systemPipelineDeps } from './deps';
@@ -87,6 +87,8 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   readonly claimedThisRun = new Map<string, Verdict>();
   readonly blockEvented = new Set<string>();
   private hostBound: PipelineSettings | undefined;
+  /** What the params ask of the host-limited settings (limited() caps them). */
+  private readonly asked: AskedLimits;
   private readonly memo = new Map<string, Promise<Enriched>>();
   private authErrorLogged = new Set<string>();
   private webhook: { target?: WebhookTarget; problem?: string } | undefined;
@@ -111,6 +113,7 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
   ) {
     const parsed = parsePipelineSettings(context.config.params);
     this.settings = parsed.settings;
+    this.asked = parsed.asked;
     this.configProblems = parsed.problems;
     this.deadlineMs = context.deadlineMs ?? context.startedMs + this.settings.timeBudgetSeconds * 1000;
     const stateOptions = { cacheTtlMs: this.settings.cacheTtlSeconds * 1000, lockTimeoutMs: () => this.deadlineMs - deps.now() };
@@ -130,11 +133,12 @@ class IncidentPipeline implements RowPipeline, PipelineRun {
     if (host === undefined) return (this.hostBound = this.settings);
     const log = this.context.log;
     for (const p of host.problems) log.error('Invalid app configuration', { reason: p.kind, message: p.message });
-    const parsed = parsePipelineSettings(this.context.config.params, host.limits);
-    for (const c of parsed.clamped) {
+    // Only the host-limited settings change: the params are not parsed again.
+    const capped = applyHostLimits(this.asked, host.limits);
+    for (const c of capped.clamped) {
       log.warn('Param above the host limit', { param: c.param, asked: c.asked, limit: c.limit, message: clampMessage(c) });
     }
-    return (this.hostBound = parsed.settings);
+    return (this.hostBound = { ...this.settings, ...capped.limits });
   }
 
   private enrichDeps(): EnrichDeps {

@@ -138,6 +138,8 @@ export function parsePipelineSettings(params: Readonly<Record<string, string | u
   settings: PipelineSettings;
   problems: Failure<'invalid_param'>[];
   clamped: ClampedParam[];
+  /** What the params ask of the host-limited settings, for applyHostLimits once the host's limits are known. */
+  asked: AskedLimits;
 } {
   const problems: Failure<'invalid_param'>[] = [];
   const bad = (param: string, message: string, fallback: string) =>
@@ -203,16 +205,8 @@ export function parsePipelineSettings(params: Readonly<Record<string, string | u
     bad('block_max_duration', `shorter than block_duration`, `${askedBase}s`);
     asked.set('blockMaxSeconds', askedBase);
   }
-  const clamped: ClampedParam[] = [];
-  const limited = {} as Record<keyof HostLimits, number>;
-  for (const spec of HOST_LIMITED) {
-    const want = asked.get(spec.field);
-    const limit = host[spec.field];
-    if (want !== undefined && want > limit) clamped.push({ param: spec.param, asked: given(spec.param) ?? String(want), askedValue: want, limit });
-    limited[spec.field] = want === undefined ? limit : Math.min(want, limit);
-  }
-  // A lowered maximum caps every block, the first one too.
-  const blockSeconds = Math.min(limited.blockSeconds, limited.blockMaxSeconds);
+  const askedLimits: AskedLimits = { values: asked, texts: new Map(HOST_LIMITED.map((spec) => [spec.field, given(spec.param) ?? ''])) };
+  const { limits: limited, clamped } = applyHostLimits(askedLimits, host);
 
   return {
     settings: {
@@ -220,7 +214,7 @@ export function parsePipelineSettings(params: Readonly<Record<string, string | u
       thresholds,
       blockVerdicts,
       blockPrivate,
-      blockSeconds,
+      blockSeconds: limited.blockSeconds,
       blockMaxSeconds: limited.blockMaxSeconds,
       renotifySeconds: duration('renotify_window', DEFAULT_SETTINGS.renotifySeconds, 0, 30 * 86400),
       cacheTtlSeconds: duration('cache_ttl', DEFAULT_SETTINGS.cacheTtlSeconds, 0, 90 * 86400),
@@ -233,7 +227,31 @@ export function parsePipelineSettings(params: Readonly<Record<string, string | u
     },
     problems,
     clamped,
+    asked: askedLimits,
   };
+}
+
+/** What an alert's params ask of the host-limited settings: the values that parsed, and the texts as given. */
+export interface AskedLimits {
+  readonly values: ReadonlyMap<keyof HostLimits, number>;
+  readonly texts: ReadonlyMap<keyof HostLimits, string>;
+}
+
+/**
+ * The pure step of the host's caps: each limited setting is what the alert asked, at most the
+ * host's value (the host's value when nothing was asked); `clamped` names what was above it.
+ */
+export function applyHostLimits(asked: AskedLimits, host: HostLimits): { limits: HostLimits; clamped: ClampedParam[] } {
+  const clamped: ClampedParam[] = [];
+  const limited = {} as Record<keyof HostLimits, number>;
+  for (const spec of HOST_LIMITED) {
+    const want = asked.values.get(spec.field);
+    const limit = host[spec.field];
+    if (want !== undefined && want > limit) clamped.push({ param: spec.param, asked: asked.texts.get(spec.field) || String(want), askedValue: want, limit });
+    limited[spec.field] = want === undefined ? limit : Math.min(want, limit);
+  }
+  // A lowered maximum caps every block, the first one too.
+  return { limits: { ...limited, blockSeconds: Math.min(limited.blockSeconds, limited.blockMaxSeconds) }, clamped };
 }
 
 /** The WARN line's message for a clamped param. */
