@@ -13,24 +13,18 @@ import { EnrichmentQueue } from '../../src/intel/enrichment-queue';
 import { blockAddress } from '../../src/respond/blocklist';
 import { writeDeadLetter } from '../../src/respond/outbox';
 import { dataLayout } from '../../src/store/data-dir';
-import { DiscordStub, startDiscordStub } from '../support/discord-stub';
-import { IntelStub, startAbuseIpdbStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
-import { CLI, runBuiltCli } from '../support/built-cli';
-import { LogLine, withSignature } from '../support/splunk-log';
-import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
+import type { DiscordStub } from '../support/discord-stub';
+import { IntelStub, startAbuseIpdbStub, VT_OPENCTI_IP } from '../support/intel-stubs';
+import { BuiltCliRun, CLI, runBuiltCli, summaryOf } from '../support/built-cli';
+import { withSignature } from '../support/splunk-log';
+import { actionConfiguration, ActionRun, buildPayload, InstalledApp, resultsCsv, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
 import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import { closeActionWorld, startActionWorld } from '../support/action-world';
 import { incidentRows } from '../support/data-files';
 import { ip } from '../support/ip-address';
 
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
 const UNKNOWN_IP = '183.62.140.253';
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly lines: LogLine[];
-}
 
 
 function report(dataDir: string, incidentId: string): string {
@@ -44,12 +38,6 @@ function reportVerdict(text: string): string {
 }
 
 /** `key=value` pairs of drain's stdout summary line. */
-function summaryOf(run: CliRun): Record<string, string> {
-  const lines = run.stdout.trim().split('\n');
-  assert.equal(lines.length, 1, `one summary line expected on stdout:\n${run.stdout}`);
-  return Object.fromEntries(lines[0]!.split(' ').map((kv) => kv.split('=') as [string, string]));
-}
-
 function deadLetterFiles(dataDir: string): string[] {
   const dir = path.join(dataDir, 'dead-letters');
   return existsSync(dir) ? readdirSync(dir).sort() : [];
@@ -65,17 +53,9 @@ describe('soar-edr drain, replay and unblock', function () {
 
   before(async () => {
     assert.ok(existsSync(CLI), `${CLI} is built by: npx tsc -p tsconfig.json && node build/build.mjs`);
-    app = await installApp();
-    rest = await startRestStub();
-    vt = await startVirusTotalStub();
-    discord = await startDiscordStub();
+    ({ app, rest, vt, discord } = await startActionWorld());
   });
-  after(async () => {
-    await rest.close();
-    await vt.close();
-    await discord.close();
-    rmSync(app.splunkHome, { recursive: true, force: true });
-  });
+  after(() => closeActionWorld({ app, rest, vt, discord }));
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-cli-data-'));
     rest.passwords.length = 0;
@@ -88,7 +68,7 @@ describe('soar-edr drain, replay and unblock', function () {
   const webhook = (): Record<string, string> => ({ SOAR_DISCORD_WEBHOOK_URL: discord.webhookUrl });
 
   // The stubs run in this process, so the CLI must run asynchronously.
-  function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  function cli(args: string[], env: Record<string, string> = {}): Promise<BuiltCliRun> {
     return runBuiltCli(args, { env: { HOME: dataDir, ...baseEnv(), ...env } });
   }
 

@@ -9,30 +9,18 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { DiscordStub, startDiscordStub } from '../support/discord-stub';
-import { IntelStub, startVirusTotalStub, VT_OPENCTI_IP } from '../support/intel-stubs';
-import { CLI, runBuiltCli } from '../support/built-cli';
-import { LogLine, withSignature } from '../support/splunk-log';
-import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
-import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import type { DiscordStub } from '../support/discord-stub';
+import { type IntelStub, VT_OPENCTI_IP } from '../support/intel-stubs';
+import { BuiltCliRun, CLI, runBuiltCli, summaryOf } from '../support/built-cli';
+import { withSignature } from '../support/splunk-log';
+import { actionConfiguration, ActionRun, buildPayload, InstalledApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
+import type { RestStub } from '../support/splunkd-rest-stub';
+import { closeActionWorld, startActionWorld } from '../support/action-world';
 import { incidentRows } from '../support/data-files';
 
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN). */
 const UNKNOWN_IP = '183.62.140.253';
 const OTHER_UNKNOWN_IP = '183.62.140.254';
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly lines: LogLine[];
-}
-
-function summaryOf(run: CliRun): Record<string, string> {
-  const lines = run.stdout.trim().split('\n');
-  assert.equal(lines.length, 1, `one summary line expected on stdout:\n${run.stdout}`);
-  return Object.fromEntries(lines[0]!.split(' ').map((kv) => kv.split('=') as [string, string]));
-}
 
 describe('soar-edr drain (now), incidents and block', function () {
   this.timeout(90_000);
@@ -44,17 +32,9 @@ describe('soar-edr drain (now), incidents and block', function () {
 
   before(async () => {
     assert.ok(existsSync(CLI), `${CLI} is built by: npx tsc -p tsconfig.json && node build/build.mjs`);
-    app = await installApp();
-    rest = await startRestStub();
-    vt = await startVirusTotalStub();
-    discord = await startDiscordStub();
+    ({ app, rest, vt, discord } = await startActionWorld());
   });
-  after(async () => {
-    await rest.close();
-    await vt.close();
-    await discord.close();
-    rmSync(app.splunkHome, { recursive: true, force: true });
-  });
+  after(() => closeActionWorld({ app, rest, vt, discord }));
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-cli-state-'));
   });
@@ -63,7 +43,7 @@ describe('soar-edr drain (now), incidents and block', function () {
   const baseEnv = (): Record<string, string> => ({ SOAR_DATA_DIR: dataDir, SOAR_VIRUSTOTAL_URL: vt.baseUrl, SOAR_WEBHOOK_ALLOWED_HOSTS: discord.hostPort, SOAR_VIRUSTOTAL_API_KEY: vt.apiKey });
   const webhook = (): Record<string, string> => ({ SOAR_DISCORD_WEBHOOK_URL: discord.webhookUrl });
 
-  function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<CliRun> {
+  function cli(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BuiltCliRun> {
     return runBuiltCli(args, { env: { HOME: dataDir, ...baseEnv(), ...env }, nodeArgs });
   }
 

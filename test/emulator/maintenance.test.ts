@@ -18,12 +18,13 @@ import { blockAddress, listBlocks } from '../../src/respond/blocklist';
 import { dataLayout } from '../../src/store/data-dir';
 import { spoolStore } from '../../src/store/spool';
 import { incidentRows } from '../support/data-files';
-import { DiscordStub, startDiscordStub } from '../support/discord-stub';
-import { IntelStub, startVirusTotalStub } from '../support/intel-stubs';
+import type { DiscordStub } from '../support/discord-stub';
+import type { IntelStub } from '../support/intel-stubs';
 import { writeSealed } from '../support/sealed-entries';
 import { LogLine, withSignature } from '../support/splunk-log';
-import { actionConfiguration, ActionRun, buildPayload, InstalledApp, installApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
-import { RestStub, startRestStub } from '../support/splunkd-rest-stub';
+import { actionConfiguration, ActionRun, buildPayload, InstalledApp, Row, runAction, writeDispatch } from '../support/splunkd-emulator';
+import type { RestStub } from '../support/splunkd-rest-stub';
+import { closeActionWorld, startActionWorld } from '../support/action-world';
 
 /** Public, unknown to the VirusTotal stub (404 NotFound → UNKNOWN, no block). */
 const UNKNOWN_IP = '183.62.140.253';
@@ -39,17 +40,9 @@ describe('maintenance mode (param mode=maintenance), packaged action', function 
   let dataDir: string;
 
   before(async () => {
-    app = await installApp();
-    rest = await startRestStub();
-    vt = await startVirusTotalStub();
-    discord = await startDiscordStub();
+    ({ app, rest, vt, discord } = await startActionWorld());
   });
-  after(async () => {
-    await rest.close();
-    await vt.close();
-    await discord.close();
-    rmSync(app.splunkHome, { recursive: true, force: true });
-  });
+  after(() => closeActionWorld({ app, rest, vt, discord }));
   beforeEach(() => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'soar-maintenance-'));
   });

@@ -2,6 +2,7 @@
  * The built soar-edr CLI (dist/cli/soar-edr.cjs) run in a child process, for the emulator
  * tests. Asynchronous on purpose: the loopback stubs it talks to run in the test's process.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { REPO_ROOT } from './paths';
@@ -37,4 +38,11 @@ export function runBuiltCli(args: readonly string[], options: BuiltCliOptions = 
     c.on('close', (code) => resolve({ code, stdout, stderr, lines: parseLogLines(stderr) }));
     c.stdin.end(options.input ?? '');
   });
+}
+
+/** A command's one-line `key=value …` summary on stdout (asserts it is exactly one line). */
+export function summaryOf(run: { readonly stdout: string }): Record<string, string> {
+  const lines = run.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `one summary line expected on stdout:\n${run.stdout}`);
+  return Object.fromEntries(lines[0]!.split(' ').map((kv) => kv.split('=') as [string, string]));
 }
